@@ -1,0 +1,67 @@
+"""Typed settings read from ``MOESAIC_*`` environment variables.
+
+A bad value fails at start-up with the name of the setting; nothing here reads files or the network.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from moesaic.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    """Everything the platform can be told from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="MOESAIC_", frozen=True, extra="ignore")
+
+    home: Path = Field(default=Path(".moesaic"), description="State dir: SQLite file, Chroma dir.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; unset = SQLite in home.")
+    chroma_url: str | None = Field(default=None, description="Chroma server URL; unset = embedded.")
+    llm_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL.")
+    llm_model: str | None = None
+    llm_api_key: str | None = None
+    llm_timeout_s: float = Field(default=60.0, gt=0)
+    llm_max_retries: int = Field(default=2, ge=0, le=10)
+    bootstrap_api_key: str | None = Field(default=None, min_length=8)
+    datasets_dir: Path = Path("../shared/data")
+    history_token_budget: int = Field(default=3000, ge=100)
+    agent_max_steps: int = Field(default=6, ge=1, le=50)
+    retrieval_top_k: int = Field(default=4, ge=1, le=50)
+    api_url: str = Field(default="http://127.0.0.1:8000", description="Where the UI finds the API.")
+
+    @field_validator("database_url", "chroma_url", "llm_base_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'moesaic.db').resolve()}"
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.home / "chroma"
+
+
+def load_settings() -> Settings:
+    """Read the environment; raise ConfigError naming each bad setting."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        names = ", ".join(
+            f"MOESAIC_{'_'.join(str(p) for p in err['loc']).upper()} ({err['msg']})" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {names}") from exc
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own ``Settings`` instead)."""
+    return load_settings()
