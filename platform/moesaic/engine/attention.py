@@ -1,0 +1,101 @@
+"""Per-step attention metadata and the reference (pure torch) MLA attention over the paged latent cache.
+
+The cache holds, per layer, `[num_blocks, block_size, kv_lora_rank + qk_rope_head_dim]`: the normalised kv
+latent followed by the rotated shared rope key. This module only computes attention from that cache; the
+fast CUDA decode kernel lives in `kernels/mla_decode.py`. It does not own or allocate the cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass
+class AttentionContext:
+    """What one forward step needs to read and write the paged cache.
+
+    Prefill: tokens of several sequences are packed; `query_lens[i]` new tokens of sequence i end at
+    `context_lens[i]` (cached prefix + new). Decode: one token per sequence.
+    """
+
+    is_prefill: bool
+    slot_mapping: torch.Tensor  # [T] int64, cache slot of each new token
+    context_lens: torch.Tensor  # [B] int32, tokens in the cache after this step
+    block_tables: torch.Tensor  # [B, max_blocks] int32
+    query_lens: list[int] | None = None  # prefill only
+    context_lens_host: list[int] | None = None  # prefill only
+
+
+def write_latents(kv_cache: torch.Tensor, latents: torch.Tensor, slot_mapping: torch.Tensor) -> None:
+    """Store new latents [T, D] at their slots in kv_cache [N, block, D]."""
+    flat = kv_cache.view(-1, kv_cache.shape[-1])  # [N * block, D]
+    flat.index_copy_(0, slot_mapping, latents.to(flat.dtype))
+
+
+def gather_latents(kv_cache: torch.Tensor, block_table: torch.Tensor, length: int) -> torch.Tensor:
+    """The first `length` cached latents [length, D] of one sequence."""
+    block_size = kv_cache.shape[1]
+    num_blocks = (length + block_size - 1) // block_size
+    blocks = kv_cache[block_table[:num_blocks].long()]  # [nb, block, D]
+    return blocks.reshape(-1, kv_cache.shape[-1])[:length]
+
+
+def mla_prefill_attention(
+    q_nope: torch.Tensor,  # [T, H, nope]
+    q_pe: torch.Tensor,  # [T, H, rope]
+    kv_cache: torch.Tensor,  # [N, block, r + rope]
+    kv_b_weight: torch.Tensor,  # [H * (nope + v), r]
+    ctx: AttentionContext,
+    scale: float,
+    v_head_dim: int,
+) -> torch.Tensor:
+    """Prefill in the expanded (MHA) form: decompress each sequence's latents and run causal attention.
+
+    Returns [T, H, v].
+    """
+    assert ctx.query_lens is not None and ctx.context_lens_host is not None, "prefill needs host lengths"
+    num_heads, nope = q_nope.shape[1], q_nope.shape[2]
+    rank = kv_b_weight.shape[1]
+    outputs = []
+    start = 0
+    for i, (q_len, ctx_len) in enumerate(zip(ctx.query_lens, ctx.context_lens_host)):
+        latents = gather_latents(kv_cache, ctx.block_tables[i], ctx_len).to(q_nope.dtype)  # [S, r + rope]
+        c_kv, k_pe = latents[:, :rank], latents[:, rank:]
+        kv = F.linear(c_kv, kv_b_weight).view(ctx_len, num_heads, nope + v_head_dim)  # [S, H, nope + v]
+        k_nope, v = kv.split([nope, v_head_dim], dim=-1)
+        k = torch.cat([k_nope, k_pe[:, None, :].expand(-1, num_heads, -1)], dim=-1)  # [S, H, qk]
+        q = torch.cat([q_nope[start : start + q_len], q_pe[start : start + q_len]], dim=-1)  # [t, H, qk]
+        q, k, v = q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1)  # heads first
+        if q_len == ctx_len:
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale)
+        else:
+            q_pos = torch.arange(ctx_len - q_len, ctx_len, device=q.device)
+            mask = q_pos[:, None] >= torch.arange(ctx_len, device=q.device)[None, :]  # [t, S]
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale)
+        outputs.append(out.transpose(0, 1))  # [t, H, v]
+        start += q_len
+    return torch.cat(outputs, dim=0)
+
+
+def mla_decode_attention_torch(
+    q_lat: torch.Tensor,  # [B, H, r]  (q_nope absorbed through W_UK)
+    q_pe: torch.Tensor,  # [B, H, rope]
+    kv_cache: torch.Tensor,  # [N, block, r + rope]
+    block_tables: torch.Tensor,  # [B, max_blocks]
+    context_lens: torch.Tensor,  # [B]
+    scale: float,
+) -> torch.Tensor:
+    """Absorbed-form decode, one query token per sequence, as padded dense math. Returns [B, H, r]."""
+    batch, _, rank = q_lat.shape
+    block_size = kv_cache.shape[1]
+    max_len = block_tables.shape[1] * block_size
+    latents = kv_cache[block_tables.long()].reshape(batch, max_len, -1).to(q_lat.dtype)  # [B, S, r + rope]
+    c_kv, k_pe = latents[..., :rank], latents[..., rank:]
+    scores = torch.einsum("bhr,bsr->bhs", q_lat, c_kv) + torch.einsum("bhp,bsp->bhs", q_pe, k_pe)
+    valid = torch.arange(max_len, device=q_lat.device)[None, :] < context_lens[:, None]  # [B, S]
+    scores = (scores.float() * scale).masked_fill(~valid[:, None, :], float("-inf"))
+    probs = scores.softmax(dim=-1).to(c_kv.dtype)
+    return torch.einsum("bhs,bsr->bhr", probs, c_kv)  # [B, H, r]

@@ -1,0 +1,53 @@
+"""Kernel backends behind two entry points, imported lazily so a CPU machine never imports Triton.
+
+- `fused_experts(backend, ...)`: "torch" (loop over the hit experts; CPU and reference) or "grouped_mm"
+  (tokens sorted by expert, two grouped GEMMs; static shapes, so CUDA-graph safe).
+- `decode_attention(backend, ...)`: "triton" (paged MLA decode kernel in the absorbed form). The torch
+  reference lives in `moesaic.engine.attention`.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from moesaic.engine.kernels.moe_torch import torch_experts
+
+EXPERT_BACKENDS = ("torch", "grouped_mm")
+ATTENTION_BACKENDS = ("torch", "triton")
+
+
+def fused_experts(
+    backend: str,
+    x: torch.Tensor,  # [T, D]
+    w13: torch.Tensor,  # [E, 2I, D]
+    w2: torch.Tensor,  # [E, D, I]
+    topk_weights: torch.Tensor,  # [T, k]
+    topk_ids: torch.Tensor,  # [T, k]
+) -> torch.Tensor:
+    if backend == "torch":
+        return torch_experts(x, w13, w2, topk_weights, topk_ids)
+    if backend == "grouped_mm":
+        from moesaic.engine.kernels.moe_grouped_mm import grouped_mm_experts
+
+        return grouped_mm_experts(x, w13, w2, topk_weights, topk_ids)
+    raise ValueError(f"unknown experts backend {backend!r}; valid: {EXPERT_BACKENDS}")
+
+
+def decode_attention(
+    backend: str,
+    q_lat: torch.Tensor,  # [B, H, r]
+    q_pe: torch.Tensor,  # [B, H, rope]
+    kv_cache: torch.Tensor,  # [N, block, r + rope]
+    block_tables: torch.Tensor,  # [B, max_blocks] int32
+    context_lens: torch.Tensor,  # [B] int32
+    scale: float,
+) -> torch.Tensor:
+    if backend == "triton":
+        from moesaic.engine.kernels.mla_decode import triton_mla_decode
+
+        return triton_mla_decode(q_lat, q_pe, kv_cache, block_tables, context_lens, scale)
+    raise ValueError(f"unknown attention backend {backend!r}; valid: {ATTENTION_BACKENDS}")
+
+
+def grouped_mm_available() -> bool:
+    return torch.cuda.is_available() and hasattr(torch, "_grouped_mm")

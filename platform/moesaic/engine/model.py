@@ -1,0 +1,312 @@
+"""The DeepSeek-V2/V3 transformer, top to bottom as in the papers: RMSNorm, YaRN RoPE, Multi-head Latent
+Attention over a paged latent cache, DeepSeekMoE with shared and routed experts.
+
+Parameter names follow the Hugging Face checkpoints, except that gate and up projections are stored fused
+(`gate_up_proj`, and `experts.w13` of shape [E, 2I, D] / `experts.w2` of shape [E, D, I]); the loader maps
+per-expert checkpoint tensors into them. This module does no scheduling, sampling or weight loading, and
+MTP layers are not built.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from moesaic.engine.attention import (
+    AttentionContext,
+    mla_decode_attention_torch,
+    mla_prefill_attention,
+    write_latents,
+)
+from moesaic.engine.config import ModelConfig
+from moesaic.engine.kernels import decode_attention, fused_experts
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dtype = x.dtype
+        x = x.float()
+        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * x.to(dtype)
+
+
+# ----------------------------------------------------------------------------------------------- RoPE
+def _yarn_get_mscale(scale: float, mscale: float = 1.0) -> float:
+    return 1.0 if scale <= 1 else 0.1 * mscale * math.log(scale) + 1.0
+
+
+def rope_inv_freq(cfg: ModelConfig) -> tuple[torch.Tensor, float]:
+    """Inverse frequencies [rope/2] and the cos/sin attention factor, plain or YaRN (as in HF and DeepSeek)."""
+    dim, base = cfg.qk_rope_head_dim, cfg.rope_theta
+    pos_freqs = base ** (torch.arange(0, dim, 2, dtype=torch.float32) / dim)
+    scaling = cfg.rope_scaling
+    if scaling is None:
+        return 1.0 / pos_freqs, 1.0
+    rope_type = scaling.get("rope_type", scaling.get("type"))
+    if rope_type != "yarn":
+        raise ValueError(f"rope_scaling type {rope_type!r} is not supported; valid: ('yarn', 'default')")
+    factor = float(scaling["factor"])
+    orig_max = scaling.get("original_max_position_embeddings", cfg.max_position_embeddings)
+    beta_fast = scaling.get("beta_fast") or 32
+    beta_slow = scaling.get("beta_slow") or 1
+    mscale, mscale_all_dim = scaling.get("mscale"), scaling.get("mscale_all_dim")
+    attention_factor = scaling.get("attention_factor")
+    if attention_factor is None:
+        if mscale and mscale_all_dim:
+            attention_factor = _yarn_get_mscale(factor, mscale) / _yarn_get_mscale(factor, mscale_all_dim)
+        else:
+            attention_factor = _yarn_get_mscale(factor)
+
+    def correction_dim(num_rotations: float) -> float:
+        return (dim * math.log(orig_max / (num_rotations * 2 * math.pi))) / (2 * math.log(base))
+
+    low, high = correction_dim(beta_fast), correction_dim(beta_slow)
+    if scaling.get("truncate", True):
+        low, high = math.floor(low), math.ceil(high)
+    low, high = max(low, 0), min(high, dim - 1)
+    if low == high:
+        high += 0.001
+    ramp = ((torch.arange(dim // 2, dtype=torch.float32) - low) / (high - low)).clamp(0, 1)
+    extrapolation = 1 - ramp  # 1: keep the original frequency (high-frequency dims)
+    inv_freq = (1.0 / (factor * pos_freqs)) * (1 - extrapolation) + (1.0 / pos_freqs) * extrapolation
+    return inv_freq, float(attention_factor)
+
+
+def softmax_scale(cfg: ModelConfig) -> float:
+    scale = cfg.qk_head_dim**-0.5
+    if cfg.rope_scaling is not None and cfg.rope_scaling.get("mscale_all_dim"):
+        mscale = _yarn_get_mscale(float(cfg.rope_scaling["factor"]), float(cfg.rope_scaling["mscale_all_dim"]))
+        scale = scale * mscale * mscale
+    return scale
+
+
+class RotaryEmbedding(nn.Module):
+    """Interleaved RoPE: dims (2i, 2i+1) rotate together, as the DeepSeek checkpoints are laid out."""
+
+    def __init__(self, cfg: ModelConfig, max_positions: int) -> None:
+        super().__init__()
+        inv_freq, attention_factor = rope_inv_freq(cfg)
+        freqs = torch.outer(torch.arange(max_positions, dtype=torch.float32), inv_freq)  # [P, rope/2]
+        self.register_buffer("cos", freqs.cos() * attention_factor, persistent=False)
+        self.register_buffer("sin", freqs.sin() * attention_factor, persistent=False)
+
+    def forward(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """x [T, ..., rope] rotated at positions [T]."""
+        shape = (x.shape[0],) + (1,) * (x.dim() - 2) + (-1,)
+        cos, sin = self.cos[positions].view(shape), self.sin[positions].view(shape)  # [T, 1.., rope/2]
+        x1, x2 = x.float()[..., 0::2], x.float()[..., 1::2]
+        out = torch.stack([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)  # [T, .., rope/2, 2]
+        return out.flatten(-2).to(x.dtype)
+
+
+# ------------------------------------------------------------------------------------------------ MLA
+class MultiHeadLatentAttention(nn.Module):
+    """MLA: queries (optionally low-rank), keys/values from a shared low-rank latent plus a decoupled rope key.
+
+    Prefill expands the latent into per-head keys/values; decode runs in the absorbed form, folding W_UK
+    into the query and W_UV into the output, so it reads only the cached latent.
+    """
+
+    def __init__(self, cfg: ModelConfig, rope: RotaryEmbedding) -> None:
+        super().__init__()
+        self.num_heads = cfg.num_attention_heads
+        self.nope, self.rope_dim, self.v_dim = cfg.qk_nope_head_dim, cfg.qk_rope_head_dim, cfg.v_head_dim
+        self.kv_lora_rank = cfg.kv_lora_rank
+        self.q_lora_rank = cfg.q_lora_rank
+        qk = cfg.qk_head_dim
+        if cfg.q_lora_rank is None:
+            self.q_proj = nn.Linear(cfg.hidden_size, self.num_heads * qk, bias=False)
+        else:
+            self.q_a_proj = nn.Linear(cfg.hidden_size, cfg.q_lora_rank, bias=False)
+            self.q_a_layernorm = RMSNorm(cfg.q_lora_rank)
+            self.q_b_proj = nn.Linear(cfg.q_lora_rank, self.num_heads * qk, bias=False)
+        self.kv_a_proj_with_mqa = nn.Linear(cfg.hidden_size, cfg.kv_lora_rank + cfg.qk_rope_head_dim, bias=False)
+        self.kv_a_layernorm = RMSNorm(cfg.kv_lora_rank)
+        self.kv_b_proj = nn.Linear(cfg.kv_lora_rank, self.num_heads * (self.nope + self.v_dim), bias=False)
+        self.o_proj = nn.Linear(self.num_heads * self.v_dim, cfg.hidden_size, bias=False)
+        self.scale = softmax_scale(cfg)
+        self.rope = rope
+        self.kv_cache: torch.Tensor = torch.empty(0)  # [N, block, r + rope], bound by the runner
+        self.attention_backend = "torch"
+        self._w_uk: torch.Tensor | None = None
+        self._w_uv: torch.Tensor | None = None
+
+    def absorbed_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """W_UK [H, nope, r] and W_UV [H, v, r], views of kv_b_proj."""
+        if self._w_uk is None or self._w_uk.device != self.kv_b_proj.weight.device:
+            w = self.kv_b_proj.weight.view(self.num_heads, self.nope + self.v_dim, self.kv_lora_rank)
+            self._w_uk, self._w_uv = w[:, : self.nope], w[:, self.nope :]
+        assert self._w_uk is not None and self._w_uv is not None
+        return self._w_uk, self._w_uv
+
+    def forward(self, x: torch.Tensor, positions: torch.Tensor, ctx: AttentionContext) -> torch.Tensor:
+        tokens = x.shape[0]
+        q = self.q_proj(x) if self.q_lora_rank is None else self.q_b_proj(self.q_a_layernorm(self.q_a_proj(x)))
+        q = q.view(tokens, self.num_heads, self.nope + self.rope_dim)  # [T, H, qk]
+        q_nope, q_pe = q.split([self.nope, self.rope_dim], dim=-1)
+        q_pe = self.rope(q_pe, positions)  # [T, H, rope]
+        c_kv, k_pe = self.kv_a_proj_with_mqa(x).split([self.kv_lora_rank, self.rope_dim], dim=-1)
+        c_kv = self.kv_a_layernorm(c_kv)  # [T, r]
+        k_pe = self.rope(k_pe, positions)  # [T, rope]
+        write_latents(self.kv_cache, torch.cat([c_kv, k_pe], dim=-1), ctx.slot_mapping)
+
+        if ctx.is_prefill:
+            out = mla_prefill_attention(
+                q_nope, q_pe, self.kv_cache, self.kv_b_proj.weight, ctx, self.scale, self.v_dim
+            )  # [T, H, v]
+        else:
+            w_uk, w_uv = self.absorbed_weights()
+            q_lat = torch.einsum("thn,hnr->thr", q_nope, w_uk)  # [B, H, r]
+            if self.attention_backend == "torch":
+                o_lat = mla_decode_attention_torch(
+                    q_lat, q_pe, self.kv_cache, ctx.block_tables, ctx.context_lens, self.scale
+                )
+            else:
+                o_lat = decode_attention(
+                    self.attention_backend, q_lat, q_pe, self.kv_cache, ctx.block_tables, ctx.context_lens, self.scale
+                )  # [B, H, r]
+            out = torch.einsum("thr,hvr->thv", o_lat.to(x.dtype), w_uv)  # [B, H, v]
+        return self.o_proj(out.reshape(tokens, self.num_heads * self.v_dim))
+
+
+# ------------------------------------------------------------------------------------------------ MoE
+class MLP(nn.Module):
+    """SwiGLU feed-forward with gate and up fused: [2I, D]."""
+
+    def __init__(self, hidden: int, intermediate: int) -> None:
+        super().__init__()
+        self.intermediate = intermediate
+        self.gate_up_proj = nn.Linear(hidden, 2 * intermediate, bias=False)
+        self.down_proj = nn.Linear(intermediate, hidden, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate, up = self.gate_up_proj(x).split(self.intermediate, dim=-1)
+        return self.down_proj(F.silu(gate) * up)
+
+
+class Router(nn.Module):
+    """Expert selection: softmax (V2) or sigmoid (V3) scores, group-limited top-k, the correction bias used
+    for selection only, optional renormalisation, and the routed scaling factor."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.weight = nn.Parameter(torch.empty(cfg.n_routed_experts, cfg.hidden_size))
+        if cfg.uses_correction_bias:
+            self.register_buffer("e_score_correction_bias", torch.zeros(cfg.n_routed_experts, dtype=torch.float32))
+        else:
+            self.e_score_correction_bias = None
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns (weights [T, k] float32, expert ids [T, k] int64)."""
+        cfg = self.cfg
+        logits = F.linear(x.float(), self.weight.float())  # [T, E]
+        scores = logits.sigmoid() if cfg.scoring_func == "sigmoid" else logits.softmax(dim=-1)
+        choice = scores if self.e_score_correction_bias is None else scores + self.e_score_correction_bias
+        if cfg.n_group > 1 and cfg.topk_method in ("noaux_tc", "group_limited_greedy"):
+            grouped = choice.view(-1, cfg.n_group, cfg.n_routed_experts // cfg.n_group)  # [T, G, E/G]
+            if cfg.topk_method == "noaux_tc":
+                group_scores = grouped.topk(2, dim=-1).values.sum(dim=-1)  # [T, G]
+            else:
+                group_scores = grouped.max(dim=-1).values
+            group_idx = group_scores.topk(cfg.topk_group, dim=-1).indices
+            group_mask = torch.zeros_like(group_scores, dtype=torch.bool).scatter_(1, group_idx, True)
+            choice = grouped.masked_fill(~group_mask[..., None], float("-inf")).flatten(1)
+        topk_ids = choice.topk(cfg.num_experts_per_tok, dim=-1).indices  # [T, k]
+        topk_weights = scores.gather(1, topk_ids)
+        if cfg.norm_topk_prob and cfg.num_experts_per_tok > 1:
+            topk_weights = topk_weights / (topk_weights.sum(dim=-1, keepdim=True) + 1e-20)
+        return topk_weights * cfg.routed_scaling_factor, topk_ids
+
+
+class RoutedExperts(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        e, d, i = cfg.n_routed_experts, cfg.hidden_size, cfg.moe_intermediate_size
+        self.w13 = nn.Parameter(torch.empty(e, 2 * i, d))  # gate ; up
+        self.w2 = nn.Parameter(torch.empty(e, d, i))
+        self.backend = "torch"
+
+    def forward(self, x: torch.Tensor, topk_weights: torch.Tensor, topk_ids: torch.Tensor) -> torch.Tensor:
+        return fused_experts(self.backend, x, self.w13, self.w2, topk_weights, topk_ids)
+
+
+class DeepseekMoE(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.gate = Router(cfg)
+        self.experts = RoutedExperts(cfg)
+        self.shared_experts = (
+            MLP(cfg.hidden_size, cfg.moe_intermediate_size * cfg.n_shared_experts) if cfg.n_shared_experts else None
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        topk_weights, topk_ids = self.gate(x)
+        out = self.experts(x, topk_weights, topk_ids)
+        if self.shared_experts is not None:
+            out = out + self.shared_experts(x)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------- model
+class DecoderLayer(nn.Module):
+    def __init__(self, cfg: ModelConfig, layer_idx: int, rope: RotaryEmbedding) -> None:
+        super().__init__()
+        self.input_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+        self.self_attn = MultiHeadLatentAttention(cfg, rope)
+        self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+        self.mlp: nn.Module = (
+            DeepseekMoE(cfg) if cfg.is_moe_layer(layer_idx) else MLP(cfg.hidden_size, cfg.intermediate_size)
+        )
+
+    def forward(self, x: torch.Tensor, positions: torch.Tensor, ctx: AttentionContext) -> torch.Tensor:
+        x = x + self.self_attn(self.input_layernorm(x), positions, ctx)
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class DeepseekModel(nn.Module):
+    def __init__(self, cfg: ModelConfig, max_positions: int) -> None:
+        super().__init__()
+        self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
+        self.rotary = RotaryEmbedding(cfg, max_positions)
+        self.layers = nn.ModuleList(DecoderLayer(cfg, i, self.rotary) for i in range(cfg.num_hidden_layers))
+        self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+
+    def forward(self, input_ids: torch.Tensor, positions: torch.Tensor, ctx: AttentionContext) -> torch.Tensor:
+        x = self.embed_tokens(input_ids)  # [T, D]
+        for layer in self.layers:
+            x = layer(x, positions, ctx)
+        return self.norm(x)
+
+
+class DeepseekForCausalLM(nn.Module):
+    """Packed-token forward: input_ids [T], positions [T] -> hidden [T, D]; `logits` maps rows to vocab."""
+
+    def __init__(self, cfg: ModelConfig, max_positions: int) -> None:
+        super().__init__()
+        self.config = cfg
+        self.model = DeepseekModel(cfg, max_positions)
+        self.lm_head = nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
+
+    def forward(self, input_ids: torch.Tensor, positions: torch.Tensor, ctx: AttentionContext) -> torch.Tensor:
+        return self.model(input_ids, positions, ctx)
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.lm_head(hidden).float()  # [T, V]
+
+    def mla_layers(self) -> list[MultiHeadLatentAttention]:
+        return [layer.self_attn for layer in self.model.layers]  # type: ignore[union-attr]
+
+    def set_backends(self, attention: str, experts: str) -> None:
+        for layer in self.model.layers:
+            layer.self_attn.attention_backend = attention  # type: ignore[union-attr]
+            if isinstance(layer.mlp, DeepseekMoE):
+                layer.mlp.experts.backend = experts

@@ -1,0 +1,201 @@
+"""The model runner: owns the model and the paged latent cache, packs a scheduled batch into tensors, runs
+the forward pass (CUDA graphs for decode batch sizes on GPU) and samples. It makes no scheduling choices.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+
+from moesaic.engine.attention import AttentionContext
+from moesaic.engine.config import EngineConfig, ModelConfig
+from moesaic.engine.kernels import grouped_mm_available
+from moesaic.engine.loader import create_model, init_random_weights, load_weights
+from moesaic.engine.model import DeepseekForCausalLM
+from moesaic.engine.sampler import sample
+from moesaic.engine.scheduler import ScheduledBatch
+
+log = logging.getLogger(__name__)
+
+ACTIVATION_RESERVE_BYTES = 3 * 2**30
+
+
+class ModelRunner:
+    def __init__(
+        self,
+        model_config: ModelConfig,
+        engine_config: EngineConfig,
+        model_dir: str | Path | None,
+        device: torch.device,
+        dtype: torch.dtype,
+        max_model_len: int,
+    ) -> None:
+        self.cfg = model_config
+        self.config = engine_config
+        self.device = device
+        self.dtype = dtype
+        self.block_size = engine_config.block_size
+        self.max_model_len = max_model_len
+        self.max_blocks_per_seq = (max_model_len + self.block_size - 1) // self.block_size
+        self.model: DeepseekForCausalLM = create_model(model_config, device, dtype, max_model_len)
+        if model_dir is None:
+            init_random_weights(self.model)
+        else:
+            load_weights(self.model, model_dir)
+        self.model.eval()
+        is_cuda = device.type == "cuda"
+        self.attention_backend = "triton" if is_cuda else "torch"
+        self.experts_backend = "grouped_mm" if is_cuda and grouped_mm_available() and dtype == torch.bfloat16 else "torch"
+        self.model.set_backends(self.attention_backend, self.experts_backend)
+        self.num_blocks = self._num_kv_blocks()
+        # One extra block at the end is scratch space for padded (graph) rows.
+        self.kv_cache = torch.zeros(
+            model_config.num_hidden_layers,
+            self.num_blocks + 1,
+            self.block_size,
+            model_config.latent_dim,
+            dtype=dtype,
+            device=device,
+        )  # [L, N + 1, block, r + rope]
+        for layer, attn in enumerate(self.model.mla_layers()):
+            attn.kv_cache = self.kv_cache[layer]
+        self.scratch_slot = self.num_blocks * self.block_size
+        self.graphs: dict[int, torch.cuda.CUDAGraph] = {}
+        if is_cuda and engine_config.use_cuda_graphs and self.experts_backend != "torch":
+            self.capture_cuda_graphs()
+
+    # ------------------------------------------------------------------ cache sizing
+    def bytes_per_block(self) -> int:
+        element = torch.empty(0, dtype=self.dtype).element_size()
+        return self.cfg.num_hidden_layers * self.block_size * self.cfg.latent_dim * element
+
+    def _num_kv_blocks(self) -> int:
+        if self.config.num_kv_blocks is not None:
+            return self.config.num_kv_blocks
+        if self.device.type == "cuda":
+            free, total = torch.cuda.mem_get_info(self.device)
+            used_by_others = total - free
+            budget = total * self.config.gpu_memory_utilization - used_by_others - ACTIVATION_RESERVE_BYTES
+        else:
+            budget = self.config.cpu_kv_cache_bytes
+        num = int(budget // self.bytes_per_block())
+        if num < self.max_blocks_per_seq:
+            raise ValueError(
+                f"KV cache of {num} blocks cannot hold one sequence of max_model_len={self.max_model_len}; "
+                "lower max_model_len or raise gpu_memory_utilization / cpu_kv_cache_bytes"
+            )
+        return num
+
+    # ------------------------------------------------------------------ packing
+    def _slot(self, seq_blocks: list[int], pos: int) -> int:
+        return seq_blocks[pos // self.block_size] * self.block_size + pos % self.block_size
+
+    def _tensor(self, data: list[int] | list[list[int]], dtype: torch.dtype) -> torch.Tensor:
+        t = torch.tensor(data, dtype=dtype)
+        if self.device.type == "cuda":
+            return t.pin_memory().to(self.device, non_blocking=True)
+        return t
+
+    def _block_tables(self, batch: ScheduledBatch, width: int) -> list[list[int]]:
+        return [s.block_table + [self.num_blocks] * (width - len(s.block_table)) for s in batch.seqs]
+
+    def prepare(self, batch: ScheduledBatch) -> tuple[torch.Tensor, torch.Tensor, AttentionContext, list[int]]:
+        input_ids: list[int] = []
+        positions: list[int] = []
+        slots: list[int] = []
+        context_lens: list[int] = []
+        sample_rows: list[int] = []
+        for i, (seq, n) in enumerate(zip(batch.seqs, batch.num_tokens)):
+            start = seq.num_computed_tokens
+            input_ids.extend(seq.token_ids[start : start + n])
+            positions.extend(range(start, start + n))
+            slots.extend(self._slot(seq.block_table, p) for p in range(start, start + n))
+            context_lens.append(start + n)
+            if batch.samples(i):
+                sample_rows.append(len(input_ids) - 1)
+        width = max(len(s.block_table) for s in batch.seqs)
+        ctx = AttentionContext(
+            is_prefill=batch.is_prefill,
+            slot_mapping=self._tensor(slots, torch.int64),
+            context_lens=self._tensor(context_lens, torch.int32),
+            block_tables=self._tensor(self._block_tables(batch, width), torch.int32),
+            query_lens=list(batch.num_tokens) if batch.is_prefill else None,
+            context_lens_host=context_lens if batch.is_prefill else None,
+        )
+        return self._tensor(input_ids, torch.int64), self._tensor(positions, torch.int64), ctx, sample_rows
+
+    # ------------------------------------------------------------------ execution
+    @torch.inference_mode()
+    def run(self, batch: ScheduledBatch) -> list[int]:
+        """Run one step; return the sampled token for each sequence that reaches its end (in batch order)."""
+        if not batch.is_prefill and self.graphs and len(batch.seqs) <= max(self.graphs):
+            logits = self._replay_graph(batch)
+            sampled_seqs = batch.seqs
+        else:
+            input_ids, positions, ctx, rows = self.prepare(batch)
+            hidden = self.model(input_ids, positions, ctx)
+            logits = self.model.logits(hidden[rows])  # [S, V]
+            sampled_seqs = [s for i, s in enumerate(batch.seqs) if batch.samples(i)]
+        if not sampled_seqs:
+            return []
+        return sample(logits, sampled_seqs)
+
+    # ------------------------------------------------------------------ CUDA graphs
+    def graph_batch_sizes(self) -> list[int]:
+        top = min(self.config.max_graph_batch_size, self.config.max_num_seqs)
+        sizes = [1, 2, 4, 8] + list(range(16, top + 1, 16))
+        return sorted({s for s in sizes if s <= top} | {top})
+
+    def capture_cuda_graphs(self) -> None:
+        sizes = self.graph_batch_sizes()
+        top = sizes[-1]
+        self.g_input_ids = torch.zeros(top, dtype=torch.int64, device=self.device)
+        self.g_positions = torch.zeros(top, dtype=torch.int64, device=self.device)
+        self.g_slots = torch.full((top,), self.scratch_slot, dtype=torch.int64, device=self.device)
+        self.g_context_lens = torch.ones(top, dtype=torch.int32, device=self.device)
+        self.g_block_tables = torch.full(
+            (top, self.max_blocks_per_seq), self.num_blocks, dtype=torch.int32, device=self.device
+        )
+        self.g_logits: dict[int, torch.Tensor] = {}
+        pool = None
+        for bs in reversed(sizes):
+            ctx = AttentionContext(
+                False, self.g_slots[:bs], self.g_context_lens[:bs], self.g_block_tables[:bs]
+            )
+            with torch.inference_mode():
+                for _ in range(2):  # warm up (Triton compilation, cuBLAS handles)
+                    self.model.logits(self.model(self.g_input_ids[:bs], self.g_positions[:bs], ctx))
+                torch.cuda.synchronize()
+                graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(graph, pool=pool):
+                    out = self.model.logits(self.model(self.g_input_ids[:bs], self.g_positions[:bs], ctx))
+            if pool is None:
+                pool = graph.pool()
+            self.graphs[bs] = graph
+            self.g_logits[bs] = out
+        torch.cuda.synchronize()
+        log.info("captured CUDA graphs for decode batch sizes %s", sizes)
+
+    def _replay_graph(self, batch: ScheduledBatch) -> torch.Tensor:
+        n = len(batch.seqs)
+        bs = next(s for s in sorted(self.graphs) if s >= n)
+        ids, pos, slots, lens = [], [], [], []
+        for seq in batch.seqs:
+            p = len(seq) - 1
+            ids.append(seq.token_ids[-1])
+            pos.append(p)
+            slots.append(self._slot(seq.block_table, p))
+            lens.append(len(seq))
+        pad = bs - n
+        self.g_input_ids[:bs].copy_(self._tensor(ids + [0] * pad, torch.int64))
+        self.g_positions[:bs].copy_(self._tensor(pos + [0] * pad, torch.int64))
+        self.g_slots[:bs].copy_(self._tensor(slots + [self.scratch_slot] * pad, torch.int64))
+        self.g_context_lens[:bs].copy_(self._tensor(lens + [1] * pad, torch.int32))
+        width = self.max_blocks_per_seq
+        tables = [s.block_table + [self.num_blocks] * (width - len(s.block_table)) for s in batch.seqs]
+        tables += [[self.num_blocks] * width] * pad
+        self.g_block_tables[:bs].copy_(self._tensor(tables, torch.int32))
+        self.graphs[bs].replay()
+        return self.g_logits[bs][:n]
