@@ -1,0 +1,262 @@
+"""An in-memory fake of the Moesaic REST API contract, served by a real uvicorn in a thread.
+
+It exists so the console's tests exercise real HTTP, SSE and multipart, without the platform. It keeps
+the contract's shapes exactly and nothing of the platform's behaviour: answers are scripted.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import uvicorn
+from fastapi import Depends, FastAPI, File, Header, Request, UploadFile
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+
+API_KEY = "test-key-123"
+ANSWER = "Items can be returned within 30 days of delivery [1]."
+CITATION = {"index": 1, "document_id": "doc-policy", "chunk_id": "doc-policy:0", "start_char": 120,
+            "end_char": 180, "title": "Retail policy", "quote": "returns are accepted within 30 days"}
+ORDER = {"order_id": "#W2378156", "user_id": "yusuf_rossi_9620", "status": "delivered",
+         "items": [{"name": "Keyboard", "price": 233.08}], "address": {"city": "Philadelphia", "zip": "19122"}}
+METRICS = """# HELP moesaic_requests_total Chat requests.
+# TYPE moesaic_requests_total counter
+moesaic_requests_total{app="customer_service",status="ok"} 7.0
+moesaic_tool_calls_total{app="customer_service",tool="get_order_details"} 3.0
+moesaic_request_latency_seconds_bucket{app="customer_service",le="1.0"} 7.0
+moesaic_request_latency_seconds_sum{app="customer_service"} 2.1
+moesaic_request_latency_seconds_count{app="customer_service"} 7.0
+moesaic_ingestion_queue_depth 2.0
+python_gc_objects_collected_total{generation="0"} 10.0
+"""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class ApiFailure(Exception):
+    def __init__(self, status: int, message: str, code: str = "error") -> None:
+        self.status, self.message, self.code = status, message, code
+
+
+@dataclass
+class FakeState:
+    apps: list[dict[str, Any]] = field(default_factory=lambda: [
+        {"name": "customer_service", "title": "Customer service", "description": "Retail support",
+         "knowledge_base": "retail_policy", "tools": ["get_order_details", "find_user_id_by_email"]},
+        {"name": "kb_assistant", "title": "Knowledge assistant", "description": "Answers over documents",
+         "knowledge_base": "default", "tools": []},
+    ])
+    conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    documents: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    inbox_enabled: bool = True
+    broken_chat: bool = False
+    requests: list[tuple[str, str]] = field(default_factory=list)
+
+    def add_conversation(self, app: str, title: str | None = None, state: str = "active") -> dict[str, Any]:
+        conv = {"id": uuid.uuid4().hex, "app": app, "title": title, "state": state,
+                "created_at": _now(), "updated_at": _now()}
+        self.conversations[conv["id"]] = conv
+        self.messages[conv["id"]] = []
+        return conv
+
+    def add_message(self, conversation_id: str, role: str, content: str | None, **extra: Any) -> None:
+        message = {"id": uuid.uuid4().hex, "role": role, "content": content, "tool_calls": None,
+                   "tool_call_id": None, "name": None, "citations": None, "author": "bot", "created_at": _now()}
+        message.update(extra)
+        self.messages[conversation_id].append(message)
+
+    def add_document(self, kb: str, filename: str, status: str = "queued", error: str | None = None) -> str:
+        doc = {"id": uuid.uuid4().hex, "filename": filename, "status": status, "error": error,
+               "num_chunks": 3 if status == "indexed" else 0, "attempts": 1, "created_at": _now(),
+               "updated_at": _now()}
+        self.documents.setdefault(kb, {})[doc["id"]] = doc
+        return doc["id"]
+
+
+def create_fake_app(state: FakeState) -> FastAPI:
+    app = FastAPI()
+
+    @app.exception_handler(ApiFailure)
+    async def _failure(_: Request, exc: ApiFailure) -> JSONResponse:
+        body = {"error": {"message": exc.message, "type": "invalid_request_error", "param": None, "code": exc.code}}
+        return JSONResponse(body, status_code=exc.status)
+
+    @app.middleware("http")
+    async def _record(request: Request, call_next: Any) -> Response:
+        state.requests.append((request.method, request.url.path))
+        return await call_next(request)
+
+    def auth(authorization: str | None = Header(default=None)) -> None:
+        if authorization != f"Bearer {API_KEY}":
+            raise ApiFailure(401, "Invalid API key", "invalid_api_key")
+
+    def conversation(conversation_id: str) -> dict[str, Any]:
+        if conversation_id not in state.conversations:
+            raise ApiFailure(404, f"no conversation {conversation_id}", "not_found")
+        return state.conversations[conversation_id]
+
+    def inbox_guard() -> None:
+        if not state.inbox_enabled:
+            raise ApiFailure(404, "Not Found", "not_found")
+
+    v1 = [Depends(auth)]
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/metrics")
+    def metrics() -> PlainTextResponse:
+        return PlainTextResponse(METRICS)
+
+    @app.get("/v1/apps", dependencies=v1)
+    def apps() -> dict[str, Any]:
+        return {"data": state.apps}
+
+    @app.get("/v1/apps/{app_name}/conversations", dependencies=v1)
+    def conversations(app_name: str) -> dict[str, Any]:
+        return {"data": [c for c in state.conversations.values() if c["app"] == app_name]}
+
+    @app.post("/v1/apps/{app_name}/conversations", dependencies=v1)
+    def new_conversation(app_name: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        return state.add_conversation(app_name, (body or {}).get("title"))
+
+    @app.get("/v1/conversations/{conversation_id}/messages", dependencies=v1)
+    def messages(conversation_id: str) -> dict[str, Any]:
+        conversation(conversation_id)
+        return {"data": state.messages[conversation_id]}
+
+    @app.post("/v1/chat/completions", dependencies=v1)
+    def chat(body: dict[str, Any]) -> Response:
+        if state.broken_chat:
+            raise ApiFailure(503, "model endpoint unavailable", "model_unavailable")
+        if body["model"] not in {a["name"] for a in state.apps}:
+            raise ApiFailure(404, f"unknown app {body['model']}", "model_not_found")
+        cid = body.get("conversation_id") or state.add_conversation(body["model"])["id"]
+        question = body["messages"][-1]["content"]
+        state.add_message(cid, "user", question, author="user")
+        tool = None
+        if "order" in question.lower():
+            tool = {"id": "call_1", "name": "get_order_details", "arguments": {"order_id": ORDER["order_id"]},
+                    "output": json.dumps(ORDER), "error": None}
+            state.add_message(cid, "assistant", None, tool_calls=[{k: tool[k] for k in ("id", "name", "arguments")}])
+            state.add_message(cid, "tool", tool["output"], tool_call_id="call_1", name="get_order_details")
+        state.add_message(cid, "assistant", ANSWER, citations=[CITATION])
+        if not body.get("stream"):
+            return JSONResponse({"id": "chatcmpl-1", "object": "chat.completion", "model": body["model"],
+                                 "choices": [{"index": 0, "message": {"role": "assistant", "content": ANSWER},
+                                              "finish_reason": "stop"}],
+                                 "conversation_id": cid, "citations": [CITATION],
+                                 "tool_events": [tool] if tool else []})
+        return StreamingResponse(_sse(cid, body["model"], tool), media_type="text/event-stream")
+
+    @app.get("/v1/knowledge-bases", dependencies=v1)
+    def knowledge_bases() -> dict[str, Any]:
+        return {"data": [{"name": kb, "num_documents": len(d)} for kb, d in state.documents.items()]}
+
+    @app.get("/v1/knowledge-bases/{kb}/documents", dependencies=v1)
+    def documents(kb: str) -> dict[str, Any]:
+        docs = list(state.documents.get(kb, {}).values())
+        counts: dict[str, int] = {}
+        for doc in docs:
+            counts[doc["status"]] = counts.get(doc["status"], 0) + 1
+        return {"data": docs, "counts": counts}
+
+    @app.post("/v1/knowledge-bases/{kb}/documents", dependencies=v1, status_code=202)
+    def upload(kb: str, file: UploadFile = File(...)) -> dict[str, Any]:
+        doc_id = state.add_document(kb, file.filename or "upload")
+        return {"id": doc_id, "status": "queued"}
+
+    @app.delete("/v1/knowledge-bases/{kb}/documents/{doc_id}", dependencies=v1, status_code=204)
+    def delete(kb: str, doc_id: str) -> Response:
+        if doc_id not in state.documents.get(kb, {}):
+            raise ApiFailure(404, f"no document {doc_id}", "not_found")
+        del state.documents[kb][doc_id]
+        return Response(status_code=204)
+
+    @app.get("/v1/inbox", dependencies=[*v1, Depends(inbox_guard)])
+    def inbox() -> dict[str, Any]:
+        waiting = [c for c in state.conversations.values() if c["state"] in ("handed_off", "claimed")]
+        return {"data": [{**c, "summary": c.get("summary")} for c in waiting]}
+
+    def transition(conversation_id: str, new_state: str) -> dict[str, Any]:
+        conv = conversation(conversation_id)
+        conv["state"] = new_state
+        return conv
+
+    @app.post("/v1/conversations/{conversation_id}/claim", dependencies=[*v1, Depends(inbox_guard)])
+    def claim(conversation_id: str) -> dict[str, Any]:
+        return transition(conversation_id, "claimed")
+
+    @app.post("/v1/conversations/{conversation_id}/resolve", dependencies=[*v1, Depends(inbox_guard)])
+    def resolve(conversation_id: str) -> dict[str, Any]:
+        return transition(conversation_id, "resolved")
+
+    @app.post("/v1/conversations/{conversation_id}/handback", dependencies=[*v1, Depends(inbox_guard)])
+    def handback(conversation_id: str) -> dict[str, Any]:
+        return transition(conversation_id, "active")
+
+    @app.post("/v1/conversations/{conversation_id}/handoff", dependencies=[*v1, Depends(inbox_guard)])
+    def handoff(conversation_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        conversation(conversation_id)["summary"] = body.get("summary")
+        return transition(conversation_id, "handed_off")
+
+    @app.post("/v1/conversations/{conversation_id}/operator-messages", dependencies=[*v1, Depends(inbox_guard)])
+    def operator_message(conversation_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        conversation(conversation_id)
+        state.add_message(conversation_id, "assistant", body["content"], author="operator:alice")
+        return state.messages[conversation_id][-1]
+
+    return app
+
+
+def _sse(conversation_id: str, model: str, tool: dict[str, Any] | None) -> Iterator[str]:
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        body = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": model,
+                "conversation_id": conversation_id,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+        return f"data: {json.dumps(body)}\n\n"
+
+    yield chunk({"role": "assistant"})
+    if tool:
+        yield chunk({}, moesaic_event={"type": "tool_call", **tool})
+    for word in ANSWER.split(" "):
+        yield chunk({"content": word + " "})
+    yield chunk({}, "stop", citations=[CITATION])
+    yield "data: [DONE]\n\n"
+
+
+class FakeApiServer:
+    """uvicorn on a free local port, in a daemon thread."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        config = uvicorn.Config(app, log_level="warning", lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
+
+    def __enter__(self) -> FakeApiServer:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("fake API did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=5)
+        self._sock.close()

@@ -1,0 +1,112 @@
+"""Chat with any registered app: conversations, streamed answers, tool calls and citations."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from ui.client import ApiError, StreamEvent, TurnResult, collect_stream  # noqa: E402
+from ui.widgets import get_client, render_citations, render_history, render_tool_event, show_error  # noqa: E402
+
+
+def _select(conversation_id: str | None) -> None:
+    st.session_state["conversation_id"] = conversation_id
+
+
+def _live_tools(events: Iterator[StreamEvent], box: DeltaGenerator) -> Iterator[StreamEvent]:
+    """Pass events through, drawing each tool call into ``box`` as soon as it arrives."""
+    for event in events:
+        if event.tool is not None:
+            with box:
+                render_tool_event(event.tool.get("name", "tool"), event.tool.get("arguments"),
+                                  event.tool.get("output"), event.tool.get("error"))
+        yield event
+
+
+client = get_client()
+st.title("💬 Chat")
+try:
+    apps = client.list_apps()
+except ApiError as exc:
+    show_error(exc, "list apps")
+    st.stop()
+if not apps:
+    st.info("No apps are registered on this API.")
+    st.stop()
+
+by_name = {a["name"]: a for a in apps}
+app_name = st.sidebar.selectbox(
+    "App", list(by_name), key="chat_app", format_func=lambda n: by_name[n].get("title") or n,
+    on_change=_select, args=(None,),
+)
+app = by_name[app_name]
+details = [app.get("description") or ""]
+if app.get("knowledge_base"):
+    details.append(f"knowledge base `{app['knowledge_base']}`")
+if app.get("tools"):
+    details.append("tools: " + ", ".join(f"`{t}`" for t in app["tools"]))
+st.caption(" · ".join(d for d in details if d))
+
+if st.sidebar.button("➕ New conversation", width="stretch"):
+    try:
+        _select(client.create_conversation(app_name)["id"])
+    except ApiError as exc:
+        show_error(exc, "create a conversation")
+conversation_box = st.sidebar.container()  # filled last, so a conversation started below is listed
+conversation_id: str | None = st.session_state.get("conversation_id")
+
+if conversation_id:
+    try:
+        render_history(client.list_messages(conversation_id))
+    except ApiError as exc:
+        show_error(exc, "load the conversation")
+
+prompt = st.chat_input(f"Message {app.get('title') or app_name}")
+if prompt:
+    with st.chat_message("user"):
+        st.markdown(prompt)
+    with st.chat_message("assistant"):
+        tools_box = st.container()
+        turn = TurnResult(conversation_id=conversation_id)
+        try:
+            events = _live_tools(client.stream_chat(app_name, prompt, conversation_id), tools_box)
+            st.write_stream(collect_stream(events, turn))
+        except ApiError as exc:
+            show_error(exc, "get an answer")
+        render_citations(turn.citations)
+    if turn.conversation_id:
+        _select(turn.conversation_id)
+        conversation_id = turn.conversation_id
+
+with conversation_box:
+    st.subheader("Conversations")
+    try:
+        conversations = client.list_conversations(app_name)
+    except ApiError as exc:
+        show_error(exc, "list conversations")
+        conversations = []
+    if not conversations:
+        st.caption("None yet: send a message to start one.")
+    for conv in conversations:
+        label = conv.get("title") or f"{str(conv.get('created_at', ''))[:16]} · {conv['id'][:8]}"
+        if conv.get("state") and conv["state"] not in ("active", "open"):
+            label += f" ({conv['state']})"
+        st.button(label, key=f"conv-{conv['id']}", on_click=_select, args=(conv["id"],),
+                  type="primary" if conv["id"] == conversation_id else "secondary", width="stretch")
+    if conversation_id and st.button("🙋 Hand off to an operator", width="stretch"):
+        try:
+            client.hand_off(conversation_id, summary="Operator take-over requested from the console.")
+            st.success("Handed off: the conversation is in the operator inbox.")
+        except ApiError as exc:
+            if exc.is_not_found:
+                st.info("Human handoff is not available on this API yet.")
+            else:
+                show_error(exc, "hand off the conversation")

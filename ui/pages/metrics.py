@@ -1,0 +1,88 @@
+"""Metrics: the API's Prometheus ``/metrics`` as tables (totals per app, histogram means)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from ui.client import ApiError  # noqa: E402
+from ui.widgets import get_client, show_error  # noqa: E402
+
+SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)")
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+HEADLINES = [("requests", "Requests"), ("error", "Errors"), ("tool_call", "Tool calls"),
+             ("token", "Tokens"), ("queue", "Ingestion queue")]
+
+
+def parse_samples(text: str) -> list[tuple[str, dict[str, str], float]]:
+    """Prometheus text exposition -> (name, labels, value); comments and bad lines are skipped."""
+    samples = []
+    for line in text.splitlines():
+        match = SAMPLE.match(line.strip())
+        if not match or line.startswith("#"):
+            continue
+        try:
+            value = float(match.group(3))
+        except ValueError:
+            continue
+        samples.append((match.group(1), dict(LABEL.findall(match.group(2) or "")), value))
+    return samples
+
+
+def series_rows(samples: list[tuple[str, dict[str, str], float]]) -> list[dict[str, object]]:
+    """One row per series; histograms and summaries folded into count and mean."""
+    rows: dict[tuple[str, str], dict[str, object]] = {}
+    for name, labels, value in samples:
+        if name.endswith("_bucket") or name.endswith("_created"):
+            continue
+        base, part = name, "value"
+        for suffix in ("_sum", "_count"):
+            if name.endswith(suffix):
+                base, part = name[: -len(suffix)], suffix[1:]
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "app")
+        row = rows.setdefault((base, labels.get("app", "") + "|" + shown),
+                              {"series": base, "app": labels.get("app", ""), "labels": shown})
+        row[part] = value
+    for row in rows.values():
+        if "count" in row:
+            row["mean"] = round(float(row.get("sum", 0.0)) / float(row["count"]), 4) if row["count"] else None
+    return list(rows.values())
+
+
+client = get_client()
+st.title("📈 Metrics")
+col_filter, col_all, col_refresh = st.columns([3, 1, 1], vertical_alignment="bottom")
+needle = col_filter.text_input("Filter series", placeholder="e.g. latency, customer_service")
+show_all = col_all.toggle("Process series too")
+col_refresh.button("↻ Refresh")
+
+try:
+    text = client.metrics_text()
+except ApiError as exc:
+    show_error(exc, "read /metrics")
+    st.stop()
+
+rows = series_rows(parse_samples(text))
+ours = [r for r in rows if str(r["series"]).startswith("moesaic_")]
+if not ours:
+    st.info("The API exposes no moesaic_* series yet: send a chat message or upload a document.")
+
+cards = st.columns(len(HEADLINES))
+for card, (key, title) in zip(cards, HEADLINES):
+    matching = [r for r in ours if key in str(r["series"])]
+    total = sum(float(r.get("value", r.get("count", 0)) or 0) for r in matching)
+    card.metric(title, f"{total:g}" if matching else "—")
+
+table = rows if show_all else ours
+if needle:
+    table = [r for r in table if needle.lower() in " ".join(str(v) for v in r.values()).lower()]
+st.dataframe(table, hide_index=True, column_order=["series", "app", "labels", "value", "count", "mean", "sum"])
+with st.expander("Raw /metrics"):
+    st.code(text, language=None)
