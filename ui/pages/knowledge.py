@@ -28,6 +28,8 @@ try:
     names += [a["knowledge_base"] for a in client.list_apps() if a.get("knowledge_base")]
 except ApiError as exc:
     show_error(exc, "list knowledge bases")
+if st.session_state.get("kb_name"):  # a name typed earlier stays listed until it has documents
+    names.append(st.session_state["kb_name"])
 names = list(dict.fromkeys(names))  # unique, in order
 kb = st.selectbox("Knowledge base", names, key="kb_name", accept_new_options=True,
                   placeholder="Pick one or type a new name", index=0 if names else None)
