@@ -1,0 +1,1 @@
+"""kb_assistant: answers questions over uploaded documents, with citations."""

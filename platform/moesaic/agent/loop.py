@@ -1,0 +1,238 @@
+"""The agent loop: retrieve, call the model, run tool calls, repeat up to a step limit, answer.
+
+``Agent.run`` is a generator of events (text deltas and tool events) that ends with one
+``AgentResult``; the API streams the events or collects them. The user's message is stored
+before the first model call, so a failure never loses it. Tools that write need the user's
+explicit confirmation: the first call is held back and the model is told to ask for it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from moesaic.apps import AppManifest, ToolContext
+from moesaic.errors import UpstreamError
+from moesaic.llm.base import ChatModel, ModelReply, ModelRequest
+from moesaic.memory.store import ConversationStore
+from moesaic.metrics import Metrics
+from moesaic.tools.execute import ToolResult, run_tool_call
+from moesaic.types import Chunk, Citation, Message, ToolCall, Usage
+
+AFFIRMATIVE = re.compile(r"^\s*(yes|y|yeah|yep|confirm(ed)?|go ahead|please do|do it|sure|ok(ay)?|correct|proceed)\b", re.I)
+CITATION_MARK = re.compile(r"\[(\d{1,3})\]")
+HANDED_OFF_NOTE = "A person from our team is handling this conversation and will reply here."
+HANDOFF_REPLY = "I have passed this conversation to a person from our team, who will reply here."
+PAUSED_STATES = ("handed_off", "claimed")
+
+
+class Retriever(Protocol):
+    def search(self, tenant_id: str, kb: str, query: str, *, top_k: int = 4, mode: str = "hybrid") -> list[Chunk]: ...
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolEvent:
+    call: ToolCall
+    output: str
+    error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.call.id, "name": self.call.name, "arguments": self.call.arguments, "output": self.output, "error": self.error}
+
+
+@dataclass
+class AgentResult:
+    conversation_id: str
+    content: str
+    citations: list[Citation] = field(default_factory=list)
+    tool_events: list[ToolEvent] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    state: str = "active"
+    finish_reason: str = "stop"
+    message_id: str | None = None
+
+
+AgentEvent = TextDelta | ToolEvent | AgentResult
+
+
+@dataclass
+class Agent:
+    app: AppManifest
+    model: ChatModel
+    store: ConversationStore
+    retriever: Retriever | None
+    tool_context: ToolContext
+    max_steps: int = 6
+    top_k: int = 4
+    history_budget: int = 3000
+    metrics: Metrics | None = None
+
+    def run(self, conversation_id: str, user_text: str, *, knowledge_base: str | None = None, stream: bool = False) -> Iterator[AgentEvent]:
+        tenant = self.tool_context.tenant_id
+        conversation = self.store.get(tenant, conversation_id)
+        self.store.append(tenant, conversation_id, Message(role="user", content=user_text))
+        if conversation.state in PAUSED_STATES:
+            yield AgentResult(conversation_id, HANDED_OFF_NOTE, state=conversation.state, finish_reason="handed_off")
+            return
+
+        passages = self._retrieve(knowledge_base or self.app.knowledge_base, user_text)
+        citations = [Citation.from_chunk(i, chunk) for i, chunk in enumerate(passages, start=1)]
+        system = Message(role="system", content=build_system_prompt(self.app.system_prompt, passages))
+        texts: list[str] = []
+        events: list[ToolEvent] = []
+        usage = Usage()
+        for _step in range(self.max_steps):
+            history = self.store.history(tenant, conversation_id, self.history_budget)
+            request = ModelRequest(
+                messages=[system, *history], tools=self.app.tools, passages=passages, offline_rules=self.app.offline_rules
+            )
+            reply = yield from self._call_model(conversation_id, request, stream)
+            usage = Usage(usage.prompt_tokens + reply.usage.prompt_tokens, usage.completion_tokens + reply.usage.completion_tokens)
+            if reply.content:
+                texts.append(reply.content)
+            if not reply.tool_calls:
+                yield self._finish(conversation_id, "\n\n".join(texts), citations, events, usage, reply)
+                return
+            self.store.append(tenant, conversation_id, reply.as_message(), completion_tokens=reply.usage.completion_tokens)
+            for call in reply.tool_calls:
+                event = self._run_tool(conversation_id, call, history)
+                events.append(event)
+                yield event
+            if self.tool_context.handoff_summary is not None:
+                self.store.update(tenant, conversation_id, state="handed_off", summary=self.tool_context.handoff_summary)
+                final = ModelReply(content=HANDOFF_REPLY, finish_reason="handed_off")
+                if stream:
+                    yield TextDelta(HANDOFF_REPLY)
+                result = self._finish(conversation_id, HANDOFF_REPLY, [], events, usage, final)
+                result.state = "handed_off"
+                yield result
+                return
+        note = f"I stopped after {self.max_steps} steps without a final answer."
+        if stream:
+            yield TextDelta(note)
+        texts.append(note)
+        yield self._finish(conversation_id, "\n\n".join(texts), citations, events, usage, ModelReply(content=note, finish_reason="length"))
+
+    # steps -------------------------------------------------------------------------------------
+    def _retrieve(self, knowledge_base: str | None, query: str) -> list[Chunk]:
+        if self.retriever is None or not knowledge_base:
+            return []
+        started = time.perf_counter()
+        chunks = self.retriever.search(self.tool_context.tenant_id, knowledge_base, query, top_k=self.top_k)
+        if self.metrics:
+            self.metrics.retrieval_latency.labels(self.app.name).observe(time.perf_counter() - started)
+        return chunks
+
+    def _call_model(self, conversation_id: str, request: ModelRequest, stream: bool) -> Iterator[AgentEvent]:
+        tenant = self.tool_context.tenant_id
+        try:
+            if not stream:
+                return self.model.generate(request)
+            reply = None
+            for item in self.model.stream(request):
+                if isinstance(item, ModelReply):
+                    reply = item
+                else:
+                    yield TextDelta(item)
+            assert reply is not None, "model stream ended without a reply"
+            return reply
+        except UpstreamError as exc:
+            if self.metrics:
+                self.metrics.model_errors.labels(self.app.name, type(exc).__name__).inc()
+            self.store.append(tenant, conversation_id, Message(role="assistant", content=""), error=str(exc))
+            raise
+
+    def _run_tool(self, conversation_id: str, call: ToolCall, history: list[Message]) -> ToolEvent:
+        tenant = self.tool_context.tenant_id
+        spec = self.app.tool(call.name)
+        held = spec is not None and spec.writes and self.app.confirm_writes and not self._confirmed(conversation_id, call, history)
+        if held:
+            result = ToolResult(
+                call,
+                "CONFIRMATION REQUIRED: this action changes data and was not run. Tell the user exactly what "
+                f"will happen ({call.name} with {call.arguments}) and ask them to reply 'yes' to confirm; "
+                "call the tool again with the same arguments only after they confirm.",
+                "confirmation required",
+                0.0,
+            )
+        else:
+            result = run_tool_call(spec, call, {"ctx": self.tool_context})
+        self.store.record_tool_call(tenant, conversation_id, call, result.output, result.error, result.duration_ms)
+        self.store.append(tenant, conversation_id, Message(role="tool", content=result.output, tool_call_id=call.id, name=call.name))
+        if self.metrics:
+            outcome = "held" if held else ("error" if result.error else "ok")
+            self.metrics.tool_calls.labels(self.app.name, call.name, outcome).inc()
+        return ToolEvent(call, result.output, result.error)
+
+    def _confirmed(self, conversation_id: str, call: ToolCall, history: list[Message]) -> bool:
+        """A write runs only if it was held back before with the same arguments and the user said yes since."""
+        tenant = self.tool_context.tenant_id
+        wanted = {"name": call.name, "arguments": canonical_arguments(call.arguments)}
+        metadata = self.store.get(tenant, conversation_id).metadata
+        pending = metadata.get("pending_action") or {}
+        messages = self.store.messages(tenant, conversation_id)
+        user_seqs = [m["seq"] for m in messages if m["role"] == "user"]
+        last_user = next((m.content for m in reversed(history) if m.role == "user"), "")
+        if (
+            {k: pending.get(k) for k in wanted} == wanted
+            and user_seqs
+            and user_seqs[-1] > pending.get("held_at_seq", 10**9)
+            and AFFIRMATIVE.match(last_user)
+        ):
+            self.store.update(tenant, conversation_id, metadata={**metadata, "pending_action": None})
+            return True
+        held = {**wanted, "held_at_seq": messages[-1]["seq"] if messages else 0}
+        self.store.update(tenant, conversation_id, metadata={**metadata, "pending_action": held})
+        return False
+
+    def _finish(
+        self, conversation_id: str, content: str, citations: list[Citation], events: list[ToolEvent], usage: Usage, reply: ModelReply
+    ) -> AgentResult:
+        cited = used_citations(content, citations)
+        message = self.store.append(
+            self.tool_context.tenant_id,
+            conversation_id,
+            Message(role="assistant", content=content),
+            citations=[c.to_dict() for c in cited] or None,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+        )
+        if self.metrics:
+            self.metrics.tokens.labels(self.app.name, "prompt").inc(usage.prompt_tokens)
+            self.metrics.tokens.labels(self.app.name, "completion").inc(usage.completion_tokens)
+        return AgentResult(
+            conversation_id, content, cited, events, usage, "active", reply.finish_reason if reply.finish_reason != "tool_calls" else "stop", message["id"]
+        )
+
+
+def canonical_arguments(arguments: str) -> str:
+    try:
+        return json.dumps(json.loads(arguments or "{}"), sort_keys=True)
+    except json.JSONDecodeError:
+        return arguments
+
+
+def used_citations(content: str, citations: list[Citation]) -> list[Citation]:
+    """The citations the answer refers to with [n]; all of them if it uses no markers."""
+    marks = {int(m) for m in CITATION_MARK.findall(content)}
+    chosen = [c for c in citations if c.index in marks]
+    return chosen or ([] if marks else citations)
+
+
+def build_system_prompt(app_prompt: str, passages: list[Chunk]) -> str:
+    if not passages:
+        return app_prompt
+    sources = "\n\n".join(f"[{i}] {p.title}\n{p.text}" for i, p in enumerate(passages, start=1))
+    return (
+        f"{app_prompt}\n\nUse these sources when they help, and cite them with their number in brackets, "
+        f"like [1]. If they do not answer the question, say so.\n\nSources:\n{sources}"
+    )

@@ -1,0 +1,46 @@
+"""Error responses in OpenAI's shape: ``{"error": {"message", "type", "param", "code"}}``."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from moesaic.errors import MoesaicError, UpstreamError, UserError
+
+log = logging.getLogger(__name__)
+
+
+def error_body(message: str, kind: str, param: str | None = None, code: str | None = None) -> dict[str, object]:
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        first_field = None
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+            field = ".".join(loc) or "body"
+            first_field = first_field or field
+            problems.append(f"{field}: {err.get('msg')}")
+        body = error_body("; ".join(problems), "invalid_request_error", first_field, "validation_error")
+        body["detail"] = [{"loc": e.get("loc"), "msg": e.get("msg"), "type": e.get("type")} for e in exc.errors()]
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(UserError)
+    async def _user(_request: Request, exc: UserError) -> JSONResponse:
+        kind = {401: "authentication_error", 403: "permission_error", 404: "not_found_error", 409: "conflict_error"}
+        return JSONResponse(error_body(str(exc), kind.get(exc.status, "invalid_request_error"), exc.field), status_code=exc.status)
+
+    @app.exception_handler(UpstreamError)
+    async def _upstream(_request: Request, exc: UpstreamError) -> JSONResponse:
+        return JSONResponse(error_body(str(exc), "upstream_error", None, type(exc).__name__), status_code=exc.status)
+
+    @app.exception_handler(MoesaicError)
+    async def _internal(_request: Request, exc: MoesaicError) -> JSONResponse:
+        log.exception("internal error", exc_info=exc)
+        return JSONResponse(error_body(str(exc), "server_error"), status_code=500)

@@ -1,0 +1,41 @@
+"""Apps and models: ``GET /v1/apps`` (native) and ``GET /v1/models`` (OpenAI's listing of apps)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from moesaic.api.deps import PlatformDep, PrincipalDep
+
+router = APIRouter(tags=["apps"])
+
+
+@router.get("/v1/apps")
+def list_apps(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
+    return {
+        "data": [
+            {
+                "name": app.name,
+                "title": app.title,
+                "description": app.description,
+                "knowledge_base": app.knowledge_base,
+                "tools": [t.name for t in app.tools],
+                "write_tools": [t.name for t in app.tools if t.writes],
+            }
+            for app in platform.apps
+            if principal.may_use(app.name)
+        ]
+    }
+
+
+@router.get("/v1/models")
+def list_models(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data": [
+            {"id": app.name, "object": "model", "created": 0, "owned_by": "moesaic"}
+            for app in platform.apps
+            if principal.may_use(app.name)
+        ],
+    }

@@ -1,0 +1,144 @@
+"""``POST /v1/chat/completions``: OpenAI-compatible chat over an app, with Moesaic's extensions.
+
+``model`` names the app. Extensions: request ``conversation_id`` / ``knowledge_base``; response
+``conversation_id``, ``citations`` and ``tool_events``; stream chunks carry ``conversation_id`` and
+tool activity as ``moesaic_event``. A model failure before the first byte is a 502/504 JSON error;
+the user's message is stored either way.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from itertools import chain
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from moesaic.agent import AgentEvent, AgentResult, TextDelta, ToolEvent
+from moesaic.api.deps import PlatformDep, PrincipalDep, require_app
+from moesaic.api.schemas import ChatCompletionRequest
+from moesaic.errors import MoesaicError, UserError
+from moesaic.types import Message
+
+router = APIRouter(tags=["chat"])
+
+
+@router.post("/v1/chat/completions", response_model=None)
+def create_chat_completion(body: ChatCompletionRequest, platform: PlatformDep, principal: PrincipalDep) -> Any:
+    app = require_app(platform, principal, body.model)
+    tenant = principal.tenant_id
+    if body.conversation_id:
+        conversation = platform.store.get(tenant, body.conversation_id)
+        if conversation.app != app.name:
+            raise UserError(
+                f"conversation {body.conversation_id!r} belongs to app {conversation.app!r}, not {app.name!r}",
+                field="conversation_id",
+            )
+    else:
+        conversation = platform.store.create(tenant, app.name)
+        for earlier in body.messages[:-1]:
+            if earlier.role in ("user", "assistant") and earlier.text():
+                platform.store.append(tenant, conversation.id, Message(role=earlier.role, content=earlier.text()))
+
+    agent = platform.agent(app, tenant, conversation.id)
+    started = time.perf_counter()
+    events = agent.run(conversation.id, body.messages[-1].text(), knowledge_base=body.knowledge_base, stream=body.stream)
+    try:
+        first = next(events)  # fail before any byte is sent, so errors keep their status code
+    except MoesaicError:
+        platform.metrics.chat_requests.labels(app.name, "error").inc()
+        raise
+    created = int(time.time())
+    if not body.stream:
+        result = _collect(chain([first], events))
+        platform.metrics.chat_requests.labels(app.name, "ok").inc()
+        platform.metrics.chat_latency.labels(app.name).observe(time.perf_counter() - started)
+        return JSONResponse(completion_body(result, app.name, created))
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    stream = _sse(chain([first], events), app.name, conversation.id, created, include_usage, platform, started)
+    return StreamingResponse(stream, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+def _collect(events: Iterator[AgentEvent]) -> AgentResult:
+    for event in events:
+        if isinstance(event, AgentResult):
+            return event
+    raise AssertionError("the agent loop ended without a result")
+
+
+def completion_body(result: AgentResult, app: str, created: int) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-{result.message_id or result.conversation_id}",
+        "object": "chat.completion",
+        "created": created,
+        "model": app,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": result.content},
+                "finish_reason": result.finish_reason,
+            }
+        ],
+        "usage": _usage(result),
+        "conversation_id": result.conversation_id,
+        "conversation_state": result.state,
+        "citations": [c.to_dict() for c in result.citations],
+        "tool_events": [e.to_dict() for e in result.tool_events],
+    }
+
+
+def _usage(result: AgentResult) -> dict[str, int]:
+    return {
+        "prompt_tokens": result.usage.prompt_tokens,
+        "completion_tokens": result.usage.completion_tokens,
+        "total_tokens": result.usage.total_tokens,
+    }
+
+
+def _sse(
+    events: Iterator[AgentEvent], app: str, conversation_id: str, created: int, include_usage: bool, platform: Any, started: float
+) -> Iterator[str]:
+    chunk_id = f"chatcmpl-{conversation_id}-{created}"
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        body = {
+            "id": chunk_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": app,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            "conversation_id": conversation_id,
+            **extra,
+        }
+        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+    yield chunk({"role": "assistant", "content": ""})
+    try:
+        for event in events:
+            if isinstance(event, TextDelta):
+                yield chunk({"content": event.text})
+            elif isinstance(event, ToolEvent):
+                yield chunk({}, moesaic_event={"type": "tool_call", **event.to_dict()})
+            elif isinstance(event, AgentResult):
+                if event.state != "active" and event.finish_reason == "handed_off" and not event.tool_events:
+                    yield chunk({"content": event.content})
+                yield chunk(
+                    {},
+                    event.finish_reason,
+                    citations=[c.to_dict() for c in event.citations],
+                    conversation_state=event.state,
+                )
+                if include_usage:
+                    body = {"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": app,
+                            "choices": [], "usage": _usage(event), "conversation_id": conversation_id}
+                    yield f"data: {json.dumps(body)}\n\n"
+        platform.metrics.chat_requests.labels(app, "ok").inc()
+    except MoesaicError as exc:  # after the first byte: report in-band, as OpenAI does
+        platform.metrics.chat_requests.labels(app, "error").inc()
+        status = getattr(exc, "status", 500)
+        yield f"data: {json.dumps({'error': {'message': str(exc), 'type': 'upstream_error', 'code': status}})}\n\n"
+    platform.metrics.chat_latency.labels(app).observe(time.perf_counter() - started)
+    yield "data: [DONE]\n\n"

@@ -1,0 +1,123 @@
+"""``ExtractiveModel``: the offline default. No language model at all.
+
+It answers by quoting the retrieved passages whose sentences share the most words with the
+question, each with its citation marker, and runs read-only tools that the app's offline rules
+derive from the user's message. It never invents text, and it says plainly that no generative
+model is configured. It does not call write tools: those need a real model and a confirmation.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from moesaic.llm.base import ChatModel, ModelReply, ModelRequest, estimate_tokens
+from moesaic.types import Message, ToolCall, Usage
+
+NO_MODEL_NOTE = "No generative model is configured, so this answer quotes the sources directly."
+NOTHING_FOUND = "I could not find anything about this in the knowledge base."
+_WORD = re.compile(r"[a-z0-9#@._-]+")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n{2,}|\n(?=[-*#] )")
+_STOPWORDS = frozenset(
+    "a an and are as at be by can do does for from has have how i if in is it its me my of on or "
+    "our so that the their there this to was we what when where which who why will with you your "
+    "about into than then them they these those been being would could should please tell".split()
+)
+MAX_SENTENCES = 4
+
+
+def content_words(text: str) -> set[str]:
+    words = {w.strip("._-") for w in _WORD.findall(text.lower())}
+    return {w for w in words if w and w not in _STOPWORDS and len(w) > 1}
+
+
+def _last_user_index(messages: list[Message]) -> int:
+    for index in range(len(messages) - 1, -1, -1):
+        if messages[index].role == "user":
+            return index
+    return -1
+
+
+def render_value(value: Any, indent: str = "") -> str:
+    """Render a tool's JSON output as readable lines."""
+    if isinstance(value, dict):
+        lines = []
+        for key, item in value.items():
+            if isinstance(item, (dict, list)) and item:
+                lines.append(f"{indent}- {key}:")
+                lines.append(render_value(item, indent + "  "))
+            else:
+                lines.append(f"{indent}- {key}: {item}")
+        return "\n".join(lines)
+    if isinstance(value, list):
+        return "\n".join(render_value(item, indent) if isinstance(item, (dict, list)) else f"{indent}- {item}" for item in value)
+    return f"{indent}{value}"
+
+
+class ExtractiveModel(ChatModel):
+    name = "extractive"
+
+    def _generate(self, request: ModelRequest) -> ModelReply:
+        messages = list(request.messages)
+        last_user = _last_user_index(messages)
+        question = messages[last_user].content if last_user >= 0 else ""
+        tool_results = [m for m in messages[last_user + 1 :] if m.role == "tool"]
+
+        if not tool_results:
+            calls = self._rule_calls(request, question)
+            if calls:
+                return ModelReply(content="", tool_calls=calls, finish_reason="tool_calls", model=self.name)
+
+        parts = [NO_MODEL_NOTE]
+        if tool_results:
+            parts.append(self._render_tool_results(tool_results))
+        quoted = self._quote_passages(request, question)
+        if quoted:
+            parts.append(quoted)
+        elif not tool_results:
+            parts.append(NOTHING_FOUND)
+        content = "\n\n".join(parts)
+        prompt_tokens = sum(estimate_tokens(m.content) for m in messages)
+        return ModelReply(content=content, usage=Usage(prompt_tokens, estimate_tokens(content)), model=self.name)
+
+    def _rule_calls(self, request: ModelRequest, question: str) -> tuple[ToolCall, ...]:
+        if request.offline_rules is None or not question:
+            return ()
+        read_only = {t.name for t in request.tools if not t.writes}
+        calls = []
+        for index, rule in enumerate(request.offline_rules(question)):
+            if rule.tool in read_only:
+                calls.append(ToolCall(id=f"rule_{index}", name=rule.tool, arguments=json.dumps(rule.arguments)))
+        return tuple(calls)
+
+    @staticmethod
+    def _render_tool_results(results: list[Message]) -> str:
+        blocks = []
+        for message in results:
+            try:
+                body = render_value(json.loads(message.content))
+            except (json.JSONDecodeError, TypeError):
+                body = message.content
+            blocks.append(f"Result of {message.name or 'a tool'}:\n{body}")
+        return "\n\n".join(blocks)
+
+    @staticmethod
+    def _quote_passages(request: ModelRequest, question: str) -> str:
+        wanted = content_words(question)
+        if not wanted or not request.passages:
+            return ""
+        scored: list[tuple[float, int, int, str]] = []
+        for number, passage in enumerate(request.passages, start=1):
+            for position, sentence in enumerate(_SENTENCE.split(passage.text)):
+                sentence = " ".join(sentence.split())
+                overlap = len(wanted & content_words(sentence))
+                if overlap and len(sentence) > 15:
+                    # more shared words first, then the better-ranked passage, then document order
+                    scored.append((overlap / (1 + len(wanted)), -number, -position, sentence))
+        if not scored:
+            return ""
+        best = sorted(scored, reverse=True)[:MAX_SENTENCES]
+        best.sort(key=lambda item: (-item[1], -item[2]))
+        lines = [f"- {sentence} [{-neg_number}]" for _, neg_number, _, sentence in best]
+        return "From the knowledge base:\n" + "\n".join(lines)

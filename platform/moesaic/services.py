@@ -1,0 +1,81 @@
+"""``Platform``: the long-lived services one process needs, built once from the settings.
+
+The API, the CLI and the tests all build the platform here, so they share one wiring.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from moesaic.agent import Agent
+from moesaic.apps import AppManifest, AppRegistry, ToolContext, load_apps
+from moesaic.config import Settings
+from moesaic.db import Database
+from moesaic.llm import ChatModel, create_chat_model
+from moesaic.memory import ConversationStore, create_api_key, ensure_tenant
+from moesaic.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    db: Database
+    store: ConversationStore
+    apps: AppRegistry
+    model: ChatModel
+    knowledge: Any  # moesaic.retrieval.KnowledgeService
+    metrics: Metrics
+    app_services: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def create(
+        cls,
+        settings: Settings,
+        *,
+        model: ChatModel | None = None,
+        apps: dict[str, AppManifest] | None = None,
+        start_worker: bool = True,
+    ) -> "Platform":
+        from moesaic.retrieval import KnowledgeService
+
+        settings.home.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.resolved_database_url)
+        db.migrate()
+        ensure_tenant(db)
+        if settings.bootstrap_api_key:
+            create_api_key(db, name="bootstrap", plaintext=settings.bootstrap_api_key)
+        registry = AppRegistry(apps if apps is not None else load_apps())
+        knowledge = KnowledgeService(db, settings, start_worker=start_worker)
+        platform = cls(settings, db, ConversationStore(db), registry, model or create_chat_model(settings), knowledge, Metrics())
+        for app in registry:
+            platform.app_services[app.name] = app.setup(db, settings) if app.setup else {}
+        return platform
+
+    def agent(self, app: AppManifest, tenant_id: str, conversation_id: str) -> Agent:
+        context = ToolContext(
+            tenant_id=tenant_id,
+            conversation_id=conversation_id,
+            app=app.name,
+            db=self.db,
+            settings=self.settings,
+            services=self.app_services.get(app.name, {}),
+        )
+        return Agent(
+            app=app,
+            model=self.model,
+            store=self.store,
+            retriever=self.knowledge,
+            tool_context=context,
+            max_steps=self.settings.agent_max_steps,
+            top_k=self.settings.retrieval_top_k,
+            history_budget=self.settings.history_token_budget,
+            metrics=self.metrics,
+        )
+
+    def close(self) -> None:
+        self.knowledge.stop()
+        self.db.dispose()

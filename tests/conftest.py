@@ -1,0 +1,86 @@
+"""Shared fixtures: real SQLite (and PostgreSQL when MOESAIC_TEST_DATABASE_URL is set), real Chroma,
+real MiniLM, the shipped fake model, and an API client with a tenant's key."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from moesaic.config import Settings  # noqa: E402
+from moesaic.llm import FakeChatModel  # noqa: E402
+
+POSTGRES_URL = os.environ.get("MOESAIC_TEST_DATABASE_URL")
+DATASETS_DIR = Path(os.environ.get("MOESAIC_DATASETS_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session (dropped afterwards)."""
+    if not POSTGRES_URL:
+        pytest.skip("MOESAIC_TEST_DATABASE_URL is not set (CI sets it to the local PostgreSQL)")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"moesaic_test_{secrets.token_hex(4)}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'moesaic.db'}"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(home=tmp_path / "home", database_url=database_url, datasets_dir=DATASETS_DIR)
+
+
+@pytest.fixture
+def fake_model() -> FakeChatModel:
+    return FakeChatModel()
+
+
+@pytest.fixture
+def platform(settings: Settings, fake_model: FakeChatModel):  # type: ignore[no-untyped-def]
+    from apps.kb_assistant.manifest import APP
+    from moesaic.services import Platform
+
+    built = Platform.create(settings, model=fake_model, apps={APP.name: APP})
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def api_key(platform) -> str:  # type: ignore[no-untyped-def]
+    """A key for a tenant of its own, so tests never see each other's data."""
+    from moesaic.memory import create_api_key
+
+    return create_api_key(platform.db, f"tenant-{secrets.token_hex(4)}")
+
+
+@pytest.fixture
+def client(platform, api_key):  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from moesaic.api.main import create_app
+
+    with TestClient(create_app(platform=platform)) as test_client:
+        test_client.headers["Authorization"] = f"Bearer {api_key}"
+        yield test_client
