@@ -49,6 +49,7 @@ class StreamEvent:
     tool: JSON | None = None
     citations: list[JSON] | None = None
     finish_reason: str | None = None
+    state: str | None = None
 
 
 @dataclass
@@ -59,6 +60,7 @@ class TurnResult:
     text: str = ""
     citations: list[JSON] = field(default_factory=list)
     tool_events: list[JSON] = field(default_factory=list)
+    state: str | None = None
 
 
 def _error_from(response: httpx.Response) -> ApiError:
@@ -165,7 +167,13 @@ class ApiClient:
                     payload = line[5:].strip()
                     if payload == "[DONE]":
                         return
-                    yield _parse_chunk(json.loads(payload))
+                    chunk = json.loads(payload)
+                    if isinstance(chunk.get("error"), dict):  # a failure after the first byte, in-band
+                        err = chunk["error"]
+                        code = err.get("code")
+                        raise ApiError(code if isinstance(code, int) else 502, str(err.get("message")),
+                                       code=str(err.get("type") or code), url="/v1/chat/completions")
+                    yield _parse_chunk(chunk)
         except httpx.HTTPError as exc:
             raise ApiError(0, f"{type(exc).__name__}: {exc}", url=f"{self.base_url}/v1/chat/completions") from exc
 
@@ -215,6 +223,7 @@ def _parse_chunk(chunk: JSON) -> StreamEvent:
         tool=event if isinstance(event, dict) and event.get("type") == "tool_call" else None,
         citations=chunk.get("citations"),
         finish_reason=choice.get("finish_reason"),
+        state=chunk.get("conversation_state"),
     )
 
 
@@ -225,6 +234,8 @@ def collect_stream(events: Iterator[StreamEvent], result: TurnResult) -> Iterato
             result.conversation_id = event.conversation_id
         if event.tool is not None:
             result.tool_events.append(event.tool)
+        if event.state:
+            result.state = event.state
         if event.citations:
             result.citations = list(event.citations)
         if event.delta:

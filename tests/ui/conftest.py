@@ -10,21 +10,21 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fake_moesaic_api import API_KEY, FakeApiServer, FakeState, create_fake_app  # noqa: E402
+from fake_moesaic_api import API_KEY, LiveServer, FakeState, create_fake_app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ROOT / "ui" / "pages"
 
 
 @pytest.fixture(scope="session")
-def fake_server() -> Iterator[tuple[FakeApiServer, FakeState]]:
+def fake_server() -> Iterator[tuple[LiveServer, FakeState]]:
     state = FakeState()
-    with FakeApiServer(create_fake_app(state)) as server:
+    with LiveServer(create_fake_app(state)) as server:
         yield server, state
 
 
 @pytest.fixture
-def fake_api(fake_server: tuple[FakeApiServer, FakeState]) -> Iterator[FakeState]:
+def fake_api(fake_server: tuple[LiveServer, FakeState]) -> Iterator[FakeState]:
     """The fake's state, fresh for each test; ``fake_api.url`` is where it listens."""
     server, state = fake_server
     state.__dict__.update(FakeState().__dict__)

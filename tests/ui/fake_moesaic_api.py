@@ -60,6 +60,7 @@ class FakeState:
     documents: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     inbox_enabled: bool = True
     broken_chat: bool = False
+    broken_stream: bool = False
     requests: list[tuple[str, str]] = field(default_factory=list)
 
     def add_conversation(self, app: str, title: str | None = None, state: str = "active") -> dict[str, Any]:
@@ -158,7 +159,7 @@ def create_fake_app(state: FakeState) -> FastAPI:
                                               "finish_reason": "stop"}],
                                  "conversation_id": cid, "citations": [CITATION],
                                  "tool_events": [tool] if tool else []})
-        return StreamingResponse(_sse(cid, body["model"], tool), media_type="text/event-stream")
+        return StreamingResponse(_sse(cid, body["model"], tool, state.broken_stream), media_type="text/event-stream")
 
     @app.get("/v1/knowledge-bases", dependencies=v1)
     def knowledge_bases() -> dict[str, Any]:
@@ -220,7 +221,7 @@ def create_fake_app(state: FakeState) -> FastAPI:
     return app
 
 
-def _sse(conversation_id: str, model: str, tool: dict[str, Any] | None) -> Iterator[str]:
+def _sse(conversation_id: str, model: str, tool: dict[str, Any] | None, broken: bool = False) -> Iterator[str]:
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         body = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": model,
                 "conversation_id": conversation_id,
@@ -228,31 +229,35 @@ def _sse(conversation_id: str, model: str, tool: dict[str, Any] | None) -> Itera
         return f"data: {json.dumps(body)}\n\n"
 
     yield chunk({"role": "assistant"})
+    if broken:  # a failure after the first byte is reported in-band, as OpenAI does
+        yield f"data: {json.dumps({'error': {'message': 'model timed out', 'type': 'upstream_error', 'code': 504}})}\n\n"
+        yield "data: [DONE]\n\n"
+        return
     if tool:
         yield chunk({}, moesaic_event={"type": "tool_call", **tool})
     for word in ANSWER.split(" "):
         yield chunk({"content": word + " "})
-    yield chunk({}, "stop", citations=[CITATION])
+    yield chunk({}, "stop", citations=[CITATION], conversation_state="active")
     yield "data: [DONE]\n\n"
 
 
-class FakeApiServer:
+class LiveServer:
     """uvicorn on a free local port, in a daemon thread."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: FastAPI, *, lifespan: str = "off") -> None:
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="off")
+        config = uvicorn.Config(app, log_level="warning", lifespan=lifespan)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
 
-    def __enter__(self) -> FakeApiServer:
+    def __enter__(self) -> LiveServer:
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
             if time.monotonic() > deadline:
-                raise RuntimeError("fake API did not start")
+                raise RuntimeError("API server did not start")
             time.sleep(0.02)
         return self
 

@@ -65,6 +65,14 @@ def test_model_failure_is_shown_as_an_error(open_page, fake_api) -> None:
     assert "model endpoint unavailable" in at.error[0].value
 
 
+def test_failure_in_the_middle_of_a_stream_is_shown_as_an_error(open_page, fake_api) -> None:
+    at = open_page("chat").run()
+    fake_api.broken_stream = True
+    at.chat_input[0].set_value("hello").run()
+    assert not at.exception
+    assert "504" in at.error[0].value and "model timed out" in at.error[0].value
+
+
 def test_unreachable_api_is_shown_as_an_error(open_page) -> None:
     at = open_page("chat", url="http://127.0.0.1:9").run()
     assert at.error and "unreachable" in at.error[0].value

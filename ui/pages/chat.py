@@ -82,6 +82,8 @@ if prompt:
         except ApiError as exc:
             show_error(exc, "get an answer")
         render_citations(turn.citations)
+        if turn.state in ("handed_off", "claimed"):
+            st.info(f"This conversation is now **{turn.state.replace('_', ' ')}**: an operator will take it from here.")
     if turn.conversation_id:
         _select(turn.conversation_id)
         conversation_id = turn.conversation_id

@@ -54,8 +54,11 @@ def documents_panel(kb: str) -> None:
     try:
         listing = client.list_documents(kb)
     except ApiError as exc:
-        show_error(exc, f"list the documents of {kb}")
-        return
+        if exc.status == 404:  # a knowledge base exists once its first document is uploaded
+            listing = {"data": [], "counts": {}}
+        else:
+            show_error(exc, f"list the documents of {kb}")
+            return
     docs, counts = listing.get("data", []), dict(listing.get("counts") or {})
     for doc in docs:  # counts from the rows when the API leaves them out
         if not listing.get("counts"):
@@ -63,7 +66,7 @@ def documents_panel(kb: str) -> None:
     pending = any(doc.get("status") not in TERMINAL for doc in docs)
 
     if not docs:
-        st.info(f"No documents in `{kb}` yet.")
+        st.info(f"No documents in `{kb}` yet: upload the first one above.")
     else:
         num_done = sum(counts.get(s, 0) for s in TERMINAL)
         st.progress(num_done / max(len(docs), 1),
