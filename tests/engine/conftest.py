@@ -185,7 +185,7 @@ def hf_models(checkpoints: dict[str, Path]) -> dict[str, torch.nn.Module]:
     }
 
 
-def hf_greedy(model: torch.nn.Module, prompt: list[int], max_new_tokens: int) -> list[int]:
+def _hf_greedy(model: torch.nn.Module, prompt: list[int], max_new_tokens: int) -> list[int]:
     with torch.no_grad():
         out = model.generate(
             torch.tensor([prompt]),
@@ -195,3 +195,9 @@ def hf_greedy(model: torch.nn.Module, prompt: list[int], max_new_tokens: int) ->
             do_sample=False,
         )
     return out[0, len(prompt) :].tolist()
+
+
+@pytest.fixture(scope="session")
+def hf_greedy():  # type: ignore[no-untyped-def]
+    """transformers' greedy continuation of one prompt (ignoring EOS)."""
+    return _hf_greedy
