@@ -1,0 +1,200 @@
+"""Replay tasks' gold tool calls through our tools and record what happened, in expected_train.json's format.
+
+For each task: a fresh in-memory SQLite store (a copy of one template seeded once from db.json, via
+``sqlite3`` backup), every gold action run through ``moesaic.tools.run_tool_call`` with a
+``ToolContext``, then the records that writes touched exported to give the changed records and
+both hashes of the final DB.
+
+``reference_compat=True`` reproduces the tau2 reference byte for byte (including its defects);
+the default shows our corrected behaviour. The command line is
+``moesaic apps customer_service replay --db DB --tasks TASKS --out OUT [--reference-compat]``;
+``--expected FILE`` additionally reports which tasks differ from a file of expected results.
+This module does not judge conversations; it only replays fixed action lists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.pool import StaticPool
+
+from apps.customer_service.export import IncrementalHasher, export_orders, export_users, touched_ids
+from apps.customer_service.seed import load_store_data, seed_store
+from apps.customer_service.store import RetailStore, StoreBase
+from apps.customer_service.tools import TOOLS_BY_NAME
+from moesaic.apps import ToolContext
+from moesaic.config import Settings
+from moesaic.db import Database
+from moesaic.tools import run_tool_call
+from moesaic.types import ToolCall
+
+
+def _engine_over(connection: sqlite3.Connection) -> Engine:
+    return create_engine("sqlite://", creator=lambda: connection, poolclass=StaticPool)
+
+
+def build_template(data: dict[str, Any]) -> sqlite3.Connection:
+    """An in-memory SQLite database holding the seeded store; copy it with ``fresh_copy``."""
+    connection = sqlite3.connect(":memory:", check_same_thread=False)
+    engine = _engine_over(connection)
+    StoreBase.metadata.create_all(engine)
+    seed_store(engine, data)  # not disposed: disposing a StaticPool engine closes the connection
+    return connection
+
+
+def run_action(ctx: ToolContext, action: dict[str, Any]) -> dict[str, Any]:
+    """Run one gold action; render its output as the reference environment does."""
+    name, arguments = action["name"], action.get("arguments") or {}
+    spec = TOOLS_BY_NAME.get(name)
+    if spec is None:
+        output, is_error = f"Error: Tool '{name}' not found.", True
+    else:
+        call = ToolCall(id=str(action.get("action_id", "")), name=name, arguments=json.dumps(arguments))
+        result = run_tool_call(spec, call, context={"ctx": ctx})
+        if result.error is not None:
+            output, is_error = f"Error: {result.error}", True
+        elif isinstance(result.value, str):
+            output, is_error = result.value, False
+        else:
+            output, is_error = json.dumps(result.value), False
+    return {
+        "action_id": action.get("action_id"),
+        "name": name,
+        "arguments": arguments,
+        "output": output,
+        "error": is_error,
+    }
+
+
+def _changed(base: dict[str, Any], candidates: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The candidate records whose JSON differs from ``base`` (a write may leave a record as it was)."""
+    return {
+        section: {
+            key: record
+            for key, record in candidates.get(section, {}).items()
+            if key not in base[section] or json.dumps(record) != json.dumps(base[section][key])
+        }
+        for section in ("orders", "users", "products")
+    }
+
+
+def replay(db_json: Path, tasks_json: Path, *, reference_compat: bool) -> dict[str, Any]:
+    """Replay every task's gold actions on a fresh copy of ``db_json``; return ``{task_id: result}``.
+
+    Only records that a write claimed (``export.touched_ids``) are exported again; hashes come from
+    ``IncrementalHasher``. Tests check both against a full export.
+    """
+    data = load_store_data(Path(db_json))
+    with open(tasks_json, encoding="utf-8") as handle:
+        tasks = json.load(handle)
+    template = build_template(data)
+    hasher = IncrementalHasher(data)
+    working = sqlite3.connect(":memory:", check_same_thread=False)
+    engine = _engine_over(working)  # one engine for all tasks keeps SQLAlchemy's statement cache warm
+    store = RetailStore(engine)
+    settings = Settings()
+    platform_db = Database("sqlite://")  # the tools only use the store; ToolContext wants a platform DB
+    results: dict[str, Any] = {}
+    try:
+        for task in tasks:
+            if task.get("initial_state"):
+                raise NotImplementedError(f"task {task['id']}: initial_state is not supported by replay")
+            template.backup(working)  # a fresh store: the copy replaces the whole working database
+            ctx = ToolContext(
+                tenant_id="replay",
+                conversation_id=f"task-{task['id']}",
+                app="customer_service",
+                db=platform_db,
+                settings=settings,
+                services={"store": store, "reference_compat": reference_compat},
+            )
+            actions = (task.get("evaluation_criteria") or {}).get("actions") or []
+            records = [run_action(ctx, action) for action in actions]
+            with engine.connect() as connection:
+                order_ids, user_ids = touched_ids(connection)
+                candidates = {
+                    "orders": export_orders(connection, order_ids) if order_ids else {},
+                    "users": export_users(connection, user_ids) if user_ids else {},
+                }
+            changed = _changed(data, candidates)
+            sha, tau2_hash = hasher.hashes(changed)
+            results[str(task["id"])] = {
+                "actions": records,
+                "changed": changed,
+                "db_sha256": sha,
+                "tau2_db_hash": tau2_hash,
+            }
+    finally:
+        engine.dispose()
+        template.close()
+        platform_db.dispose()
+    return results
+
+
+def dumps_results(results: dict[str, Any]) -> str:
+    """Serialise exactly as expected_train.json is: one-space indent, ASCII, no trailing newline."""
+    return json.dumps(results, indent=1)
+
+
+def differing_tasks(results: dict[str, Any], expected: dict[str, Any]) -> dict[str, list[str]]:
+    """``{task_id: [what differs]}`` for every task whose result is not identical to the expected one."""
+    report: dict[str, list[str]] = {}
+    for task_id in sorted(set(results) | set(expected), key=lambda k: (len(k), k)):
+        mine, theirs = results.get(task_id), expected.get(task_id)
+        if mine is None or theirs is None:
+            report[task_id] = ["missing in " + ("results" if mine is None else "expected")]
+            continue
+        problems = [
+            f"action {a.get('action_id')} output" for a, b in zip(mine["actions"], theirs["actions"]) if a != b
+        ]
+        if len(mine["actions"]) != len(theirs["actions"]):
+            problems.append("number of actions")
+        for section in ("orders", "users", "products"):
+            for key in sorted(set(mine["changed"][section]) | set(theirs["changed"][section])):
+                if json.dumps(mine["changed"][section].get(key)) != json.dumps(theirs["changed"][section].get(key)):
+                    problems.append(f"changed {section} {key}")
+        for key in ("db_sha256", "tau2_db_hash"):
+            if mine.get(key) != theirs.get(key):
+                problems.append(key)
+        if problems:
+            report[task_id] = problems
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="moesaic apps customer_service replay", description=__doc__.splitlines()[0])
+    parser.add_argument("--db", required=True, type=Path, help="db.json of the store")
+    parser.add_argument("--tasks", required=True, type=Path, help="tasks JSON with evaluation_criteria.actions")
+    parser.add_argument("--out", required=True, type=Path, help="where to write the results JSON")
+    parser.add_argument("--reference-compat", action="store_true", help="reproduce the tau2 reference's defects")
+    parser.add_argument("--expected", type=Path, help="optional expected results to compare against")
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    results = replay(args.db, args.tasks, reference_compat=args.reference_compat)
+    text = dumps_results(results)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    elapsed = time.perf_counter() - started
+    print(f"replayed {len(results)} tasks in {elapsed:.1f}s -> {args.out}")
+    if args.expected:
+        expected_text = args.expected.read_text(encoding="utf-8")
+        report = differing_tasks(results, json.loads(expected_text))
+        identical = len(results) - len(report)
+        print(f"{identical}/{len(results)} tasks identical to {args.expected}; file byte-identical: {text == expected_text}")
+        for task_id, problems in report.items():
+            print(f"  task {task_id}: {', '.join(problems)}")
+        return 0 if not report else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,602 @@
+"""The 16 retail tools the model can call, with the tau2 retail semantics and error texts.
+
+Each tool takes ``ctx`` (a ``moesaic.apps.ToolContext``); ``ctx.services["store"]`` is the
+``RetailStore`` and ``ctx.services["reference_compat"]`` (default False) switches
+``modify_pending_order_items`` to the reference's exact, defective behaviour:
+
+- reference: every changed item gets the *last* pair's price and options, and the payment amount is
+  the unrounded float sum (``71.96000000000001``);
+- ours: each item gets its own new variant's price and options, and money is rounded to cents.
+
+Every tool runs in one transaction, so a failed write changes nothing. Recoverable failures raise
+``ToolError`` with the dataset's exact messages (TOOLS.md §5); the platform sends them back to the
+model as ``Error: <message>``. Writes claim the rows they change with a compare-and-set on their
+version (``store.claim``). Policy checks that need the conversation (authentication, explicit
+confirmation) belong to the agent loop and the prompt, not here.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import operator
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from apps.customer_service.export import order_to_model, product_to_model, user_to_model, variant_record
+from apps.customer_service.store import (
+    Address,
+    Order,
+    OrderItem,
+    PaymentMethod,
+    PaymentTransaction,
+    Product,
+    RetailStore,
+    User,
+    Variant,
+    claim,
+)
+from moesaic.apps import ToolContext
+from moesaic.errors import ToolError
+from moesaic.tools import ToolSpec, tool
+
+CANCEL_REASONS = ("no longer needed", "ordered by mistake")
+
+# ---------------------------------------------------------------- lookups shared by the tools
+
+
+def _store(ctx: ToolContext) -> RetailStore:
+    store = ctx.services.get("store") if ctx is not None else None
+    if not isinstance(store, RetailStore):
+        raise RuntimeError("customer_service tools need ctx.services['store'] (a RetailStore); run the app's setup")
+    return store
+
+
+def _is_reference_compat(ctx: ToolContext) -> bool:
+    return bool(ctx.services.get("reference_compat", False))
+
+
+def _order(session: Session, order_id: str) -> Order:
+    order = session.get(Order, order_id)
+    if order is None:
+        raise ToolError("Order not found")
+    return order
+
+
+def _user(session: Session, user_id: str) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise ToolError("User not found")
+    return user
+
+
+def _product(session: Session, product_id: str) -> Product:
+    product = session.get(Product, product_id)
+    if product is None:
+        raise ToolError("Product not found")
+    return product
+
+
+def _variant(session: Session, product_id: str, item_id: str) -> Variant:
+    product = _product(session, product_id)
+    variant = session.get(Variant, (product.product_id, item_id))
+    if variant is None:
+        raise ToolError("Variant not found")
+    return variant
+
+
+def _payment_method(session: Session, user_id: str, method_id: str) -> PaymentMethod:
+    _user(session, user_id)
+    method = session.get(PaymentMethod, (user_id, method_id))
+    if method is None:
+        raise ToolError("Payment method not found")
+    return method
+
+
+def _check_counts(requested: list[str], order: Order, message: str) -> None:
+    """Each requested id may appear at most as often as the order holds it; report the first that does not."""
+    held = [item.item_id for item in order.items]
+    for item_id in requested:
+        if requested.count(item_id) > held.count(item_id):
+            raise ToolError(message.format(item_id=item_id))
+
+
+def _first_item(order: Order, item_id: str) -> OrderItem:
+    return next(item for item in order.items if item.item_id == item_id)
+
+
+def _available_variant(session: Session, item: OrderItem, new_item_id: str) -> Variant:
+    variant = _variant(session, item.product_id, new_item_id)
+    if not variant.available:
+        raise ToolError(f"New item {new_item_id} not found or available")
+    return variant
+
+
+def _add_transaction(order: Order, transaction_type: str, amount: float, method_id: str) -> None:
+    order.payment_history.append(
+        PaymentTransaction(
+            position=len(order.payment_history),
+            transaction_type=transaction_type,
+            amount=amount,
+            payment_method_id=method_id,
+        )
+    )
+
+
+def _adjust_gift_card(session: Session, method: PaymentMethod, delta: float) -> None:
+    claim(session, method)
+    assert method.balance is not None, f"gift card {method.id} has no balance"
+    method.balance = round(method.balance + delta, 2)
+
+
+# ---------------------------------------------------------------- generic tools
+
+
+_OPERATORS: dict[type, Any] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Pow: operator.pow,
+    ast.UAdd: operator.pos,
+    ast.USub: operator.neg,
+}
+
+
+def _evaluate(node: ast.AST) -> float:
+    if isinstance(node, ast.Expression):
+        return _evaluate(node.body)
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _OPERATORS:
+        return _OPERATORS[type(node.op)](_evaluate(node.operand))
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+        left, right = _evaluate(node.left), _evaluate(node.right)
+        if isinstance(node.op, ast.Pow) and abs(right) > 64:
+            raise ToolError("Exponent too large")
+        return _OPERATORS[type(node.op)](left, right)
+    raise ToolError("Invalid expression")
+
+
+@tool
+def calculate(expression: str, ctx: ToolContext) -> str:
+    """Calculate the result of a mathematical expression.
+
+    Args:
+        expression: The mathematical expression to calculate, such as '2 + 2'. The expression can
+            contain numbers, operators (+, -, *, /), parentheses, and spaces.
+    """
+    if not all(char in "0123456789+-*/(). " for char in expression):
+        raise ToolError("Invalid characters in expression")
+    try:
+        value = _evaluate(ast.parse(expression.strip(), filename="<string>", mode="eval"))
+        return str(round(float(value), 2))
+    except ToolError:
+        raise
+    except (ArithmeticError, SyntaxError, ValueError) as exc:
+        raise ToolError(str(exc)) from exc
+
+
+@tool
+def transfer_to_human_agents(summary: str, ctx: ToolContext) -> str:
+    """Transfer the user to a human agent, with a summary of the user's issue.
+
+    Only transfer if the user explicitly asks for a human agent, or the user's issue cannot be
+    resolved by you within the policy and the available tools.
+
+    Args:
+        summary: A summary of the user's issue for the human agent.
+    """
+    ctx.request_handoff(summary)
+    return "Transfer successful"
+
+
+# ---------------------------------------------------------------- read tools
+
+
+@tool
+def find_user_id_by_email(email: str, ctx: ToolContext) -> str:
+    """Find user id by email. If the user is not found, the function will return an error message.
+
+    Args:
+        email: The email of the user, such as 'something@example.com'.
+    """
+    with _store(ctx).transaction() as session:
+        user_id = session.scalars(
+            select(User.user_id).where(func.lower(User.email) == email.lower()).order_by(User.position).limit(1)
+        ).first()
+    if user_id is None:
+        raise ToolError("User not found")
+    return user_id
+
+
+@tool
+def find_user_id_by_name_zip(first_name: str, last_name: str, zip: str, ctx: ToolContext) -> str:
+    """Find user id by first name, last name, and zip code. If the user is not found, the function
+    will return an error message. By default, find user id by email, and only call this function
+    if the user is not found by email or cannot remember email.
+
+    Args:
+        first_name: The first name of the customer, such as 'John'.
+        last_name: The last name of the customer, such as 'Doe'.
+        zip: The zip code of the customer, such as '12345'.
+    """
+    with _store(ctx).transaction() as session:
+        rows = session.execute(
+            select(User.user_id, User.first_name, User.last_name)
+            .join(Address, User.address_id == Address.id)
+            .where(Address.zip == zip)
+            .order_by(User.position)
+        ).all()
+    for user_id, first, last in rows:
+        if first.lower() == first_name.lower() and last.lower() == last_name.lower():
+            return user_id
+    raise ToolError("User not found")
+
+
+@tool
+def get_order_details(order_id: str, ctx: ToolContext) -> dict[str, Any]:
+    """Get the status and details of an order.
+
+    Args:
+        order_id: The order id, such as '#W0000000'. Be careful there is a '#' symbol at the
+            beginning of the order id.
+    """
+    with _store(ctx).transaction() as session:
+        return order_to_model(_order(session, order_id))
+
+
+@tool
+def get_product_details(product_id: str, ctx: ToolContext) -> dict[str, Any]:
+    """Get the inventory details of a product: its name and every variant item with options,
+    availability and price.
+
+    Args:
+        product_id: The product id, such as '6086499569'. Be careful the product id is different
+            from the item id.
+    """
+    with _store(ctx).transaction() as session:
+        return product_to_model(_product(session, product_id))
+
+
+@tool
+def get_item_details(item_id: str, ctx: ToolContext) -> dict[str, Any]:
+    """Get the inventory details of an item (one variant of a product).
+
+    Args:
+        item_id: The item id, such as '6086499569'. Be careful the item id is different from the
+            product id.
+    """
+    with _store(ctx).transaction() as session:
+        variant = session.scalars(
+            select(Variant)
+            .join(Product, Variant.product_id == Product.product_id)
+            .where(Variant.item_id == item_id)
+            .order_by(Product.position)
+            .limit(1)
+        ).first()
+        if variant is None:
+            raise ToolError("Item not found")
+        return variant_record(variant)
+
+
+@tool
+def get_user_details(user_id: str, ctx: ToolContext) -> dict[str, Any]:
+    """Get the details of a user, including their orders and payment methods (with gift card balances).
+
+    Args:
+        user_id: The user id, such as 'sara_doe_496'.
+    """
+    with _store(ctx).transaction() as session:
+        return user_to_model(_user(session, user_id))
+
+
+@tool
+def list_all_product_types(ctx: ToolContext) -> str:
+    """List the name and product id of all product types.
+
+    Each product type has a variety of different items with unique item ids and options.
+    There are only 50 product types in the store.
+    """
+    with _store(ctx).transaction() as session:
+        rows = session.execute(select(Product.name, Product.product_id).order_by(Product.position)).all()
+    return json.dumps({name: product_id for name, product_id in rows}, sort_keys=True)
+
+
+# ---------------------------------------------------------------- write tools
+
+
+@tool(writes=True)
+def cancel_pending_order(order_id: str, reason: str, ctx: ToolContext) -> dict[str, Any]:
+    """Cancel a pending order. If the order is already processed or delivered, it cannot be
+    cancelled. The agent needs to explain the cancellation detail and ask for explicit user
+    confirmation (yes/no) to proceed. If the user confirms, the order status will be changed to
+    'cancelled' and the payment will be refunded. The refund will be added to the user's gift card
+    balance immediately if the payment was made using a gift card, otherwise the refund would take
+    5-7 business days to process.
+
+    Args:
+        order_id: The order id, such as '#W0000000'. Be careful there is a '#' symbol at the
+            beginning of the order id.
+        reason: The reason for cancellation, which should be either 'no longer needed' or
+            'ordered by mistake'.
+    """
+    with _store(ctx).transaction() as session:
+        order = _order(session, order_id)
+        if order.status != "pending":
+            raise ToolError("Non-pending order cannot be cancelled")
+        if reason not in CANCEL_REASONS:
+            raise ToolError("Invalid reason")
+        claim(session, order)
+        refunds = []
+        for payment in list(order.payment_history):
+            method = _payment_method(session, order.user_id, payment.payment_method_id)
+            refunds.append((payment.amount, payment.payment_method_id))
+            if method.is_gift_card:
+                _adjust_gift_card(session, method, payment.amount)
+        order.status = "cancelled"
+        order.cancel_reason = reason
+        for amount, method_id in refunds:
+            _add_transaction(order, "refund", amount, method_id)
+        session.flush()
+        return order_to_model(order)
+
+
+@tool(writes=True)
+def exchange_delivered_order_items(
+    order_id: str, item_ids: list[str], new_item_ids: list[str], payment_method_id: str, ctx: ToolContext
+) -> dict[str, Any]:
+    """Exchange items in a delivered order to new items of the same product type. For a delivered
+    order, return or exchange can be only done once. The agent needs to explain the exchange detail
+    and ask for explicit user confirmation (yes/no) to proceed.
+
+    Args:
+        order_id: The order id, such as '#W0000000'. Be careful there is a '#' symbol at the
+            beginning of the order id.
+        item_ids: The item ids to be exchanged, each such as '1008292230'. There could be duplicate
+            items in the list.
+        new_item_ids: The item ids to be exchanged for, each such as '1008292230'. There could be
+            duplicate items in the list. Each new item id should match the item id in the same
+            position and be of the same product.
+        payment_method_id: The payment method id to pay or be refunded the price difference, such
+            as 'gift_card_0000000' or 'credit_card_0000000'. These can be looked up from the user
+            or order details.
+    """
+    with _store(ctx).transaction() as session:
+        order = _order(session, order_id)
+        if order.status != "delivered":
+            raise ToolError("Non-delivered order cannot be exchanged")
+        _check_counts(item_ids, order, "Number of {item_id} not found.")
+        if len(item_ids) != len(new_item_ids):
+            raise ToolError("The number of items to be exchanged should match.")
+        diff = 0.0
+        for old_id, new_id in zip(item_ids, new_item_ids):
+            item = _first_item(order, old_id)
+            variant = _available_variant(session, item, new_id)
+            diff += variant.price - item.price
+        diff = round(diff, 2)
+        method = _payment_method(session, order.user_id, payment_method_id)
+        if method.is_gift_card and (method.balance or 0.0) < diff:
+            raise ToolError("Insufficient gift card balance to pay for the price difference")
+        claim(session, order)
+        order.status = "exchange requested"
+        order.exchange_items = sorted(item_ids)
+        order.exchange_new_items = sorted(new_item_ids)
+        order.exchange_payment_method_id = payment_method_id
+        order.exchange_price_difference = diff
+        session.flush()
+        return order_to_model(order)
+
+
+@tool(writes=True)
+def modify_pending_order_address(
+    order_id: str, address1: str, address2: str, city: str, state: str, country: str, zip: str, ctx: ToolContext
+) -> dict[str, Any]:
+    """Modify the shipping address of a pending order. The agent needs to explain the modification
+    detail and ask for explicit user confirmation (yes/no) to proceed.
+
+    Args:
+        order_id: The order id, such as '#W0000000'. Be careful there is a '#' symbol at the
+            beginning of the order id.
+        address1: The first line of the address, such as '123 Main St'.
+        address2: The second line of the address, such as 'Apt 1' or ''.
+        city: The city, such as 'San Francisco'.
+        state: The state, such as 'CA'.
+        country: The country, such as 'USA'.
+        zip: The zip code, such as '12345'.
+    """
+    with _store(ctx).transaction() as session:
+        order = _order(session, order_id)
+        if "pending" not in order.status:
+            raise ToolError("Non-pending order cannot be modified")
+        claim(session, order)
+        _set_address(order.address, address1, address2, city, state, country, zip)
+        session.flush()
+        return order_to_model(order)
+
+
+@tool(writes=True)
+def modify_pending_order_items(
+    order_id: str, item_ids: list[str], new_item_ids: list[str], payment_method_id: str, ctx: ToolContext
+) -> dict[str, Any]:
+    """Modify items in a pending order to new items of the same product type. For a pending order,
+    this function can only be called once. The agent needs to explain the exchange detail and ask
+    for explicit user confirmation (yes/no) to proceed.
+
+    Args:
+        order_id: The order id, such as '#W0000000'. Be careful there is a '#' symbol at the
+            beginning of the order id.
+        item_ids: The item ids to be modified, each such as '1008292230'. There could be duplicate
+            items in the list.
+        new_item_ids: The item ids to be modified for, each such as '1008292230'. There could be
+            duplicate items in the list. Each new item id should match the item id in the same
+            position and be of the same product.
+        payment_method_id: The payment method id to pay or be refunded the price difference, such
+            as 'gift_card_0000000' or 'credit_card_0000000'. These can be looked up from the user
+            or order details.
+    """
+    is_compat = _is_reference_compat(ctx)
+    with _store(ctx).transaction() as session:
+        order = _order(session, order_id)
+        if order.status != "pending":
+            raise ToolError("Non-pending order cannot be modified")
+        _check_counts(item_ids, order, "{item_id} not found")
+        if len(item_ids) != len(new_item_ids):
+            raise ToolError("The number of items to be exchanged should match")
+        diff = 0.0
+        new_variants: list[Variant] = []
+        for old_id, new_id in zip(item_ids, new_item_ids):
+            if old_id == new_id:
+                raise ToolError("The new item id should be different from the old item id")
+            item = _first_item(order, old_id)
+            variant = _available_variant(session, item, new_id)
+            new_variants.append(variant)
+            diff += variant.price - item.price
+        if not is_compat:
+            diff = round(diff, 2)
+        method = _payment_method(session, order.user_id, payment_method_id)
+        if method.is_gift_card and (method.balance or 0.0) < diff:
+            raise ToolError("Insufficient gift card balance to pay for the new item")
+        claim(session, order)
+        amount = abs(diff) if is_compat else round(abs(diff), 2)
+        _add_transaction(order, "payment" if diff > 0 else "refund", amount, payment_method_id)
+        if method.is_gift_card:
+            _adjust_gift_card(session, method, -diff)
+        for old_id, variant in zip(item_ids, new_variants):
+            item = _first_item(order, old_id)
+            # The reference reuses its leftover loop variable: every item gets the last pair's variant.
+            source = new_variants[-1] if is_compat else variant
+            item.item_id = variant.item_id
+            item.price = source.price
+            item.options = dict(source.options)
+        order.status = "pending (item modified)"
+        session.flush()
+        return order_to_model(order)
+
+
+@tool(writes=True)
+def modify_pending_order_payment(order_id: str, payment_method_id: str, ctx: ToolContext) -> dict[str, Any]:
+    """Modify the payment method of a pending order. The agent needs to explain the modification
+    detail and ask for explicit user confirmation (yes/no) to proceed.
+
+    Args:
+        order_id: The order id, such as '#W0000000'. Be careful there is a '#' symbol at the
+            beginning of the order id.
+        payment_method_id: The payment method id to pay or be refunded the price difference, such
+            as 'gift_card_0000000' or 'credit_card_0000000'. These can be looked up from the user
+            or order details.
+    """
+    with _store(ctx).transaction() as session:
+        order = _order(session, order_id)
+        if "pending" not in order.status:
+            raise ToolError("Non-pending order cannot be modified")
+        new_method = _payment_method(session, order.user_id, payment_method_id)
+        history = order.payment_history
+        if len(history) != 1 or history[0].transaction_type != "payment":
+            raise ToolError("There should be exactly one payment for a pending order")
+        amount, old_method_id = history[0].amount, history[0].payment_method_id
+        if payment_method_id == old_method_id:
+            raise ToolError("The new payment method should be different from the current one")
+        if new_method.is_gift_card and (new_method.balance or 0.0) < amount:
+            raise ToolError("Insufficient gift card balance to pay for the order")
+        old_method = _payment_method(session, order.user_id, old_method_id)
+        claim(session, order)
+        _add_transaction(order, "payment", amount, payment_method_id)
+        _add_transaction(order, "refund", amount, old_method_id)
+        if new_method.is_gift_card:
+            _adjust_gift_card(session, new_method, -amount)
+        if old_method.is_gift_card:
+            _adjust_gift_card(session, old_method, amount)
+        session.flush()
+        return order_to_model(order)
+
+
+@tool(writes=True)
+def modify_user_address(
+    user_id: str, address1: str, address2: str, city: str, state: str, country: str, zip: str, ctx: ToolContext
+) -> dict[str, Any]:
+    """Modify the default address of a user. The agent needs to explain the modification detail and
+    ask for explicit user confirmation (yes/no) to proceed.
+
+    Args:
+        user_id: The user id, such as 'sara_doe_496'.
+        address1: The first line of the address, such as '123 Main St'.
+        address2: The second line of the address, such as 'Apt 1' or ''.
+        city: The city, such as 'San Francisco'.
+        state: The state, such as 'CA'.
+        country: The country, such as 'USA'.
+        zip: The zip code, such as '12345'.
+    """
+    with _store(ctx).transaction() as session:
+        user = _user(session, user_id)
+        claim(session, user)
+        _set_address(user.address, address1, address2, city, state, country, zip)
+        session.flush()
+        return user_to_model(user)
+
+
+@tool(writes=True)
+def return_delivered_order_items(
+    order_id: str, item_ids: list[str], payment_method_id: str, ctx: ToolContext
+) -> dict[str, Any]:
+    """Return some items of a delivered order. The order status will be changed to
+    'return requested'. The agent needs to explain the return detail and ask for explicit user
+    confirmation (yes/no) to proceed. The user will receive follow-up email for how and where to
+    return the item.
+
+    Args:
+        order_id: The order id, such as '#W0000000'. Be careful there is a '#' symbol at the
+            beginning of the order id.
+        item_ids: The item ids to be returned, each such as '1008292230'. There could be duplicate
+            items in the list.
+        payment_method_id: The payment method id to pay or be refunded the price difference, such
+            as 'gift_card_0000000' or 'credit_card_0000000'. These can be looked up from the user
+            or order details.
+    """
+    with _store(ctx).transaction() as session:
+        order = _order(session, order_id)
+        if order.status != "delivered":
+            raise ToolError("Non-delivered order cannot be returned")
+        method = _payment_method(session, order.user_id, payment_method_id)
+        original = order.payment_history[0].payment_method_id if order.payment_history else None
+        if not method.is_gift_card and payment_method_id != original:
+            raise ToolError("Payment method should be the original payment method")
+        _check_counts(item_ids, order, "Some item not found")
+        claim(session, order)
+        order.status = "return requested"
+        order.return_items = sorted(item_ids)
+        order.return_payment_method_id = payment_method_id
+        session.flush()
+        return order_to_model(order)
+
+
+def _set_address(
+    address: Address, address1: str, address2: str, city: str, state: str, country: str, zip: str
+) -> None:
+    address.address1, address.address2, address.city = address1, address2, city
+    address.state, address.country, address.zip = state, country, zip
+
+
+# The order tau2's tools_summary.json lists them in (alphabetical), which the model sees.
+TOOLS: tuple[ToolSpec, ...] = (
+    calculate,
+    cancel_pending_order,
+    exchange_delivered_order_items,
+    find_user_id_by_name_zip,
+    find_user_id_by_email,
+    get_order_details,
+    get_product_details,
+    get_item_details,
+    get_user_details,
+    list_all_product_types,
+    modify_pending_order_address,
+    modify_pending_order_items,
+    modify_pending_order_payment,
+    modify_user_address,
+    return_delivered_order_items,
+    transfer_to_human_agents,
+)
+TOOLS_BY_NAME: dict[str, ToolSpec] = {spec.name: spec for spec in TOOLS}
