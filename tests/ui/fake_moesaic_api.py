@@ -26,13 +26,15 @@ CITATION = {"index": 1, "document_id": "doc-policy", "chunk_id": "doc-policy:0",
             "end_char": 180, "title": "Retail policy", "quote": "returns are accepted within 30 days"}
 ORDER = {"order_id": "#W2378156", "user_id": "yusuf_rossi_9620", "status": "delivered",
          "items": [{"name": "Keyboard", "price": 233.08}], "address": {"city": "Philadelphia", "zip": "19122"}}
-METRICS = """# HELP moesaic_requests_total Chat requests.
-# TYPE moesaic_requests_total counter
-moesaic_requests_total{app="customer_service",status="ok"} 7.0
-moesaic_tool_calls_total{app="customer_service",tool="get_order_details"} 3.0
-moesaic_request_latency_seconds_bucket{app="customer_service",le="1.0"} 7.0
-moesaic_request_latency_seconds_sum{app="customer_service"} 2.1
-moesaic_request_latency_seconds_count{app="customer_service"} 7.0
+METRICS = """# HELP moesaic_chat_requests_total Chat completions per app
+# TYPE moesaic_chat_requests_total counter
+moesaic_chat_requests_total{app="customer_service",outcome="ok"} 6.0
+moesaic_chat_requests_total{app="customer_service",outcome="error"} 1.0
+moesaic_chat_requests_created{app="customer_service",outcome="ok"} 1.7e9
+moesaic_tool_calls_total{app="customer_service",tool="get_order_details",outcome="ok"} 3.0
+moesaic_chat_latency_seconds_bucket{app="customer_service",le="1.0"} 7.0
+moesaic_chat_latency_seconds_sum{app="customer_service"} 2.1
+moesaic_chat_latency_seconds_count{app="customer_service"} 7.0
 moesaic_ingestion_queue_depth 2.0
 python_gc_objects_collected_total{generation="0"} 10.0
 """

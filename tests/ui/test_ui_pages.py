@@ -63,11 +63,14 @@ def test_metrics_page_shows_moesaic_series(open_page) -> None:
     at = open_page("metrics").run()
     assert not at.exception and not at.error
     table = at.dataframe[0].value
-    assert "moesaic_requests_total" in list(table["series"])
+    assert "moesaic_chat_requests_total" in list(table["series"])
+    assert "moesaic_chat_requests_created" not in list(table["series"])
     assert "python_gc_objects_collected_total" not in list(table["series"])
-    latency = table[table["series"] == "moesaic_request_latency_seconds"].iloc[0]
+    latency = table[table["series"] == "moesaic_chat_latency_seconds"].iloc[0]
     assert latency["count"] == 7 and abs(latency["mean"] - 0.3) < 1e-9
-    assert {m.label: m.value for m in at.metric}["Requests"] == "7"
+    cards = {m.label: m.value for m in at.metric}
+    assert cards["Chat requests"] == "7" and cards["Ingestion queue"] == "2" and cards["Model errors"] == "—"
+    assert cards["Mean chat latency"] == "0.30 s"
 
 
 def test_console_shell_opens_on_chat_with_connection_settings(open_page) -> None:

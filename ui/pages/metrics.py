@@ -17,8 +17,9 @@ from ui.widgets import get_client, show_error  # noqa: E402
 
 SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)")
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-HEADLINES = [("requests", "Requests"), ("error", "Errors"), ("tool_call", "Tool calls"),
-             ("token", "Tokens"), ("queue", "Ingestion queue")]
+HEADLINES = [("moesaic_chat_requests_total", "Chat requests"), ("moesaic_model_errors_total", "Model errors"),
+             ("moesaic_tool_calls_total", "Tool calls"), ("moesaic_tokens_total", "Tokens"),
+             ("moesaic_ingestion_queue_depth", "Ingestion queue")]
 
 
 def parse_samples(text: str) -> list[tuple[str, dict[str, str], float]]:
@@ -71,12 +72,15 @@ except ApiError as exc:
 
 rows = series_rows(parse_samples(text))
 ours = [r for r in rows if str(r["series"]).startswith("moesaic_")]
+chat = [r for r in ours if r["series"] == "moesaic_chat_latency_seconds" and r.get("count")]
 if not ours:
     st.info("The API exposes no moesaic_* series yet: send a chat message or upload a document.")
 
-cards = st.columns(len(HEADLINES))
+*cards, latency_card = st.columns(len(HEADLINES) + 1)
+num_chats = sum(float(r["count"]) for r in chat)
+latency_card.metric("Mean chat latency", f"{sum(float(r.get('sum', 0)) for r in chat) / num_chats:.2f} s" if num_chats else "—")
 for card, (key, title) in zip(cards, HEADLINES):
-    matching = [r for r in ours if key in str(r["series"])]
+    matching = [r for r in ours if r["series"] == key]
     total = sum(float(r.get("value", r.get("count", 0)) or 0) for r in matching)
     card.metric(title, f"{total:g}" if matching else "—")
 
