@@ -64,7 +64,7 @@ class AppManifest(BaseModel):
     knowledge_base: str | None = "default"
     confirm_writes: bool = True
     # Called once per process when the API starts: create the app's tables, seed demo data.
-    setup: Callable[["Database", "Settings"], dict[str, Any]] | None = None
+    setup: Callable[..., dict[str, Any]] | None = None  # (Database, Settings) -> services
     # Offline rules for the extractive model: the user's text -> tool calls worth running.
     offline_rules: Callable[[str], list[RuleCall]] | None = None
     # Extra FastAPI router mounted at /v1/apps/{name}/ (the app's own endpoints).

@@ -251,13 +251,22 @@ def _default_author(role: str) -> str:
 
 
 def _summarize(rows: list[MessageRecord]) -> str:
-    """A deterministic rolling summary: the start of each older user and assistant turn."""
+    """A deterministic rolling summary: the start of each older user and assistant turn.
+
+    Each turn gets an equal share of the budget, so the first turns (often the user's name and
+    goal) survive as well as the latest ones; if even that is too long, the middle is elided.
+    """
+    turns = [" ".join(r.content.split()) for r in rows if r.role in ("user", "assistant") and r.content.strip()]
+    roles = [r.role for r in rows if r.role in ("user", "assistant") and r.content.strip()]
+    if not turns:
+        return ""
+    share = max(40, min(SUMMARY_CHARS_PER_TURN, SUMMARY_MAX_CHARS // len(turns)))
     lines = []
-    for row in rows:
-        if row.role in ("user", "assistant") and row.content.strip():
-            text = " ".join(row.content.split())
-            if len(text) > SUMMARY_CHARS_PER_TURN:
-                text = text[:SUMMARY_CHARS_PER_TURN].rsplit(" ", 1)[0] + " ..."
-            lines.append(f"- {row.role}: {text}")
-    summary = "\n".join(lines)
-    return summary[-SUMMARY_MAX_CHARS:]
+    for role, text in zip(roles, turns):
+        if len(text) > share:
+            text = text[:share].rsplit(" ", 1)[0] + " ..."
+        lines.append(f"- {role}: {text}")
+    if sum(len(line) + 1 for line in lines) > SUMMARY_MAX_CHARS:
+        keep = max(2, SUMMARY_MAX_CHARS // (2 * (share + 12)))
+        lines = [*lines[:keep], f"- ({len(lines) - 2 * keep} more turns)", *lines[-keep:]]
+    return "\n".join(lines)
