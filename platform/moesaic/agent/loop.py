@@ -83,6 +83,8 @@ class Agent:
         if conversation.state in PAUSED_STATES:
             yield AgentResult(conversation_id, HANDED_OFF_NOTE, state=conversation.state, finish_reason="handed_off")
             return
+        if conversation.state == "resolved":  # the customer wrote again: the bot picks it up
+            self.store.update(tenant, conversation_id, state="active")
 
         passages = self._retrieve(knowledge_base or self.app.knowledge_base, user_text)
         citations = [Citation.from_chunk(i, chunk) for i, chunk in enumerate(passages, start=1)]

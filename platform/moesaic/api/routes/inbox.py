@@ -1,0 +1,68 @@
+"""The operator inbox: conversations handed to a person, and what an operator can do with them.
+
+Handed-off conversations are listed here; an operator claims one, replies as ``operator`` (the
+customer sees those replies in the same conversation), then resolves it or hands it back to the
+bot. ``handoff`` is the operator's take-over button for a conversation the bot is handling.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from moesaic.api.deps import PlatformDep, PrincipalDep
+from moesaic.api.schemas import HandoffRequest, OperatorMessage
+from moesaic.errors import Conflict
+from moesaic.types import Message
+
+router = APIRouter(tags=["inbox"])
+INBOX_STATES = ("handed_off", "claimed")
+
+
+@router.get("/v1/inbox")
+def list_inbox(
+    platform: PlatformDep, principal: PrincipalDep, app: str | None = Query(default=None, max_length=100)
+) -> dict[str, Any]:
+    conversations = platform.store.list(principal.tenant_id, app=app, states=INBOX_STATES, limit=200)
+    return {"data": [c.to_dict() | {"operator": c.metadata.get("operator")} for c in conversations]}
+
+
+@router.post("/v1/conversations/{conversation_id}/handoff")
+def hand_off(conversation_id: str, body: HandoffRequest, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
+    conversation = platform.store.get(principal.tenant_id, conversation_id)
+    if conversation.state in INBOX_STATES:
+        raise Conflict(f"conversation is already {conversation.state}", field="conversation_id")
+    return platform.store.update(principal.tenant_id, conversation_id, state="handed_off", summary=body.summary).to_dict()
+
+
+@router.post("/v1/conversations/{conversation_id}/claim")
+def claim(conversation_id: str, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
+    conversation = platform.store.get(principal.tenant_id, conversation_id)
+    if conversation.state != "handed_off":
+        raise Conflict(f"only a handed-off conversation can be claimed; this one is {conversation.state}", field="conversation_id")
+    metadata = {**conversation.metadata, "operator": principal.key_id}
+    return platform.store.update(principal.tenant_id, conversation_id, state="claimed", metadata=metadata).to_dict()
+
+
+@router.post("/v1/conversations/{conversation_id}/operator-messages", status_code=201)
+def reply_as_operator(conversation_id: str, body: OperatorMessage, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
+    conversation = platform.store.get(principal.tenant_id, conversation_id)
+    if conversation.state not in INBOX_STATES:
+        raise Conflict("hand the conversation off (or claim it) before replying as an operator", field="conversation_id")
+    return platform.store.append(principal.tenant_id, conversation_id, Message(role="assistant", content=body.content), author="operator")
+
+
+@router.post("/v1/conversations/{conversation_id}/resolve")
+def resolve(conversation_id: str, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
+    platform.store.get(principal.tenant_id, conversation_id)
+    return platform.store.update(principal.tenant_id, conversation_id, state="resolved").to_dict()
+
+
+@router.post("/v1/conversations/{conversation_id}/handback")
+def hand_back(conversation_id: str, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
+    conversation = platform.store.get(principal.tenant_id, conversation_id)
+    if conversation.state not in INBOX_STATES:
+        raise Conflict(f"conversation is {conversation.state}, not with an operator", field="conversation_id")
+    metadata = {k: v for k, v in conversation.metadata.items() if k != "operator"}
+    return platform.store.update(principal.tenant_id, conversation_id, state="active", metadata=metadata).to_dict()
