@@ -76,3 +76,15 @@ def test_failure_in_the_middle_of_a_stream_is_shown_as_an_error(open_page, fake_
 def test_unreachable_api_is_shown_as_an_error(open_page) -> None:
     at = open_page("chat", url="http://127.0.0.1:9").run()
     assert at.error and "unreachable" in at.error[0].value
+
+
+def test_deep_link_opens_a_stored_conversation(open_page, fake_api) -> None:
+    conv = fake_api.add_conversation("kb_assistant", "Linked")
+    fake_api.add_message(conv["id"], "user", "Is this linked?")
+    at = open_page("chat")
+    at.query_params["app"] = "kb_assistant"
+    at.query_params["conversation"] = conv["id"]
+    at.run()
+    assert not at.exception and not at.error
+    assert at.sidebar.selectbox[0].value == "kb_assistant"
+    assert any("Is this linked?" in m.value for m in at.markdown)

@@ -17,14 +17,15 @@ SEED = ROOT / "apps" / "kb_assistant" / "seed" / "returns-policy.txt"
 main = pytest.importorskip("moesaic.api.main", reason="the REST API is not built yet")
 
 
-@pytest.fixture
-def real_api(tmp_path: Path) -> Iterator[tuple[str, str]]:
+@pytest.fixture(scope="module")
+def real_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     from moesaic.config import Settings
     from moesaic.memory import create_api_key
     from moesaic.services import Platform
 
     from apps.kb_assistant.manifest import APP  # after moesaic, which completes AppManifest
 
+    tmp_path = tmp_path_factory.mktemp("real-api")
     settings = Settings(home=tmp_path / "home", database_url=f"sqlite:///{tmp_path / 'moesaic.db'}")
     platform = Platform.create(settings, apps={APP.name: APP})  # the default, offline extractive model
     key = create_api_key(platform.db, "ui-test", name="console")
@@ -72,3 +73,29 @@ def test_upload_index_and_ask_through_the_real_api(real_api: tuple[str, str]) ->
     assert chat.session_state["conversation_id"]
     chat.run()  # the stored conversation renders from GET /messages
     assert "30 days" in "\n".join(m.value for m in chat.markdown)
+
+
+def test_hand_off_claim_reply_and_resolve_through_the_real_api(real_api: tuple[str, str]) -> None:
+    url, key = real_api
+    chat = _page("chat", url, key).run()
+    chat.chat_input[0].set_value("I need a person, please.").run()
+    assert not chat.exception and not chat.error
+    conversation_id = chat.session_state["conversation_id"]
+    next(b for b in chat.sidebar.button if "Hand off" in b.label).click().run()
+    assert not chat.exception and not chat.error, [e.value for e in chat.error]
+    assert any("An operator has this conversation" in i.value for i in chat.info)
+
+    inbox = _page("inbox", url, key).run()
+    assert not inbox.exception and not inbox.error
+    assert list(inbox.dataframe[0].value["id"]) == [conversation_id]
+    next(b for b in inbox.button if "Claim" in b.label).click().run()
+    assert not inbox.error, [e.value for e in inbox.error]
+    assert list(inbox.dataframe[0].value["state"]) == ["claimed"]
+    inbox.chat_input[0].set_value("Hello, this is Alice from support.").run()
+    assert not inbox.error, [e.value for e in inbox.error]
+    assert any("Alice from support" in m.value for m in inbox.markdown)
+    next(b for b in inbox.button if "Resolve" in b.label).click().run()
+    assert not inbox.error and inbox.success  # the inbox is empty again
+
+    chat.run()  # the customer's side shows the operator's reply in the same conversation
+    assert any("Alice from support" in m.value for m in chat.markdown)

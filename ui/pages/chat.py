@@ -17,6 +17,9 @@ from ui.client import ApiError, StreamEvent, TurnResult, collect_stream  # noqa:
 from ui.widgets import get_client, render_citations, render_history, render_tool_event, show_error  # noqa: E402
 
 
+WITH_OPERATOR = ("handed_off", "claimed")
+
+
 def _select(conversation_id: str | None) -> None:
     st.session_state["conversation_id"] = conversation_id
 
@@ -43,6 +46,10 @@ if not apps:
     st.stop()
 
 by_name = {a["name"]: a for a in apps}
+if "chat_app" not in st.session_state:  # deep links: ?app=customer_service&conversation=<id>
+    if st.query_params.get("app") in by_name:
+        st.session_state["chat_app"] = st.query_params["app"]
+    st.session_state.setdefault("conversation_id", st.query_params.get("conversation"))
 app_name = st.sidebar.selectbox(
     "App", list(by_name), key="chat_app", format_func=lambda n: by_name[n].get("title") or n,
     on_change=_select, args=(None,),
@@ -82,7 +89,7 @@ if prompt:
         except ApiError as exc:
             show_error(exc, "get an answer")
         render_citations(turn.citations)
-        if turn.state in ("handed_off", "claimed"):
+        if turn.state in WITH_OPERATOR:
             st.info(f"This conversation is now **{turn.state.replace('_', ' ')}**: an operator will take it from here.")
     if turn.conversation_id:
         _select(turn.conversation_id)
@@ -103,12 +110,18 @@ with conversation_box:
             label += f" ({conv['state']})"
         st.button(label, key=f"conv-{conv['id']}", on_click=_select, args=(conv["id"],),
                   type="primary" if conv["id"] == conversation_id else "secondary", width="stretch")
-    if conversation_id and st.button("🙋 Hand off to an operator", width="stretch"):
+    current = next((c for c in conversations if c["id"] == conversation_id), None)
+    if current and current.get("state") in WITH_OPERATOR:
+        st.caption(f"🧑‍💼 With an operator ({current['state'].replace('_', ' ')}); the bot is paused.")
+    elif conversation_id and st.button("🙋 Hand off to an operator", width="stretch"):
         try:
             client.hand_off(conversation_id, summary="Operator take-over requested from the console.")
-            st.success("Handed off: the conversation is in the operator inbox.")
+            st.toast("Handed off: the conversation is in the operator inbox.")
+            st.rerun()
         except ApiError as exc:
             if exc.is_not_found:
                 st.info("Human handoff is not available on this API yet.")
             else:
                 show_error(exc, "hand off the conversation")
+if current and current.get("state") in WITH_OPERATOR:
+    st.info("An operator has this conversation: replies come from a person until it is handed back.")

@@ -49,8 +49,8 @@ if not items:
     st.stop()
 
 st.dataframe(
-    [{"app": c.get("app"), "title": c.get("title"), "state": c.get("state"), "summary": c.get("summary"),
-      "updated": c.get("updated_at"), "id": c.get("id")} for c in items],
+    [{"app": c.get("app"), "title": c.get("title"), "state": c.get("state"), "operator": c.get("operator"),
+      "summary": c.get("summary"), "updated": c.get("updated_at"), "id": c.get("id")} for c in items],
     hide_index=True,
 )
 by_id = {c["id"]: c for c in items}
@@ -65,7 +65,7 @@ if conv.get("summary"):
     st.info(f"**Handoff summary:** {conv['summary']}")
 
 claim, resolve, hand_back = st.columns(3)
-if claim.button("✋ Claim", width="stretch"):
+if claim.button("✋ Claim", width="stretch", disabled=conv.get("state") != "handed_off"):
     act(lambda: client.claim(conversation_id), "claim the conversation", "Claimed")
 if resolve.button("✅ Resolve", width="stretch"):
     act(lambda: client.resolve(conversation_id), "resolve the conversation", "Resolved")

@@ -15,7 +15,8 @@ from ui.client import ApiError  # noqa: E402
 from ui.widgets import get_client, show_error  # noqa: E402
 
 TERMINAL = ("indexed", "failed")
-STATUS_ICONS = {"queued": "⏳", "parsed": "📄", "chunked": "✂️", "embedded": "🧮", "indexed": "✅", "failed": "❌"}
+STATUS_ICONS = {"queued": "⏳", "parsing": "📄", "parsed": "📄", "chunking": "✂️", "chunked": "✂️",
+                "embedding": "🧮", "embedded": "🧮", "indexed": "✅", "failed": "❌"}
 FILE_TYPES = ["txt", "md", "html", "htm", "pdf", "docx", "csv", "json", "jsonl"]
 REFRESH_S = 2.0
 
@@ -72,7 +73,7 @@ def documents_panel(kb: str) -> None:
         st.progress(num_done / max(len(docs), 1),
                     text=f"{counts.get('indexed', 0)} of {len(docs)} indexed, {counts.get('failed', 0)} failed"
                     + (" · refreshing…" if pending else ""))
-        shown = [s for s in STATUS_ICONS if counts.get(s)] + [s for s in counts if s not in STATUS_ICONS]
+        shown = [s for s in STATUS_ICONS if counts.get(s)] + [s for s in counts if s not in STATUS_ICONS and counts[s]]
         for column, status in zip(st.columns(max(len(shown), 1)), shown):
             column.metric(f"{STATUS_ICONS.get(status, '')} {status}", counts[status])
         rows = [

@@ -54,7 +54,7 @@ def series_rows(samples: list[tuple[str, dict[str, str], float]]) -> list[dict[s
     for row in rows.values():
         if "count" in row:
             row["mean"] = round(float(row.get("sum", 0.0)) / float(row["count"]), 4) if row["count"] else None
-    return list(rows.values())
+    return sorted(rows.values(), key=lambda r: (not r["app"], r["series"]))  # per-app series first
 
 
 client = get_client()
