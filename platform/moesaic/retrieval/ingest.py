@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import and_, delete, or_, select, update
 
 from moesaic.db import Database, new_id, utcnow
-from moesaic.retrieval.chunking import ChunkingConfig, chunk_text
+from moesaic.retrieval.chunking import ChunkingConfig, TextChunk, chunk_text
 from moesaic.retrieval.embeddings import Embedder
 from moesaic.retrieval.readers import ParseError, extract_text
 from moesaic.retrieval.tables import (
@@ -47,6 +46,7 @@ class IngestConfig:
     lease_seconds: float = 60.0
     backoff_seconds: float = 2.0  # retry n waits backoff * 2**(n-1)
     poll_seconds: float = 0.5
+    batch_documents: int = 16  # documents claimed together so their chunks embed in full batches
 
 
 class LostLease(Exception):
@@ -95,15 +95,15 @@ class Ingestor:
         owner = f"{threading.current_thread().name}-{new_id()[:8]}"
         while not self._stop.is_set():
             try:
-                document_id = self.claim(owner)
+                document_ids = self.claim_many(owner, self.config.batch_documents)
             except Exception:  # database briefly unavailable: keep the worker alive
                 log.exception("claiming an ingestion job failed")
-                document_id = None
-            if document_id is None:
+                document_ids = []
+            if not document_ids:
                 self._wake.wait(self.config.poll_seconds)
                 self._wake.clear()
                 continue
-            self.process(document_id, owner)
+            self.process_many(document_ids, owner)
 
     # -- one job ------------------------------------------------------------------------------
     def claim(self, owner: str) -> str | None:
@@ -134,64 +134,105 @@ class Ingestor:
                     return document_id
         return None
 
+    def claim_many(self, owner: str, limit: int) -> list[str]:
+        claimed: list[str] = []
+        while len(claimed) < limit:
+            document_id = self.claim(owner)
+            if document_id is None:
+                break
+            claimed.append(document_id)
+        return claimed
+
     def process(self, document_id: str, owner: str) -> None:
-        """Run a claimed job to ``indexed``, a retry or ``failed``; never raises."""
+        self.process_many([document_id], owner)
+
+    def process_many(self, document_ids: list[str], owner: str) -> None:
+        """Run claimed jobs to ``indexed``, a retry or ``failed``; never raises.
+
+        Chunks of all the documents are embedded together, in batches of ``EMBED_BATCH``: many
+        small documents embed several times faster that way than one by one."""
+        jobs = [job for job in (self._prepare(i, owner) for i in document_ids) if job is not None]
+        pending = [(job, piece) for job in jobs for piece in job.pieces]
+        for batch_start in range(0, len(pending), EMBED_BATCH):
+            batch = [(job, piece) for job, piece in pending[batch_start : batch_start + EMBED_BATCH] if job.alive]
+            if not batch:
+                continue
+            try:
+                vectors = self._embedder().embed_documents([job.embedding_text(piece) for job, piece in batch])
+            except Exception as exc:
+                for job in {id(job): job for job, _ in batch}.values():
+                    self._fail(job, exc)
+                continue
+            for job in {id(job): job for job, _ in batch}.values():
+                rows = [(k, piece) for k, (j, piece) in enumerate(batch) if j is job]
+                try:
+                    self.vector_store.upsert(
+                        job.kb_id,
+                        [job.chunk_id(piece) for _, piece in rows],
+                        vectors[[k for k, _ in rows]],
+                        [job.vector_metadata] * len(rows),
+                    )
+                    self._advance(job.document_id, owner, job.version, "embedding")  # heartbeat
+                except LostLease:
+                    job.alive = False
+                    self._cleanup_if_deleted(job.kb_id, job.document_id)
+                except Exception as exc:
+                    self._fail(job, exc)
+            self._renew([job for job in jobs if job.alive])
+        for job in jobs:
+            if not job.alive:
+                continue
+            try:
+                self._swap(job)
+                self.vector_store.delete_document(job.kb_id, job.document_id, keep_version=job.version)
+            except LostLease:
+                self._cleanup_if_deleted(job.kb_id, job.document_id)
+            except Exception as exc:
+                self._fail(job, exc)
+
+    def _prepare(self, document_id: str, owner: str) -> "_Job | None":
+        """Parse and chunk one claimed document; a failure is recorded and gives None."""
         with self.db.session() as session:
             doc = session.get(DocumentRecord, document_id)
             if doc is None or doc.lease_owner != owner:
-                return
-            version, kb_id, attempts = doc.version, doc.knowledge_base_id, doc.attempts
-            filename, title, tenant_id = doc.filename, doc.title, doc.tenant_id
+                return None
             blob = session.get(DocumentBlobRecord, document_id)
-            data = blob.data if blob is not None else b""
-            kb = session.get(KnowledgeBaseRecord, kb_id)
+            kb = session.get(KnowledgeBaseRecord, doc.knowledge_base_id)
+            job = _Job(
+                document_id=document_id,
+                owner=owner,
+                version=doc.version,
+                kb_id=doc.knowledge_base_id,
+                tenant_id=doc.tenant_id,
+                attempts=doc.attempts,
+                title=doc.title or doc.filename,
+            )
+            filename, data = doc.filename, (blob.data if blob is not None else b"")
             kb_config = dict(kb.config or {}) if kb is not None else {}
         try:
-            if attempts > self.config.max_attempts:
-                raise ParseError(f"gave up after {attempts - 1} attempts (the worker stopped each time)")
+            if job.attempts > self.config.max_attempts:
+                raise ParseError(f"gave up after {job.attempts - 1} attempts (the worker stopped each time)")
             extracted = extract_text(filename, data)
-            self._advance(document_id, owner, version, "chunking")
+            self._advance(document_id, owner, job.version, "chunking")
             chunking = ChunkingConfig(
                 chunk_size=int(kb_config.get("chunk_size", ChunkingConfig.chunk_size)),
                 chunk_overlap=int(kb_config.get("chunk_overlap", ChunkingConfig.chunk_overlap)),
             )
-            pieces = chunk_text(extracted.text, chunking)
-            doc_title = title or extracted.title or filename
-            self._advance(document_id, owner, version, "embedding", title=doc_title)
-            embedder = self._embedder()
-            rows: list[ChunkRecord] = []
-            for batch_start in range(0, len(pieces), EMBED_BATCH):
-                batch = pieces[batch_start : batch_start + EMBED_BATCH]
-                titles = [" > ".join((doc_title, *piece.section)) for piece in batch]
-                vectors = embedder.embed_documents([f"{t}\n{p.text}" for t, p in zip(titles, batch)])
-                ids = [f"{document_id}-{version}-{piece.seq}" for piece in batch]
-                self.vector_store.upsert(
-                    kb_id,
-                    ids,
-                    vectors,
-                    [{"document_id": document_id, "version": version, "tenant_id": tenant_id}] * len(ids),
-                )
-                rows.extend(
-                    ChunkRecord(
-                        chunk_id=chunk_id,
-                        tenant_id=tenant_id,
-                        knowledge_base_id=kb_id,
-                        document_id=document_id,
-                        seq=piece.seq,
-                        title=chunk_title,
-                        text=piece.text,
-                        start_char=piece.start_char,
-                        end_char=piece.end_char,
-                    )
-                    for chunk_id, chunk_title, piece in zip(ids, titles, batch)
-                )
-                self._advance(document_id, owner, version, "embedding")  # heartbeat
-            self._swap(document_id, owner, version, rows, extracted.text)
-            self.vector_store.delete_document(kb_id, document_id, keep_version=version)
+            job.text = extracted.text
+            job.pieces = chunk_text(extracted.text, chunking)
+            if extracted.title and job.title == filename:
+                job.title = extracted.title
+            self._advance(document_id, owner, job.version, "embedding", title=job.title)
+            return job
         except LostLease:
-            self._cleanup_if_deleted(kb_id, document_id)
-        except Exception as exc:  # the job's outcome is recorded; the worker keeps going
-            self._record_failure(document_id, owner, version, attempts, exc)
+            self._cleanup_if_deleted(job.kb_id, document_id)
+        except Exception as exc:
+            self._fail(job, exc)
+        return None
+
+    def _fail(self, job: "_Job", exc: Exception) -> None:
+        job.alive = False
+        self._record_failure(job.document_id, job.owner, job.version, job.attempts, exc)
 
     def _advance(self, document_id: str, owner: str, version: int, status: str, **values: object) -> None:
         """Move to ``status`` and renew the lease, only if this worker still owns this version."""
@@ -215,8 +256,36 @@ class Ingestor:
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 raise LostLease(document_id)
 
-    def _swap(self, document_id: str, owner: str, version: int, rows: list[ChunkRecord], text: str) -> None:
+    def _renew(self, jobs: list["_Job"]) -> None:
+        """Extend the leases of jobs still waiting for their turn to embed."""
+        if not jobs:
+            return
+        now = utcnow()
+        with self.db.session() as session:
+            session.execute(
+                update(DocumentRecord)
+                .where(DocumentRecord.id.in_([job.document_id for job in jobs]), DocumentRecord.lease_owner == jobs[0].owner)
+                .values(lease_expires_at=now + timedelta(seconds=self.config.lease_seconds))
+                .execution_options(synchronize_session=False)
+            )
+
+    def _swap(self, job: "_Job") -> None:
         """One transaction: the document flips to indexed and its chunk rows are replaced."""
+        document_id, owner, version, text = job.document_id, job.owner, job.version, job.text
+        rows = [
+            ChunkRecord(
+                chunk_id=job.chunk_id(piece),
+                tenant_id=job.tenant_id,
+                knowledge_base_id=job.kb_id,
+                document_id=document_id,
+                seq=piece.seq,
+                title=job.section_title(piece),
+                text=piece.text,
+                start_char=piece.start_char,
+                end_char=piece.end_char,
+            )
+            for piece in job.pieces
+        ]
         with self.db.session() as session:
             result = session.execute(
                 update(DocumentRecord)
@@ -278,11 +347,30 @@ class Ingestor:
                 pass
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
+@dataclass
+class _Job:
+    """One claimed document on its way through the pipeline."""
+
+    document_id: str
+    owner: str
+    version: int
+    kb_id: str
+    tenant_id: str
+    attempts: int
+    title: str
+    text: str = ""
+    pieces: list[TextChunk] = field(default_factory=list)
+    alive: bool = True
+
+    def chunk_id(self, piece: TextChunk) -> str:
+        return f"{self.document_id}-{self.version}-{piece.seq}"
+
+    def section_title(self, piece: TextChunk) -> str:
+        return " > ".join((self.title, *piece.section))
+
+    def embedding_text(self, piece: TextChunk) -> str:
+        return f"{self.section_title(piece)}\n{piece.text}"
+
+    @property
+    def vector_metadata(self) -> dict[str, object]:
+        return {"document_id": self.document_id, "version": self.version, "tenant_id": self.tenant_id}
