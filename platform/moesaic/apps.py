@@ -67,6 +67,11 @@ class AppManifest(BaseModel):
     setup: Callable[..., dict[str, Any]] | None = None  # (Database, Settings) -> services
     # Offline rules for the extractive model: the user's text -> tool calls worth running.
     offline_rules: Callable[[str], list[RuleCall]] | None = None
+    # What the extractive model says when neither rules nor sources help (default: "not found").
+    offline_fallback: str | None = None
+    # Documents that belong to the app (a policy, an FAQ): settings -> [(filename, bytes)]. They are
+    # ingested into ``knowledge_base`` for each tenant that uses the app (a no-op when unchanged).
+    knowledge_documents: Callable[..., list[tuple[str, bytes]]] | None = None
     # Extra FastAPI router mounted at /v1/apps/{name}/ (the app's own endpoints).
     api_router: Any = None
 

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(default=2, ge=0, le=10)
     bootstrap_api_key: str | None = Field(default=None, min_length=8)
     datasets_dir: Path = Path("../shared/data")
+    ingest_worker: bool = Field(default=True, description="Run an ingestion worker in this process.")
     history_token_budget: int = Field(default=3000, ge=100)
     agent_max_steps: int = Field(default=6, ge=1, le=50)
     retrieval_top_k: int = Field(default=4, ge=1, le=50)

@@ -30,6 +30,7 @@ class Platform:
     knowledge: Any  # moesaic.retrieval.KnowledgeService
     metrics: Metrics
     app_services: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _seeded: set[tuple[str, str]] = field(default_factory=set)
 
     @classmethod
     def create(
@@ -45,17 +46,27 @@ class Platform:
         settings.home.mkdir(parents=True, exist_ok=True)
         db = Database(settings.resolved_database_url)
         db.migrate()
-        ensure_tenant(db)
+        default_tenant = ensure_tenant(db)
         if settings.bootstrap_api_key:
             create_api_key(db, name="bootstrap", plaintext=settings.bootstrap_api_key)
         registry = AppRegistry(apps if apps is not None else load_apps())
-        knowledge = KnowledgeService(db, settings, start_worker=start_worker)
+        knowledge = KnowledgeService(db, settings, start_worker=start_worker and settings.ingest_worker)
         platform = cls(settings, db, ConversationStore(db), registry, model or create_chat_model(settings), knowledge, Metrics())
         for app in registry:
             platform.app_services[app.name] = app.setup(db, settings) if app.setup else {}
+            platform.ensure_app_knowledge(app, default_tenant)
         return platform
 
+    def ensure_app_knowledge(self, app: AppManifest, tenant_id: str) -> None:
+        """Queue the app's own documents into its knowledge base for this tenant, once per process."""
+        if app.knowledge_documents is None or not app.knowledge_base or (app.name, tenant_id) in self._seeded:
+            return
+        for filename, data in app.knowledge_documents(self.settings):
+            self.knowledge.add_document(tenant_id, app.knowledge_base, filename, data, metadata={"source": f"app:{app.name}"})
+        self._seeded.add((app.name, tenant_id))
+
     def agent(self, app: AppManifest, tenant_id: str, conversation_id: str) -> Agent:
+        self.ensure_app_knowledge(app, tenant_id)
         context = ToolContext(
             tenant_id=tenant_id,
             conversation_id=conversation_id,

@@ -95,7 +95,11 @@ class Agent:
         for _step in range(self.max_steps):
             history = self.store.history(tenant, conversation_id, self.history_budget)
             request = ModelRequest(
-                messages=[system, *history], tools=self.app.tools, passages=passages, offline_rules=self.app.offline_rules
+                messages=[system, *history],
+                tools=self.app.tools,
+                passages=passages,
+                offline_rules=self.app.offline_rules,
+                offline_fallback=self.app.offline_fallback,
             )
             reply = yield from self._call_model(conversation_id, request, stream)
             usage = Usage(usage.prompt_tokens + reply.usage.prompt_tokens, usage.completion_tokens + reply.usage.completion_tokens)

@@ -22,6 +22,7 @@ class ModelRequest:
     tools: Sequence[ToolSpec] = ()
     passages: Sequence[Chunk] = ()  # retrieved context, already rendered into the messages too
     offline_rules: Callable[[str], list[RuleCall]] | None = None
+    offline_fallback: str | None = None  # the extractive model's answer when nothing helps
     temperature: float | None = None
     max_tokens: int | None = None
 

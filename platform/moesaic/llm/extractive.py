@@ -27,9 +27,17 @@ _STOPWORDS = frozenset(
 MAX_SENTENCES = 4
 
 
+def _stem(word: str) -> str:
+    """A light suffix stripper, so that 'returned' meets 'return' and 'days' meets 'day'."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
 def content_words(text: str) -> set[str]:
     words = {w.strip("._-") for w in _WORD.findall(text.lower())}
-    return {w for w in words if w and w not in _STOPWORDS and len(w) > 1}
+    return {_stem(w) for w in words if w and w not in _STOPWORDS and len(w) > 1}
 
 
 def _last_user_index(messages: list[Message]) -> int:
@@ -76,7 +84,7 @@ class ExtractiveModel(ChatModel):
         if quoted:
             parts.append(quoted)
         elif not tool_results:
-            parts.append(NOTHING_FOUND)
+            parts.append(request.offline_fallback or NOTHING_FOUND)
         content = "\n\n".join(parts)
         prompt_tokens = sum(estimate_tokens(m.content) for m in messages)
         return ModelReply(content=content, usage=Usage(prompt_tokens, estimate_tokens(content)), model=self.name)
@@ -117,7 +125,9 @@ class ExtractiveModel(ChatModel):
                     scored.append((overlap / (1 + len(wanted)), -number, -position, sentence))
         if not scored:
             return ""
-        best = sorted(scored, reverse=True)[:MAX_SENTENCES]
+        ranked = sorted(scored, reverse=True)
+        # keep the sentences that match nearly as well as the best one, in document order
+        best = [item for item in ranked if item[0] >= 0.6 * ranked[0][0]][:MAX_SENTENCES]
         best.sort(key=lambda item: (-item[1], -item[2]))
         lines = [f"- {sentence} [{-neg_number}]" for _, neg_number, _, sentence in best]
         return "From the knowledge base:\n" + "\n".join(lines)

@@ -1,0 +1,7 @@
+"""`python -m moesaic.engine serve --model DIR ...`"""
+
+import sys
+
+from moesaic.engine.server import main
+
+main(sys.argv[1:])
