@@ -201,3 +201,11 @@ def _hf_greedy(model: torch.nn.Module, prompt: list[int], max_new_tokens: int) -
 def hf_greedy():  # type: ignore[no-untyped-def]
     """transformers' greedy continuation of one prompt (ignoring EOS)."""
     return _hf_greedy
+
+
+@pytest.fixture(scope="session")
+def hf_reference(hf_models):  # type: ignore[no-untyped-def]
+    """8 prompts of lengths 1..55 and transformers' 64 greedy tokens for each, per variant."""
+    gen = torch.Generator().manual_seed(0)
+    prompts = [torch.randint(2, 300, (n,), generator=gen).tolist() for n in (1, 3, 5, 8, 13, 21, 34, 55)]
+    return prompts, {name: [_hf_greedy(m, p, 64) for p in prompts] for name, m in hf_models.items()}
