@@ -23,113 +23,28 @@ import operator
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from apps.customer_service.export import order_to_model, product_to_model, user_to_model, variant_record
-from apps.customer_service.store import (
-    Address,
-    Order,
-    OrderItem,
-    PaymentMethod,
-    PaymentTransaction,
-    Product,
-    RetailStore,
-    User,
-    Variant,
-    claim,
+from apps.customer_service.lookups import (
+    add_transaction,
+    adjust_gift_card,
+    available_variant,
+    check_counts,
+    first_item,
+    get_order,
+    get_payment_method,
+    get_product,
+    get_store,
+    get_user,
+    is_reference_compat,
+    set_address,
 )
+from apps.customer_service.store import Address, Product, User, Variant, claim
 from moesaic.apps import ToolContext
 from moesaic.errors import ToolError
 from moesaic.tools import ToolSpec, tool
 
 CANCEL_REASONS = ("no longer needed", "ordered by mistake")
-
-# ---------------------------------------------------------------- lookups shared by the tools
-
-
-def _store(ctx: ToolContext) -> RetailStore:
-    store = ctx.services.get("store") if ctx is not None else None
-    if not isinstance(store, RetailStore):
-        raise RuntimeError("customer_service tools need ctx.services['store'] (a RetailStore); run the app's setup")
-    return store
-
-
-def _is_reference_compat(ctx: ToolContext) -> bool:
-    return bool(ctx.services.get("reference_compat", False))
-
-
-def _order(session: Session, order_id: str) -> Order:
-    order = session.get(Order, order_id)
-    if order is None:
-        raise ToolError("Order not found")
-    return order
-
-
-def _user(session: Session, user_id: str) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise ToolError("User not found")
-    return user
-
-
-def _product(session: Session, product_id: str) -> Product:
-    product = session.get(Product, product_id)
-    if product is None:
-        raise ToolError("Product not found")
-    return product
-
-
-def _variant(session: Session, product_id: str, item_id: str) -> Variant:
-    product = _product(session, product_id)
-    variant = session.get(Variant, (product.product_id, item_id))
-    if variant is None:
-        raise ToolError("Variant not found")
-    return variant
-
-
-def _payment_method(session: Session, user_id: str, method_id: str) -> PaymentMethod:
-    _user(session, user_id)
-    method = session.get(PaymentMethod, (user_id, method_id))
-    if method is None:
-        raise ToolError("Payment method not found")
-    return method
-
-
-def _check_counts(requested: list[str], order: Order, message: str) -> None:
-    """Each requested id may appear at most as often as the order holds it; report the first that does not."""
-    held = [item.item_id for item in order.items]
-    for item_id in requested:
-        if requested.count(item_id) > held.count(item_id):
-            raise ToolError(message.format(item_id=item_id))
-
-
-def _first_item(order: Order, item_id: str) -> OrderItem:
-    return next(item for item in order.items if item.item_id == item_id)
-
-
-def _available_variant(session: Session, item: OrderItem, new_item_id: str) -> Variant:
-    variant = _variant(session, item.product_id, new_item_id)
-    if not variant.available:
-        raise ToolError(f"New item {new_item_id} not found or available")
-    return variant
-
-
-def _add_transaction(order: Order, transaction_type: str, amount: float, method_id: str) -> None:
-    order.payment_history.append(
-        PaymentTransaction(
-            position=len(order.payment_history),
-            transaction_type=transaction_type,
-            amount=amount,
-            payment_method_id=method_id,
-        )
-    )
-
-
-def _adjust_gift_card(session: Session, method: PaymentMethod, delta: float) -> None:
-    claim(session, method)
-    assert method.balance is not None, f"gift card {method.id} has no balance"
-    method.balance = round(method.balance + delta, 2)
-
 
 # ---------------------------------------------------------------- generic tools
 
@@ -204,7 +119,7 @@ def find_user_id_by_email(email: str, ctx: ToolContext) -> str:
     Args:
         email: The email of the user, such as 'something@example.com'.
     """
-    with _store(ctx).transaction() as session:
+    with get_store(ctx).transaction() as session:
         user_id = session.scalars(
             select(User.user_id).where(func.lower(User.email) == email.lower()).order_by(User.position).limit(1)
         ).first()
@@ -224,7 +139,7 @@ def find_user_id_by_name_zip(first_name: str, last_name: str, zip: str, ctx: Too
         last_name: The last name of the customer, such as 'Doe'.
         zip: The zip code of the customer, such as '12345'.
     """
-    with _store(ctx).transaction() as session:
+    with get_store(ctx).transaction() as session:
         rows = session.execute(
             select(User.user_id, User.first_name, User.last_name)
             .join(Address, User.address_id == Address.id)
@@ -245,8 +160,8 @@ def get_order_details(order_id: str, ctx: ToolContext) -> dict[str, Any]:
         order_id: The order id, such as '#W0000000'. Be careful there is a '#' symbol at the
             beginning of the order id.
     """
-    with _store(ctx).transaction() as session:
-        return order_to_model(_order(session, order_id))
+    with get_store(ctx).transaction() as session:
+        return order_to_model(get_order(session, order_id))
 
 
 @tool
@@ -258,8 +173,8 @@ def get_product_details(product_id: str, ctx: ToolContext) -> dict[str, Any]:
         product_id: The product id, such as '6086499569'. Be careful the product id is different
             from the item id.
     """
-    with _store(ctx).transaction() as session:
-        return product_to_model(_product(session, product_id))
+    with get_store(ctx).transaction() as session:
+        return product_to_model(get_product(session, product_id))
 
 
 @tool
@@ -270,7 +185,7 @@ def get_item_details(item_id: str, ctx: ToolContext) -> dict[str, Any]:
         item_id: The item id, such as '6086499569'. Be careful the item id is different from the
             product id.
     """
-    with _store(ctx).transaction() as session:
+    with get_store(ctx).transaction() as session:
         variant = session.scalars(
             select(Variant)
             .join(Product, Variant.product_id == Product.product_id)
@@ -290,8 +205,8 @@ def get_user_details(user_id: str, ctx: ToolContext) -> dict[str, Any]:
     Args:
         user_id: The user id, such as 'sara_doe_496'.
     """
-    with _store(ctx).transaction() as session:
-        return user_to_model(_user(session, user_id))
+    with get_store(ctx).transaction() as session:
+        return user_to_model(get_user(session, user_id))
 
 
 @tool
@@ -301,7 +216,7 @@ def list_all_product_types(ctx: ToolContext) -> str:
     Each product type has a variety of different items with unique item ids and options.
     There are only 50 product types in the store.
     """
-    with _store(ctx).transaction() as session:
+    with get_store(ctx).transaction() as session:
         rows = session.execute(select(Product.name, Product.product_id).order_by(Product.position)).all()
     return json.dumps({name: product_id for name, product_id in rows}, sort_keys=True)
 
@@ -324,8 +239,8 @@ def cancel_pending_order(order_id: str, reason: str, ctx: ToolContext) -> dict[s
         reason: The reason for cancellation, which should be either 'no longer needed' or
             'ordered by mistake'.
     """
-    with _store(ctx).transaction() as session:
-        order = _order(session, order_id)
+    with get_store(ctx).transaction() as session:
+        order = get_order(session, order_id)
         if order.status != "pending":
             raise ToolError("Non-pending order cannot be cancelled")
         if reason not in CANCEL_REASONS:
@@ -333,14 +248,14 @@ def cancel_pending_order(order_id: str, reason: str, ctx: ToolContext) -> dict[s
         claim(session, order)
         refunds = []
         for payment in list(order.payment_history):
-            method = _payment_method(session, order.user_id, payment.payment_method_id)
+            method = get_payment_method(session, order.user_id, payment.payment_method_id)
             refunds.append((payment.amount, payment.payment_method_id))
             if method.is_gift_card:
-                _adjust_gift_card(session, method, payment.amount)
+                adjust_gift_card(session, method, payment.amount)
         order.status = "cancelled"
         order.cancel_reason = reason
         for amount, method_id in refunds:
-            _add_transaction(order, "refund", amount, method_id)
+            add_transaction(order, "refund", amount, method_id)
         session.flush()
         return order_to_model(order)
 
@@ -365,20 +280,20 @@ def exchange_delivered_order_items(
             as 'gift_card_0000000' or 'credit_card_0000000'. These can be looked up from the user
             or order details.
     """
-    with _store(ctx).transaction() as session:
-        order = _order(session, order_id)
+    with get_store(ctx).transaction() as session:
+        order = get_order(session, order_id)
         if order.status != "delivered":
             raise ToolError("Non-delivered order cannot be exchanged")
-        _check_counts(item_ids, order, "Number of {item_id} not found.")
+        check_counts(item_ids, order, "Number of {item_id} not found.")
         if len(item_ids) != len(new_item_ids):
             raise ToolError("The number of items to be exchanged should match.")
         diff = 0.0
         for old_id, new_id in zip(item_ids, new_item_ids):
-            item = _first_item(order, old_id)
-            variant = _available_variant(session, item, new_id)
+            item = first_item(order, old_id)
+            variant = available_variant(session, item, new_id)
             diff += variant.price - item.price
         diff = round(diff, 2)
-        method = _payment_method(session, order.user_id, payment_method_id)
+        method = get_payment_method(session, order.user_id, payment_method_id)
         if method.is_gift_card and (method.balance or 0.0) < diff:
             raise ToolError("Insufficient gift card balance to pay for the price difference")
         claim(session, order)
@@ -408,12 +323,12 @@ def modify_pending_order_address(
         country: The country, such as 'USA'.
         zip: The zip code, such as '12345'.
     """
-    with _store(ctx).transaction() as session:
-        order = _order(session, order_id)
+    with get_store(ctx).transaction() as session:
+        order = get_order(session, order_id)
         if "pending" not in order.status:
             raise ToolError("Non-pending order cannot be modified")
         claim(session, order)
-        _set_address(order.address, address1, address2, city, state, country, zip)
+        set_address(order.address, address1, address2, city, state, country, zip)
         session.flush()
         return order_to_model(order)
 
@@ -438,12 +353,12 @@ def modify_pending_order_items(
             as 'gift_card_0000000' or 'credit_card_0000000'. These can be looked up from the user
             or order details.
     """
-    is_compat = _is_reference_compat(ctx)
-    with _store(ctx).transaction() as session:
-        order = _order(session, order_id)
+    is_compat = is_reference_compat(ctx)
+    with get_store(ctx).transaction() as session:
+        order = get_order(session, order_id)
         if order.status != "pending":
             raise ToolError("Non-pending order cannot be modified")
-        _check_counts(item_ids, order, "{item_id} not found")
+        check_counts(item_ids, order, "{item_id} not found")
         if len(item_ids) != len(new_item_ids):
             raise ToolError("The number of items to be exchanged should match")
         diff = 0.0
@@ -451,22 +366,22 @@ def modify_pending_order_items(
         for old_id, new_id in zip(item_ids, new_item_ids):
             if old_id == new_id:
                 raise ToolError("The new item id should be different from the old item id")
-            item = _first_item(order, old_id)
-            variant = _available_variant(session, item, new_id)
+            item = first_item(order, old_id)
+            variant = available_variant(session, item, new_id)
             new_variants.append(variant)
             diff += variant.price - item.price
         if not is_compat:
             diff = round(diff, 2)
-        method = _payment_method(session, order.user_id, payment_method_id)
+        method = get_payment_method(session, order.user_id, payment_method_id)
         if method.is_gift_card and (method.balance or 0.0) < diff:
             raise ToolError("Insufficient gift card balance to pay for the new item")
         claim(session, order)
         amount = abs(diff) if is_compat else round(abs(diff), 2)
-        _add_transaction(order, "payment" if diff > 0 else "refund", amount, payment_method_id)
+        add_transaction(order, "payment" if diff > 0 else "refund", amount, payment_method_id)
         if method.is_gift_card:
-            _adjust_gift_card(session, method, -diff)
+            adjust_gift_card(session, method, -diff)
         for old_id, variant in zip(item_ids, new_variants):
-            item = _first_item(order, old_id)
+            item = first_item(order, old_id)
             # The reference reuses its leftover loop variable: every item gets the last pair's variant.
             source = new_variants[-1] if is_compat else variant
             item.item_id = variant.item_id
@@ -489,11 +404,11 @@ def modify_pending_order_payment(order_id: str, payment_method_id: str, ctx: Too
             as 'gift_card_0000000' or 'credit_card_0000000'. These can be looked up from the user
             or order details.
     """
-    with _store(ctx).transaction() as session:
-        order = _order(session, order_id)
+    with get_store(ctx).transaction() as session:
+        order = get_order(session, order_id)
         if "pending" not in order.status:
             raise ToolError("Non-pending order cannot be modified")
-        new_method = _payment_method(session, order.user_id, payment_method_id)
+        new_method = get_payment_method(session, order.user_id, payment_method_id)
         history = order.payment_history
         if len(history) != 1 or history[0].transaction_type != "payment":
             raise ToolError("There should be exactly one payment for a pending order")
@@ -502,14 +417,14 @@ def modify_pending_order_payment(order_id: str, payment_method_id: str, ctx: Too
             raise ToolError("The new payment method should be different from the current one")
         if new_method.is_gift_card and (new_method.balance or 0.0) < amount:
             raise ToolError("Insufficient gift card balance to pay for the order")
-        old_method = _payment_method(session, order.user_id, old_method_id)
+        old_method = get_payment_method(session, order.user_id, old_method_id)
         claim(session, order)
-        _add_transaction(order, "payment", amount, payment_method_id)
-        _add_transaction(order, "refund", amount, old_method_id)
+        add_transaction(order, "payment", amount, payment_method_id)
+        add_transaction(order, "refund", amount, old_method_id)
         if new_method.is_gift_card:
-            _adjust_gift_card(session, new_method, -amount)
+            adjust_gift_card(session, new_method, -amount)
         if old_method.is_gift_card:
-            _adjust_gift_card(session, old_method, amount)
+            adjust_gift_card(session, old_method, amount)
         session.flush()
         return order_to_model(order)
 
@@ -530,10 +445,10 @@ def modify_user_address(
         country: The country, such as 'USA'.
         zip: The zip code, such as '12345'.
     """
-    with _store(ctx).transaction() as session:
-        user = _user(session, user_id)
+    with get_store(ctx).transaction() as session:
+        user = get_user(session, user_id)
         claim(session, user)
-        _set_address(user.address, address1, address2, city, state, country, zip)
+        set_address(user.address, address1, address2, city, state, country, zip)
         session.flush()
         return user_to_model(user)
 
@@ -556,28 +471,21 @@ def return_delivered_order_items(
             as 'gift_card_0000000' or 'credit_card_0000000'. These can be looked up from the user
             or order details.
     """
-    with _store(ctx).transaction() as session:
-        order = _order(session, order_id)
+    with get_store(ctx).transaction() as session:
+        order = get_order(session, order_id)
         if order.status != "delivered":
             raise ToolError("Non-delivered order cannot be returned")
-        method = _payment_method(session, order.user_id, payment_method_id)
+        method = get_payment_method(session, order.user_id, payment_method_id)
         original = order.payment_history[0].payment_method_id if order.payment_history else None
         if not method.is_gift_card and payment_method_id != original:
             raise ToolError("Payment method should be the original payment method")
-        _check_counts(item_ids, order, "Some item not found")
+        check_counts(item_ids, order, "Some item not found")
         claim(session, order)
         order.status = "return requested"
         order.return_items = sorted(item_ids)
         order.return_payment_method_id = payment_method_id
         session.flush()
         return order_to_model(order)
-
-
-def _set_address(
-    address: Address, address1: str, address2: str, city: str, state: str, country: str, zip: str
-) -> None:
-    address.address1, address.address2, address.city = address1, address2, city
-    address.state, address.country, address.zip = state, country, zip
 
 
 # The order tau2's tools_summary.json lists them in (alphabetical), which the model sees.
