@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +26,9 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL.")
     llm_model: str | None = None
     llm_api_key: str | None = None
+    llm_tool_mode: Literal["auto", "native", "react"] = Field(
+        default="auto", description="Tool calling: probe the endpoint (auto), trust it (native) or use JSON ReAct."
+    )
     llm_timeout_s: float = Field(default=60.0, gt=0)
     llm_max_retries: int = Field(default=2, ge=0, le=10)
     bootstrap_api_key: str | None = Field(default=None, min_length=8)

@@ -26,9 +26,9 @@ def completion(message: dict, finish: str = "stop") -> dict:
     }
 
 
-def model_for(handler, retries: int = 0) -> OpenAIChatModel:  # type: ignore[no-untyped-def]
+def model_for(handler, retries: int = 0, tool_mode: str = "native") -> OpenAIChatModel:  # type: ignore[no-untyped-def]
     client = httpx.Client(transport=httpx.MockTransport(handler))
-    return OpenAIChatModel("http://llm.test/v1", "m", timeout_s=2, max_retries=retries, http_client=client)
+    return OpenAIChatModel("http://llm.test/v1", "m", timeout_s=2, max_retries=retries, http_client=client, tool_mode=tool_mode)  # type: ignore[arg-type]
 
 
 REQUEST = ModelRequest(messages=[Message(role="user", content="weather in Paris?")], tools=[get_weather])
@@ -99,3 +99,48 @@ def test_retries_with_backoff_recover_from_a_transient_error() -> None:
 
     assert model_for(handler, retries=2).generate(REQUEST).content == "hello"
     assert len(calls) == 2
+
+
+def test_probe_keeps_native_tool_calls_when_the_endpoint_returns_them() -> None:
+    bodies = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        bodies.append(body)
+        name = body["tools"][0]["function"]["name"]
+        return httpx.Response(200, json=completion({"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c", "type": "function", "function": {"name": name, "arguments": "{}"}}]}, "tool_calls"))
+
+    model = model_for(handler, tool_mode="auto")
+    model.generate(REQUEST)
+    model.generate(REQUEST)
+    assert model.tool_mode == "native"
+    assert [b["tools"][0]["function"]["name"] for b in bodies] == ["echo", "get_weather", "get_weather"]  # one probe
+
+
+def test_probe_falls_back_to_json_react_when_tool_calls_come_back_as_text() -> None:
+    bodies = []
+    replies = iter([
+        '<｜tool▁calls▁begin｜>echo',  # the probe: a broken parser leaks the raw template
+        '```json\n{"tool": "get_weather", "arguments": {"city": "Paris"}}\n```',
+        '{"answer": "It is sunny in Paris."}',
+    ])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        return httpx.Response(200, json=completion({"role": "assistant", "content": next(replies)}))
+
+    model = model_for(handler, tool_mode="auto")
+    first = model.generate(REQUEST)
+    assert model.tool_mode == "react"
+    assert "tools" not in bodies[1] and "get_weather" in bodies[1]["messages"][0]["content"]
+    assert [(c.name, json.loads(c.arguments)) for c in first.tool_calls] == [("get_weather", {"city": "Paris"})]
+
+    follow_up = ModelRequest(messages=[
+        Message("user", "weather in Paris?"),
+        Message("assistant", "", tool_calls=first.tool_calls),
+        Message("tool", "sunny", tool_call_id=first.tool_calls[0].id, name="get_weather"),
+    ], tools=[get_weather])
+    second = model.generate(follow_up)
+    assert second.content == "It is sunny in Paris." and not second.tool_calls
+    assert bodies[2]["messages"][-1] == {"role": "user", "content": "Observation from get_weather: sunny"}

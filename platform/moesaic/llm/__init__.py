@@ -17,6 +17,7 @@ def create_chat_model(settings: Settings) -> ChatModel:
             settings.llm_api_key,
             timeout_s=settings.llm_timeout_s,
             max_retries=settings.llm_max_retries,
+            tool_mode=settings.llm_tool_mode,
         )
     return ExtractiveModel()
 

@@ -2,20 +2,37 @@
 
 Timeouts and retries with exponential backoff come from the openai SDK (``max_retries``); every
 failure is mapped to ``UpstreamTimeout`` (504) or ``UpstreamError`` (502) with a readable reason.
-DeepSeek's ``reasoning_content`` is kept apart from the answer.
+DeepSeek's ``reasoning_content`` is kept apart from the answer. With ``tool_mode="auto"`` the first
+request that carries tools is preceded by a probe: if the endpoint does not return a real tool
+call for an obvious one, this model switches to the JSON ReAct protocol (``llm.react``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import replace
+from typing import Any, Literal
 
 import openai
 
 from moesaic.errors import UpstreamError, UpstreamTimeout
-from moesaic.llm.base import ChatModel, ModelReply, ModelRequest, StreamItem
+from moesaic.llm.base import ChatModel, ModelReply, ModelRequest, StreamItem, split_for_streaming
+from moesaic.llm.react import parse_react_reply, to_react_messages
 from moesaic.types import Message, ToolCall, Usage
+
+log = logging.getLogger(__name__)
+ToolMode = Literal["auto", "native", "react"]
+PROBE_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "echo",
+        "description": "Echo a word back.",
+        "parameters": {"type": "object", "properties": {"word": {"type": "string"}}, "required": ["word"]},
+    },
+}
 
 
 def to_openai_messages(messages: list[Message] | tuple[Message, ...]) -> list[dict[str, Any]]:
@@ -45,8 +62,11 @@ class OpenAIChatModel(ChatModel):
         timeout_s: float = 60.0,
         max_retries: int = 2,
         http_client: Any = None,
+        tool_mode: ToolMode = "auto",
     ) -> None:
         self.model = model
+        self.tool_mode: ToolMode = tool_mode
+        self._probe_lock = threading.Lock()
         self.client = openai.OpenAI(
             base_url=base_url,
             api_key=api_key or "not-needed",
@@ -65,7 +85,39 @@ class OpenAIChatModel(ChatModel):
             params["max_tokens"] = request.max_tokens
         return params
 
+    def uses_native_tools(self) -> bool:
+        """Probe once (in ``auto`` mode) whether the endpoint returns real tool calls."""
+        with self._probe_lock:
+            if self.tool_mode == "auto":
+                with _upstream_errors(self.model):
+                    response = self.client.chat.completions.create(
+                        model=self.model,
+                        messages=[{"role": "user", "content": "Call the tool echo with the word 'ping'."}],
+                        tools=[PROBE_TOOL],
+                        max_tokens=64,
+                    )
+                choices = getattr(response, "choices", None) or []
+                calls = (choices[0].message.tool_calls or []) if choices and choices[0].message else []
+                native = any(getattr(c, "function", None) is not None and c.function.name == "echo" for c in calls)
+                self.tool_mode = "native" if native else "react"
+                if not native:
+                    log.warning("model %r returned no tool call for the probe; using the JSON ReAct protocol", self.model)
+            return self.tool_mode == "native"
+
+    def _react(self, request: ModelRequest) -> ModelReply:
+        messages = to_react_messages(list(request.messages), request.tools)
+        plain = replace(request, messages=messages, tools=())
+        reply = self._complete(plain)
+        call_id = f"call_{abs(hash((reply.content, len(messages)))) % 10**10}"
+        content, calls = parse_react_reply(reply.content, {t.name for t in request.tools}, call_id)
+        return replace(reply, content=content, tool_calls=calls, finish_reason="tool_calls" if calls else reply.finish_reason)
+
     def _generate(self, request: ModelRequest) -> ModelReply:
+        if request.tools and not self.uses_native_tools():
+            return self._react(request)
+        return self._complete(request)
+
+    def _complete(self, request: ModelRequest) -> ModelReply:
         with _upstream_errors(self.model):
             response = self.client.chat.completions.create(**self._params(request))
         choices = getattr(response, "choices", None)
@@ -89,6 +141,11 @@ class OpenAIChatModel(ChatModel):
         )
 
     def _stream(self, request: ModelRequest) -> Iterator[StreamItem]:
+        if request.tools and not self.uses_native_tools():
+            reply = self._react(request)  # the JSON must be complete before we know what it is
+            yield from split_for_streaming(reply.content)
+            yield reply
+            return
         params = self._params(request) | {"stream": True, "stream_options": {"include_usage": True}}
         content: list[str] = []
         reasoning: list[str] = []
