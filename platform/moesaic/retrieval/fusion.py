@@ -31,15 +31,15 @@ def maximal_marginal_relevance(
 ) -> list[int]:
     """Pick ``top_k`` candidate indices trading relevance against similarity to those already picked.
 
-    ``query`` [D], ``candidates`` [N, D] unit vectors; ``relevance`` [N] (fused scores, rescaled to
-    [0, 1] here so they mix with cosines).
+    ``query`` [D], ``candidates`` [N, D] unit vectors; ``relevance`` [N] (fused scores, divided by
+    their maximum here so they mix with cosines).
     """
     n = len(candidates)
     if n == 0:
         return []
     rel = np.asarray(relevance, dtype=np.float32)  # [N]
-    span = float(rel.max() - rel.min())
-    rel = (rel - rel.min()) / span if span > 0 else np.ones_like(rel)
+    top = float(rel.max())
+    rel = rel / top if top > 0 else np.ones_like(rel)
     similarity = candidates @ candidates.T  # [N, N]
     chosen: list[int] = []
     remaining = list(range(n))

@@ -4,6 +4,10 @@ The index itself is kept in sync by the database (triggers on SQLite, a generate
 PostgreSQL; see migration ``0002_retrieval``), so inserting or deleting ``retrieval_chunks`` rows in a
 transaction updates it in that same transaction. This module only builds and runs queries; it
 never rebuilds anything in memory.
+
+Cost control on SQLite: BM25 has to score every chunk that matches any query term, so very common
+terms (low IDF, little ranking value) are dropped, most common first, while the query's summed
+posting counts exceed ``max_postings``; the rarest term is always kept.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 MAX_QUERY_TERMS = 32
+DEFAULT_MAX_POSTINGS = 8000
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being
     below between both but by can could did do does doing down during each few for from further had
@@ -38,11 +43,14 @@ def query_terms(query: str) -> list[str]:
 class KeywordIndex:
     """Ranked keyword search over live chunks of one knowledge base."""
 
-    def __init__(self, dialect: str, *, title_weight: float = 1.0) -> None:
+    def __init__(
+        self, dialect: str, *, title_weight: float = 1.0, max_postings: int = DEFAULT_MAX_POSTINGS
+    ) -> None:
         if dialect not in ("sqlite", "postgresql"):
             raise ValueError(f"no keyword index for dialect {dialect!r}; valid: sqlite, postgresql")
         self.dialect = dialect
         self.title_weight = title_weight
+        self.max_postings = max_postings
 
     def search(
         self, session: Session, kb_id: str, query: str, n: int, document_ids: list[str] | None = None
@@ -51,30 +59,69 @@ class KeywordIndex:
         terms = query_terms(query)
         if not terms or (document_ids is not None and not document_ids):
             return []
-        params: dict[str, object] = {"kb": kb_id, "n": n}
+        if self.dialect == "postgresql":
+            return self._search_postgres(session, kb_id, terms, n, document_ids)
+        return self._search_sqlite(session, kb_id, terms, n, document_ids)
+
+    def _prune(self, session: Session, terms: list[str]) -> list[str]:
+        """Drop the most common terms while the summed posting counts exceed the budget."""
+        cap = self.max_postings + 1
+        # one round trip: a capped match count per term (capped, so common terms stay cheap)
+        columns = ", ".join(
+            f"(SELECT count(*) FROM (SELECT 1 FROM retrieval_chunks_fts "
+            f"WHERE retrieval_chunks_fts MATCH :q{i} LIMIT :cap))"
+            for i in range(len(terms))
+        )
+        params: dict[str, object] = {f"q{i}": f'"{term}"' for i, term in enumerate(terms)}
+        params["cap"] = cap
+        row = session.execute(text(f"SELECT {columns}"), params).one()
+        counts = {term: int(count) for term, count in zip(terms, row)}
+        kept = [t for t in sorted(terms, key=lambda t: counts[t]) if counts[t] > 0]
+        while len(kept) > 1 and sum(counts[t] for t in kept) > self.max_postings:
+            kept.pop()
+        return kept
+
+    def _search_sqlite(
+        self, session: Session, kb_id: str, terms: list[str], n: int, document_ids: list[str] | None
+    ) -> list[tuple[str, float]]:
+        terms = self._prune(session, terms)
+        if not terms:
+            return []
+        match = f'knowledge_base_id : "{kb_id}" AND (' + " OR ".join(f'"{t}"' for t in terms) + ")"
+        params: dict[str, object] = {"q": match, "n": n, "tw": self.title_weight, "kb": kb_id}
+        if document_ids is None:
+            # rank inside the FTS module, join only the top n rows
+            sql = (
+                "SELECT c.chunk_id, f.score FROM (SELECT rowid AS rid, "
+                "-bm25(retrieval_chunks_fts, :tw, 1.0, 0.0) AS score FROM retrieval_chunks_fts "
+                "WHERE retrieval_chunks_fts MATCH :q ORDER BY score DESC LIMIT :n) f "
+                "JOIN retrieval_chunks c ON c.id = f.rid WHERE c.knowledge_base_id = :kb ORDER BY f.score DESC"
+            )
+            return [(row[0], float(row[1])) for row in session.execute(text(sql), params)]
+        params["doc_ids"] = list(document_ids)
+        sql = (
+            "SELECT c.chunk_id, -bm25(retrieval_chunks_fts, :tw, 1.0, 0.0) AS score "
+            "FROM retrieval_chunks_fts JOIN retrieval_chunks c ON c.id = retrieval_chunks_fts.rowid "
+            "WHERE retrieval_chunks_fts MATCH :q AND c.knowledge_base_id = :kb AND c.document_id IN :doc_ids "
+            "ORDER BY score DESC LIMIT :n"
+        )
+        statement = text(sql).bindparams(bindparam("doc_ids", expanding=True))
+        return [(row[0], float(row[1])) for row in session.execute(statement, params)]
+
+    def _search_postgres(
+        self, session: Session, kb_id: str, terms: list[str], n: int, document_ids: list[str] | None
+    ) -> list[tuple[str, float]]:
+        params: dict[str, object] = {"kb": kb_id, "n": n, "q": " | ".join(terms)}
         doc_clause = ""
         if document_ids is not None:
             doc_clause = " AND c.document_id IN :doc_ids"
             params["doc_ids"] = list(document_ids)
-        if self.dialect == "sqlite":
-            params["q"] = " OR ".join(f'"{term}"' for term in terms)
-            params["tw"] = self.title_weight
-            sql = (
-                "SELECT c.chunk_id, -bm25(retrieval_chunks_fts, :tw, 1.0) AS score "
-                "FROM retrieval_chunks_fts JOIN retrieval_chunks c ON c.id = retrieval_chunks_fts.rowid "
-                "WHERE retrieval_chunks_fts MATCH :q AND c.knowledge_base_id = :kb" + doc_clause +
-                " ORDER BY score DESC LIMIT :n"
-            )
-        else:
-            params["q"] = " | ".join(terms)
-            sql = (
-                "SELECT c.chunk_id, ts_rank(c.tsv, q, 1) AS score "
-                "FROM retrieval_chunks c, to_tsquery('english', :q) q "
-                "WHERE c.knowledge_base_id = :kb AND c.tsv @@ q" + doc_clause +
-                " ORDER BY score DESC LIMIT :n"
-            )
+        sql = (
+            "SELECT c.chunk_id, ts_rank(c.tsv, q, 1) AS score "
+            "FROM retrieval_chunks c, to_tsquery('english', :q) q "
+            "WHERE c.knowledge_base_id = :kb AND c.tsv @@ q" + doc_clause + " ORDER BY score DESC LIMIT :n"
+        )
         statement = text(sql)
         if document_ids is not None:
             statement = statement.bindparams(bindparam("doc_ids", expanding=True))
-        rows = session.execute(statement, params).all()
-        return [(row[0], float(row[1])) for row in rows]
+        return [(row[0], float(row[1])) for row in session.execute(statement, params)]

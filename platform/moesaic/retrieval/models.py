@@ -126,3 +126,4 @@ class KnowledgeBaseConfig(BaseModel):
     chunk_size: int = Field(default=200, ge=16, le=2000)
     chunk_overlap: int = Field(default=30, ge=0, le=500)
     num_candidates: int = Field(default=100, ge=10, le=1000)
+    keyword_max_postings: int = Field(default=8000, ge=100)  # SQLite: drop common terms past this

@@ -368,7 +368,9 @@ class KnowledgeService:
             n = max(config.num_candidates, top_k * 3)
             keyword_hits: list[tuple[str, float]] = []
             if mode in ("hybrid", "keyword"):
-                index = KeywordIndex(self.db.dialect, title_weight=config.title_weight)
+                index = KeywordIndex(
+                    self.db.dialect, title_weight=config.title_weight, max_postings=config.keyword_max_postings
+                )
                 keyword_hits = index.search(session, kb_id, query, n, doc_ids)
         dense_hits: list[tuple[str, float]] = []
         vector = query_vector
@@ -442,16 +444,26 @@ class KnowledgeService:
             return []
         ids = [chunk_id for chunk_id, _ in ranked]
         with self.db.session() as session:
+            # look up by chunk_id alone (its unique index); tenancy is checked on every row below
             rows = session.execute(
-                select(ChunkRecord, DocumentRecord.title, DocumentRecord.filename, DocumentRecord.source)
-                .join(DocumentRecord, DocumentRecord.id == ChunkRecord.document_id)
-                .where(
-                    ChunkRecord.chunk_id.in_(ids),
-                    ChunkRecord.tenant_id == tenant_id,
-                    ChunkRecord.knowledge_base_id == kb_id,
+                select(
+                    ChunkRecord.chunk_id,
+                    ChunkRecord.document_id,
+                    ChunkRecord.tenant_id,
+                    ChunkRecord.knowledge_base_id,
+                    ChunkRecord.title,
+                    ChunkRecord.text,
+                    ChunkRecord.start_char,
+                    ChunkRecord.end_char,
+                    DocumentRecord.title,
+                    DocumentRecord.filename,
+                    DocumentRecord.source,
                 )
+                .join(DocumentRecord, DocumentRecord.id == ChunkRecord.document_id)
+                .where(ChunkRecord.chunk_id.in_(ids))
             ).all()
-        by_id = {row[0].chunk_id: row for row in rows}
+        by_id = {row[0]: row for row in rows if row[2] == tenant_id and row[3] == kb_id}
+
         dense_rank = {chunk_id: rank for rank, (chunk_id, _) in enumerate(dense_hits, start=1)}
         keyword_rank = {chunk_id: rank for rank, (chunk_id, _) in enumerate(keyword_hits, start=1)}
         out = []
@@ -459,20 +471,20 @@ class KnowledgeService:
             row = by_id.get(chunk_id)
             if row is None:
                 continue
-            record, title, filename, source = row
+            _, document_id, _, _, section, body, start_char, end_char, title, filename, source = row
             out.append(
                 Chunk(
                     chunk_id=chunk_id,
-                    document_id=record.document_id,
-                    text=record.text,
-                    start_char=record.start_char,
-                    end_char=record.end_char,
+                    document_id=document_id,
+                    text=body,
+                    start_char=start_char,
+                    end_char=end_char,
                     score=float(score),
                     title=title or filename,
                     metadata={
                         "filename": filename,
                         "source": source,
-                        "section": record.title,
+                        "section": section,
                         "dense_rank": dense_rank.get(chunk_id),
                         "keyword_rank": keyword_rank.get(chunk_id),
                     },

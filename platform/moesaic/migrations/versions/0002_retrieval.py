@@ -16,13 +16,15 @@ branch_labels = None
 depends_on = None
 
 SQLITE_FTS = [
-    "CREATE VIRTUAL TABLE retrieval_chunks_fts USING fts5("
-    "title, text, content='retrieval_chunks', content_rowid='id', tokenize='porter unicode61')",
+    # knowledge_base_id is indexed as a token so a query can scope itself inside MATCH
+    "CREATE VIRTUAL TABLE retrieval_chunks_fts USING fts5(title, text, knowledge_base_id, "
+    "content='retrieval_chunks', content_rowid='id', tokenize='porter unicode61')",
     "CREATE TRIGGER retrieval_chunks_ai AFTER INSERT ON retrieval_chunks BEGIN "
-    "INSERT INTO retrieval_chunks_fts(rowid, title, text) VALUES (new.id, new.title, new.text); END",
+    "INSERT INTO retrieval_chunks_fts(rowid, title, text, knowledge_base_id) "
+    "VALUES (new.id, new.title, new.text, new.knowledge_base_id); END",
     "CREATE TRIGGER retrieval_chunks_ad AFTER DELETE ON retrieval_chunks BEGIN "
-    "INSERT INTO retrieval_chunks_fts(retrieval_chunks_fts, rowid, title, text) "
-    "VALUES ('delete', old.id, old.title, old.text); END",
+    "INSERT INTO retrieval_chunks_fts(retrieval_chunks_fts, rowid, title, text, knowledge_base_id) "
+    "VALUES ('delete', old.id, old.title, old.text, old.knowledge_base_id); END",
 ]
 POSTGRES_FTS = [
     "ALTER TABLE retrieval_chunks ADD COLUMN tsv tsvector GENERATED ALWAYS AS ("
