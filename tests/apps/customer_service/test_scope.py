@@ -54,3 +54,4 @@ def test_clinc150_validation_metrics() -> None:
     assert metrics["in_scope_accuracy"] > 0.85
     assert metrics["oos_recall"] > 0.4
     assert metrics["retail_router_rejects_non_retail"] > 0.9
+    assert metrics["retail_router_keeps_retail_requests"] > 0.8
