@@ -128,6 +128,8 @@ def load_weights(model: DeepseekForCausalLM, model_dir: str | Path) -> None:
     if cfg.tie_word_embeddings and "lm_head.weight" not in written:
         model.lm_head.weight = model.model.embed_tokens.weight
         written.add("lm_head.weight")
+    for attn in model.mla_layers():
+        attn._w_uk = attn._w_uv = None  # absorbed copies are rebuilt from the new weights
     missing = [n for n, _ in model.named_parameters() if n not in written]
     if missing:
         raise ValueError(f"checkpoint in {model_dir} lacks {len(missing)} parameters, e.g. {missing[:5]}")

@@ -143,7 +143,7 @@ class MultiHeadLatentAttention(nn.Module):
         """W_UK [H, nope, r] and W_UV [H, v, r], views of kv_b_proj."""
         if self._w_uk is None or self._w_uk.device != self.kv_b_proj.weight.device:
             w = self.kv_b_proj.weight.view(self.num_heads, self.nope + self.v_dim, self.kv_lora_rank)
-            self._w_uk, self._w_uv = w[:, : self.nope], w[:, self.nope :]
+            self._w_uk, self._w_uv = w[:, : self.nope].contiguous(), w[:, self.nope :].contiguous()
         assert self._w_uk is not None and self._w_uv is not None
         return self._w_uk, self._w_uv
 

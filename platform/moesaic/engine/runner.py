@@ -22,6 +22,11 @@ log = logging.getLogger(__name__)
 ACTIVATION_RESERVE_BYTES = 3 * 2**30
 
 
+def _triton_shapes_ok(cfg: ModelConfig) -> bool:
+    """The Triton decode kernel tiles the latent and rope dims as powers of two of at least 16."""
+    return all(d >= 16 and d & (d - 1) == 0 for d in (cfg.kv_lora_rank, cfg.qk_rope_head_dim))
+
+
 class ModelRunner:
     def __init__(
         self,
@@ -46,7 +51,7 @@ class ModelRunner:
             load_weights(self.model, model_dir)
         self.model.eval()
         is_cuda = device.type == "cuda"
-        self.attention_backend = "triton" if is_cuda else "torch"
+        self.attention_backend = "triton" if is_cuda and _triton_shapes_ok(model_config) else "torch"
         self.experts_backend = "grouped_mm" if is_cuda and grouped_mm_available() and dtype == torch.bfloat16 else "torch"
         self.model.set_backends(self.attention_backend, self.experts_backend)
         self.num_blocks = self._num_kv_blocks()
@@ -193,9 +198,10 @@ class ModelRunner:
         self.g_positions[:bs].copy_(self._tensor(pos + [0] * pad, torch.int64))
         self.g_slots[:bs].copy_(self._tensor(slots + [self.scratch_slot] * pad, torch.int64))
         self.g_context_lens[:bs].copy_(self._tensor(lens + [1] * pad, torch.int32))
-        width = self.max_blocks_per_seq
+        # Only the first `width` columns are read (the kernel stops at each context length).
+        width = max(len(s.block_table) for s in batch.seqs)
         tables = [s.block_table + [self.num_blocks] * (width - len(s.block_table)) for s in batch.seqs]
         tables += [[self.num_blocks] * width] * pad
-        self.g_block_tables[:bs].copy_(self._tensor(tables, torch.int32))
+        self.g_block_tables[:bs, :width].copy_(self._tensor(tables, torch.int32))
         self.graphs[bs].replay()
         return self.g_logits[bs][:n]

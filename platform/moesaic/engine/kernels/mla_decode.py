@@ -1,0 +1,98 @@
+"""Triton MLA decode over the paged latent cache, in the absorbed form (split-K flash decoding).
+
+Each program takes one sequence, a block of heads and one split of its context; it streams latent tiles
+[BLOCK_N, r + rope] straight from the paged cache (no gather copy), scores them against the absorbed query
+with an online softmax, and writes a partial output and its log-sum-exp. A small torch step merges the
+splits. Every launch parameter depends only on the batch size, so the kernel is CUDA-graph safe.
+Imported only on CUDA machines.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _mla_decode_kernel(
+    Q, QPE, KV, BT, LENS, O, LSE, scale,
+    stride_qb, stride_qh, stride_pb, stride_ph, stride_btb,
+    stride_ob, stride_oh, stride_os, stride_lb, stride_lh,
+    H: tl.constexpr, R: tl.constexpr, P: tl.constexpr, PAGE: tl.constexpr,
+    BLOCK_H: tl.constexpr, BLOCK_N: tl.constexpr, NUM_SPLITS: tl.constexpr,
+):
+    b = tl.program_id(0)
+    hb = tl.program_id(1)
+    split = tl.program_id(2)
+    heads = hb * BLOCK_H + tl.arange(0, BLOCK_H)
+    hmask = heads < H
+    r = tl.arange(0, R)
+    p = tl.arange(0, P)
+    q = tl.load(Q + b * stride_qb + heads[:, None] * stride_qh + r[None, :], mask=hmask[:, None], other=0.0)
+    qpe = tl.load(QPE + b * stride_pb + heads[:, None] * stride_ph + p[None, :], mask=hmask[:, None], other=0.0)
+    length = tl.load(LENS + b)
+    per_split = tl.cdiv(tl.cdiv(length, NUM_SPLITS), BLOCK_N) * BLOCK_N
+    start = split * per_split
+    end = tl.minimum(start + per_split, length)
+
+    m_i = tl.full([BLOCK_H], float("-inf"), dtype=tl.float32)
+    l_i = tl.zeros([BLOCK_H], dtype=tl.float32)
+    acc = tl.zeros([BLOCK_H, R], dtype=tl.float32)
+    for n0 in range(start, end, BLOCK_N):
+        t = n0 + tl.arange(0, BLOCK_N)
+        tmask = t < end
+        block = tl.load(BT + b * stride_btb + t // PAGE, mask=tmask, other=0)
+        row = (block.to(tl.int64) * PAGE + t % PAGE) * (R + P)
+        kv = tl.load(KV + row[:, None] + r[None, :], mask=tmask[:, None], other=0.0)  # [BN, R]
+        kpe = tl.load(KV + row[:, None] + R + p[None, :], mask=tmask[:, None], other=0.0)  # [BN, P]
+        qk = tl.dot(q, tl.trans(kv)) + tl.dot(qpe, tl.trans(kpe))  # [BH, BN]
+        qk = tl.where(tmask[None, :], qk * scale, float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(qk, 1))
+        alpha = tl.exp(m_i - m_new)
+        probs = tl.exp(qk - m_new[:, None])
+        l_i = l_i * alpha + tl.sum(probs, 1)
+        acc = acc * alpha[:, None] + tl.dot(probs.to(kv.dtype), kv)
+        m_i = m_new
+
+    has = l_i > 0
+    out = acc / tl.where(has, l_i, 1.0)[:, None]
+    lse = tl.where(has, m_i + tl.log(tl.where(has, l_i, 1.0)), float("-inf"))
+    tl.store(O + b * stride_ob + heads[:, None] * stride_oh + split * stride_os + r[None, :], out, mask=hmask[:, None])
+    tl.store(LSE + b * stride_lb + heads * stride_lh + split, lse, mask=hmask)
+
+
+def num_splits_for(batch: int, num_heads: int, block_h: int = 16, num_sms: int = 132) -> int:
+    programs = batch * triton.cdiv(num_heads, block_h)
+    return max(1, min(16, (2 * num_sms) // max(programs, 1)))
+
+
+def triton_mla_decode(
+    q_lat: torch.Tensor,  # [B, H, r]
+    q_pe: torch.Tensor,  # [B, H, rope]
+    kv_cache: torch.Tensor,  # [N, page, r + rope]
+    block_tables: torch.Tensor,  # [B, max_blocks] int32
+    context_lens: torch.Tensor,  # [B] int32
+    scale: float,
+) -> torch.Tensor:
+    batch, num_heads, rank = q_lat.shape
+    rope = q_pe.shape[-1]
+    page = kv_cache.shape[1]
+    block_h, block_n = 16, 32
+    splits = num_splits_for(batch, num_heads, block_h)
+    q_lat = q_lat.to(kv_cache.dtype).contiguous()
+    q_pe = q_pe.to(kv_cache.dtype).contiguous()
+    partial = torch.empty(batch, num_heads, splits, rank, dtype=torch.float32, device=q_lat.device)
+    lse = torch.empty(batch, num_heads, splits, dtype=torch.float32, device=q_lat.device)
+    grid = (batch, triton.cdiv(num_heads, block_h), splits)
+    _mla_decode_kernel[grid](
+        q_lat, q_pe, kv_cache, block_tables, context_lens, partial, lse, scale,
+        q_lat.stride(0), q_lat.stride(1), q_pe.stride(0), q_pe.stride(1), block_tables.stride(0),
+        partial.stride(0), partial.stride(1), partial.stride(2), lse.stride(0), lse.stride(1),
+        H=num_heads, R=rank, P=rope, PAGE=page, BLOCK_H=block_h, BLOCK_N=block_n, NUM_SPLITS=splits,
+        num_warps=4, num_stages=2,
+    )
+    if splits == 1:
+        return partial[:, :, 0]
+    weights = torch.softmax(lse, dim=-1)  # [B, H, S]
+    return (partial * weights[..., None]).sum(dim=2)  # [B, H, r]
