@@ -42,7 +42,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
 def ui(host: str = "127.0.0.1", port: int = 8501) -> None:
     """Run the Streamlit operator console (it talks to the API at MOESAIC_API_URL)."""
     command = [sys.executable, "-m", "streamlit", "run", str(UI_ENTRY), "--server.address", host,
-               "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+               "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               "--server.maxUploadSize", "50"]  # MiB, as the API accepts
     raise typer.Exit(subprocess.call(command))
 
 
