@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(default=2, ge=0, le=10)
     bootstrap_api_key: str | None = Field(default=None, min_length=8)
     datasets_dir: Path = Path("../shared/data")
+    redact_model_input: bool = Field(
+        default=False, description="Hide emails, phones, card numbers... from the model (restored in tool calls)."
+    )
     ingest_worker: bool = Field(default=True, description="Run an ingestion worker in this process.")
     history_token_budget: int = Field(default=3000, ge=100)
     agent_max_steps: int = Field(default=6, ge=1, le=50)

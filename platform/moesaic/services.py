@@ -85,6 +85,7 @@ class Platform:
             top_k=self.settings.retrieval_top_k,
             history_budget=self.settings.history_token_budget,
             metrics=self.metrics,
+            redact_model_input=self.settings.redact_model_input,
         )
 
     def close(self) -> None:

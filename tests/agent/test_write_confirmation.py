@@ -82,3 +82,27 @@ def test_handoff_silences_the_bot(bank, client, fake_model) -> None:  # type: ig
     assert conversation["summary"] == "wants a person"
     messages = client.get(f"/v1/conversations/{first['conversation_id']}/messages").json()["data"]
     assert messages[-1]["role"] == "user" and messages[-1]["content"] == "hello?"
+
+
+@tool
+def find_user(email: str) -> str:
+    """Find a user id by email."""
+    return "user_42" if email == "jane.doe@example.com" else "Error: user not found"
+
+
+def test_model_never_sees_pii_but_tools_and_answers_get_it_back(platform, client, fake_model) -> None:  # type: ignore[no-untyped-def]
+    platform.settings = platform.settings.model_copy(update={"redact_model_input": True})
+    platform.apps._apps["lookup"] = AppManifest(name="lookup", title="Lookup", system_prompt="x", tools=(find_user,), knowledge_base=None)
+
+    def call_with_placeholder(request):  # type: ignore[no-untyped-def]
+        user_text = request.messages[-1].content
+        assert "jane.doe@example.com" not in user_text and "<EMAIL_1>" in user_text
+        return reply_with_tools(call("find_user", {"email": "<EMAIL_1>"}))
+
+    fake_model.add(call_with_placeholder, "Found <EMAIL_1> as user_42.")
+    body = client.post("/v1/chat/completions", json={"model": "lookup", "messages": [
+        {"role": "user", "content": "I am jane.doe@example.com"}]}).json()
+    assert body["tool_events"][0]["output"] == "user_42"
+    assert body["choices"][0]["message"]["content"] == "Found jane.doe@example.com as user_42."
+    tool_message = [m for m in fake_model.requests[1].messages if m.role == "assistant" and m.tool_calls][0]
+    assert "<EMAIL_1>" in tool_message.tool_calls[0].arguments  # history is hidden again

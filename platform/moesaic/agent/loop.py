@@ -12,7 +12,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from moesaic.apps import AppManifest, ToolContext
@@ -20,6 +20,7 @@ from moesaic.errors import UpstreamError
 from moesaic.llm.base import ChatModel, ModelReply, ModelRequest
 from moesaic.memory.store import ConversationStore
 from moesaic.metrics import Metrics
+from moesaic.privacy import PiiVault
 from moesaic.tools.execute import ToolResult, run_tool_call
 from moesaic.types import Chunk, Citation, Message, ToolCall, Usage
 
@@ -75,6 +76,7 @@ class Agent:
     top_k: int = 4
     history_budget: int = 3000
     metrics: Metrics | None = None
+    redact_model_input: bool = False  # hide PII from the model behind reversible placeholders
 
     def run(self, conversation_id: str, user_text: str, *, knowledge_base: str | None = None, stream: bool = False) -> Iterator[AgentEvent]:
         tenant = self.tool_context.tenant_id
@@ -140,22 +142,29 @@ class Agent:
 
     def _call_model(self, conversation_id: str, request: ModelRequest, stream: bool) -> Iterator[AgentEvent]:
         tenant = self.tool_context.tenant_id
+        vault = PiiVault() if self.redact_model_input else None
+        if vault is not None:
+            request = hide_pii(request, vault)
         try:
             if not stream:
-                return self.model.generate(request)
-            reply = None
-            for item in self.model.stream(request):
-                if isinstance(item, ModelReply):
-                    reply = item
-                else:
-                    yield TextDelta(item)
-            assert reply is not None, "model stream ended without a reply"
-            return reply
+                reply = self.model.generate(request)
+            else:
+                reply = None
+                reveal = StreamRevealer(vault)
+                for item in self.model.stream(request):
+                    if isinstance(item, ModelReply):
+                        reply = item
+                    elif text := reveal.push(item):
+                        yield TextDelta(text)
+                if text := reveal.flush():
+                    yield TextDelta(text)
+                assert reply is not None, "model stream ended without a reply"
         except UpstreamError as exc:
             if self.metrics:
                 self.metrics.model_errors.labels(self.app.name, type(exc).__name__).inc()
             self.store.append(tenant, conversation_id, Message(role="assistant", content=""), error=str(exc))
             raise
+        return reveal_pii(reply, vault) if vault is not None else reply
 
     def _run_tool(self, conversation_id: str, call: ToolCall, history: list[Message]) -> ToolEvent:
         tenant = self.tool_context.tenant_id
@@ -242,3 +251,44 @@ def build_system_prompt(app_prompt: str, passages: list[Chunk]) -> str:
         f"{app_prompt}\n\nUse these sources when they help, and cite them with their number in brackets, "
         f"like [1]. If they do not answer the question, say so.\n\nSources:\n{sources}"
     )
+
+
+def hide_pii(request: ModelRequest, vault: PiiVault) -> ModelRequest:
+    messages = [
+        replace(
+            m,
+            content=vault.hide(m.content),
+            tool_calls=tuple(replace(c, arguments=vault.hide(c.arguments)) for c in m.tool_calls),
+        )
+        for m in request.messages
+    ]
+    passages = [replace(p, text=vault.hide(p.text)) for p in request.passages]
+    return replace(request, messages=messages, passages=passages)
+
+
+def reveal_pii(reply: ModelReply, vault: PiiVault) -> ModelReply:
+    calls = tuple(replace(c, arguments=vault.reveal(c.arguments)) for c in reply.tool_calls)
+    return replace(reply, content=vault.reveal(reply.content), tool_calls=calls)
+
+
+class StreamRevealer:
+    """Restores placeholders in streamed text, holding back a placeholder cut between two deltas."""
+
+    def __init__(self, vault: PiiVault | None) -> None:
+        self.vault = vault
+        self.pending = ""
+
+    def push(self, text: str) -> str:
+        if self.vault is None:
+            return text
+        self.pending += text
+        cut = self.pending.rfind("<")
+        if cut >= 0 and ">" not in self.pending[cut:] and len(self.pending) - cut <= 12:
+            ready, self.pending = self.pending[:cut], self.pending[cut:]
+        else:
+            ready, self.pending = self.pending, ""
+        return self.vault.reveal(ready)
+
+    def flush(self) -> str:
+        ready, self.pending = self.pending, ""
+        return self.vault.reveal(ready) if self.vault is not None else ready

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, Response
 from moesaic.api.errors import install_error_handlers
 from moesaic.api.routes import apps, chat, conversations, health, inbox, knowledge
 from moesaic.config import Settings, get_settings
+from moesaic.privacy import install_log_redaction
 from moesaic.services import Platform
 
 
@@ -20,6 +21,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = platform is None
+        install_log_redaction()
         app.state.platform = platform or Platform.create(settings or get_settings())
         for manifest in app.state.platform.apps:
             if manifest.api_router is not None:

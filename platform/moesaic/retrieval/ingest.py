@@ -154,6 +154,9 @@ class Ingestor:
         jobs = [job for job in (self._prepare(i, owner) for i in document_ids) if job is not None]
         pending = [(job, piece) for job in jobs for piece in job.pieces]
         for batch_start in range(0, len(pending), EMBED_BATCH):
+            if self._stop.is_set():  # shutting down: hand the rest back instead of waiting for leases
+                self._release([job for job in jobs if job.alive])
+                return
             batch = [(job, piece) for job, piece in pending[batch_start : batch_start + EMBED_BATCH] if job.alive]
             if not batch:
                 continue
@@ -255,6 +258,26 @@ class Ingestor:
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 raise LostLease(document_id)
+
+    def _release(self, jobs: list["_Job"]) -> None:
+        """Put unfinished jobs back in the queue at once (a clean stop is not a failed attempt)."""
+        for job in jobs:
+            job.alive = False
+        if not jobs:
+            return
+        with self.db.session() as session:
+            session.execute(
+                update(DocumentRecord)
+                .where(DocumentRecord.id.in_([job.document_id for job in jobs]), DocumentRecord.lease_owner == jobs[0].owner)
+                .values(
+                    status="queued",
+                    attempts=DocumentRecord.attempts - 1,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    next_attempt_at=utcnow(),
+                )
+                .execution_options(synchronize_session=False)
+            )
 
     def _renew(self, jobs: list["_Job"]) -> None:
         """Extend the leases of jobs still waiting for their turn to embed."""
