@@ -205,3 +205,28 @@ def test_per_kb_weights_select_the_dense_or_keyword_ranking(service: KnowledgeSe
     with pytest.raises(UserError) as err:
         service.configure_knowledge_base("acme", "kb", dense_weight=-1)
     assert "dense_weight" in str(err.value)
+
+
+class FlakyEmbedder:
+    """The real model behind an embedder whose first call fails, like a transient outage."""
+
+    def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+        self.inner, self.name, self.dimension, self.failures = inner, inner.name, inner.dimension, 0
+
+    def embed_documents(self, texts):  # type: ignore[no-untyped-def]
+        if self.failures == 0:
+            self.failures += 1
+            raise RuntimeError("embedding service unavailable")
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text):  # type: ignore[no-untyped-def]
+        return self.inner.embed_query(text)
+
+
+def test_transient_failure_is_retried_with_backoff(make_service, embedder) -> None:  # type: ignore[no-untyped-def]
+    service = make_service(embedder=FlakyEmbedder(embedder))
+    info = service.add_document("acme", "kb", "a.txt", b"Refunds are paid within five days.")
+    [done] = service.wait([info.id], timeout=60)
+    assert done.status == "indexed"
+    assert done.attempts == 2 and done.error is None
+    assert service.search("acme", "kb", "refunds paid", mode="keyword")[0].document_id == info.id
