@@ -387,7 +387,15 @@ class KnowledgeService:
             )
         else:
             ranked = dense_hits if mode == "dense" else keyword_hits
-        chunks = self._load_chunks(tenant_id, kb_id, ranked, dense_hits, keyword_hits)
+        # load rows only for as many ranked ids as the answer needs (ids without a live row, e.g.
+        # vectors of a document still being replaced, are skipped and the next page is read)
+        need = top_k * 4 if (mmr is not None or (rerank and self.reranker is not None)) else top_k
+        page_size = max(need + need // 2, 16)
+        chunks: list[Chunk] = []
+        for start in range(0, len(ranked), page_size):
+            chunks += self._load_chunks(tenant_id, kb_id, ranked[start : start + page_size], dense_hits, keyword_hits)
+            if len(chunks) >= need:
+                break
         if mmr is not None and len(chunks) > top_k:
             pool = chunks[: top_k * 4]
             vectors = self.vector_store.get_vectors(kb_id, [c.chunk_id for c in pool])
