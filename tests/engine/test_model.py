@@ -65,10 +65,12 @@ def test_prefill_and_cached_decode_logits_match_transformers(variant, checkpoint
         full = ours.logits(ours(ids, torch.arange(40), prefill_ctx(0, 40, table)))
         assert (full - ref).abs().max().item() < 1e-4 * scale
 
-        # chunked prefill (10 + 13 tokens) then token-by-token decode through the latent cache
+        # chunked prefill (10 + 13 + 3 tokens) then token-by-token decode through the latent cache
         parts = [ours.logits(ours(ids[:10], torch.arange(10), prefill_ctx(0, 10, table)))]
         parts.append(ours.logits(ours(ids[10:23], torch.arange(10, 23), prefill_ctx(10, 23, table))))
-        for t in range(23, 40):
+        # a short chunk over a longer cached context takes the absorbed-form prefill path
+        parts.append(ours.logits(ours(ids[23:26], torch.arange(23, 26), prefill_ctx(23, 26, table))))
+        for t in range(26, 40):
             ctx = AttentionContext(False, torch.tensor([t]), torch.tensor([t + 1], dtype=torch.int32), table)
             parts.append(ours.logits(ours(ids[t : t + 1], torch.tensor([t]), ctx)))
         stepped = torch.cat(parts)

@@ -51,10 +51,14 @@ def mla_prefill_attention(
     ctx: AttentionContext,
     scale: float,
     v_head_dim: int,
+    w_uk: torch.Tensor | None = None,  # [H, nope, r]
+    w_uv: torch.Tensor | None = None,  # [H, v, r]
 ) -> torch.Tensor:
-    """Prefill in the expanded (MHA) form: decompress each sequence's latents and run causal attention.
+    """Prefill with causal attention over each sequence's cached context. Returns [T, H, v].
 
-    Returns [T, H, v].
+    A chunk that is long relative to its context runs in the expanded (MHA) form: decompress the latents
+    through kv_b_proj. A short chunk over a long cached prefix (a prefix-cache hit, a late chunk) runs in
+    the absorbed form, which never decompresses the context.
     """
     assert ctx.query_lens is not None and ctx.context_lens_host is not None, "prefill needs host lengths"
     num_heads, nope = q_nope.shape[1], q_nope.shape[2]
@@ -64,6 +68,17 @@ def mla_prefill_attention(
     for i, (q_len, ctx_len) in enumerate(zip(ctx.query_lens, ctx.context_lens_host)):
         latents = gather_latents(kv_cache, ctx.block_tables[i], ctx_len).to(q_nope.dtype)  # [S, r + rope]
         c_kv, k_pe = latents[:, :rank], latents[:, rank:]
+        q_pos = torch.arange(ctx_len - q_len, ctx_len, device=q_nope.device)
+        if w_uk is not None and w_uv is not None and q_len * 8 <= ctx_len:
+            q_lat = torch.einsum("thn,hnr->htr", q_nope[start : start + q_len], w_uk)  # [H, t, r]
+            q_rot = q_pe[start : start + q_len].transpose(0, 1)  # [H, t, rope]
+            scores = (q_lat @ c_kv.T + q_rot @ k_pe.T).float() * scale  # [H, t, S]
+            mask = q_pos[:, None] >= torch.arange(ctx_len, device=q_nope.device)[None, :]
+            probs = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1).to(c_kv.dtype)
+            o_lat = probs @ c_kv  # [H, t, r]
+            outputs.append(torch.einsum("htr,hvr->thv", o_lat, w_uv))  # [t, H, v]
+            start += q_len
+            continue
         kv = F.linear(c_kv, kv_b_weight).view(ctx_len, num_heads, nope + v_head_dim)  # [S, H, nope + v]
         k_nope, v = kv.split([nope, v_head_dim], dim=-1)
         k = torch.cat([k_nope, k_pe[:, None, :].expand(-1, num_heads, -1)], dim=-1)  # [S, H, qk]
@@ -72,7 +87,6 @@ def mla_prefill_attention(
         if q_len == ctx_len:
             out = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale)
         else:
-            q_pos = torch.arange(ctx_len - q_len, ctx_len, device=q.device)
             mask = q_pos[:, None] >= torch.arange(ctx_len, device=q.device)[None, :]  # [t, S]
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale)
         outputs.append(out.transpose(0, 1))  # [t, H, v]

@@ -150,6 +150,7 @@ class EngineConfig:
     enable_prefix_caching: bool = True
     use_cuda_graphs: bool = True
     max_graph_batch_size: int = 256
+    experts_backend: str | None = None  # CUDA bf16 only: "auto" | "triton" | "grouped_mm"; None = auto
 
     def __post_init__(self) -> None:
         for name in ("max_num_seqs", "max_num_batched_tokens", "block_size", "max_graph_batch_size"):
@@ -157,5 +158,9 @@ class EngineConfig:
                 raise ValueError(f"EngineConfig.{name} must be > 0, got {getattr(self, name)}")
         if not 0.0 < self.gpu_memory_utilization <= 1.0:
             raise ValueError(f"EngineConfig.gpu_memory_utilization must be in (0, 1], got {self.gpu_memory_utilization}")
+        if self.experts_backend not in (None, "auto", "triton", "grouped_mm", "torch"):
+            raise ValueError(
+                f"EngineConfig.experts_backend={self.experts_backend!r}; valid: auto, triton, grouped_mm, torch"
+            )
         if self.num_kv_blocks is not None and self.num_kv_blocks < 1:
             raise ValueError(f"EngineConfig.num_kv_blocks must be >= 1, got {self.num_kv_blocks}")

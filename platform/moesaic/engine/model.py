@@ -159,8 +159,9 @@ class MultiHeadLatentAttention(nn.Module):
         write_latents(self.kv_cache, torch.cat([c_kv, k_pe], dim=-1), ctx.slot_mapping)
 
         if ctx.is_prefill:
+            w_uk, w_uv = self.absorbed_weights()
             out = mla_prefill_attention(
-                q_nope, q_pe, self.kv_cache, self.kv_b_proj.weight, ctx, self.scale, self.v_dim
+                q_nope, q_pe, self.kv_cache, self.kv_b_proj.weight, ctx, self.scale, self.v_dim, w_uk, w_uv
             )  # [T, H, v]
         else:
             w_uk, w_uv = self.absorbed_weights()

@@ -52,7 +52,9 @@ class ModelRunner:
         self.model.eval()
         is_cuda = device.type == "cuda"
         self.attention_backend = "triton" if is_cuda and _triton_shapes_ok(model_config) else "torch"
-        self.experts_backend = "grouped_mm" if is_cuda and grouped_mm_available() and dtype == torch.bfloat16 else "torch"
+        self.experts_backend = "torch"
+        if is_cuda and dtype == torch.bfloat16:
+            self.experts_backend = engine_config.experts_backend or ("auto" if grouped_mm_available() else "triton")
         self.model.set_backends(self.attention_backend, self.experts_backend)
         self.num_blocks = self._num_kv_blocks()
         # One extra block at the end is scratch space for padded (graph) rows.

@@ -1,7 +1,8 @@
 """Kernel backends behind two entry points, imported lazily so a CPU machine never imports Triton.
 
-- `fused_experts(backend, ...)`: "torch" (loop over the hit experts; CPU and reference) or "grouped_mm"
-  (tokens sorted by expert, two grouped GEMMs; static shapes, so CUDA-graph safe).
+- `fused_experts(backend, ...)`: "torch" (loop over the hit experts; CPU and reference), "grouped_mm"
+  (tokens sorted by expert, two grouped GEMMs), "triton" (fused kernel reading only the hit experts) or
+  "auto" (triton for small batches, grouped_mm for large). The GPU paths are CUDA-graph safe.
 - `decode_attention(backend, ...)`: "triton" (paged MLA decode kernel in the absorbed form). The torch
   reference lives in `moesaic.engine.attention`.
 """
@@ -12,7 +13,8 @@ import torch
 
 from moesaic.engine.kernels.moe_torch import torch_experts
 
-EXPERT_BACKENDS = ("torch", "grouped_mm")
+EXPERT_BACKENDS = ("torch", "grouped_mm", "triton", "auto")
+TRITON_MOE_MAX_ASSIGNMENTS = 4096  # tokens x top-k; above this grouped_mm wins (bench/engine_profile.py)
 ATTENTION_BACKENDS = ("torch", "triton")
 
 
@@ -26,6 +28,12 @@ def fused_experts(
 ) -> torch.Tensor:
     if backend == "torch":
         return torch_experts(x, w13, w2, topk_weights, topk_ids)
+    if backend == "auto":  # Triton for small batches (reads only hit experts), grouped_mm for large ones
+        backend = "triton" if topk_ids.numel() <= TRITON_MOE_MAX_ASSIGNMENTS else "grouped_mm"
+    if backend == "triton":
+        from moesaic.engine.kernels.moe_triton import triton_fused_experts
+
+        return triton_fused_experts(x, w13, w2, topk_weights, topk_ids)
     if backend == "grouped_mm":
         from moesaic.engine.kernels.moe_grouped_mm import grouped_mm_experts
 

@@ -1,0 +1,84 @@
+"""Where decode time goes: expert-kernel comparison (Triton fused vs grouped_mm) at Moonlight shapes, and a
+torch.profiler kernel table for one eager decode step at batch 1 and 128 of the 27-layer model.
+
+    PYTHONPATH=platform python3 bench/engine_profile.py --out $OUT
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from triton.testing import do_bench
+
+from engine_vs_hf import MOONLIGHT, rand_prompt, rel_err
+
+
+def expert_kernels() -> list[tuple[int, float, float, float]]:
+    from moesaic.engine.kernels.moe_grouped_mm import grouped_mm_experts
+    from moesaic.engine.kernels.moe_torch import torch_experts
+    from moesaic.engine.kernels.moe_triton import triton_fused_experts
+
+    e, d, i, k = 64, 2048, 1408, 6
+    w13 = torch.randn(e, 2 * i, d, device="cuda", dtype=torch.bfloat16) * 0.02
+    w2 = torch.randn(e, d, i, device="cuda", dtype=torch.bfloat16) * 0.02
+    rows = []
+    for tokens in (1, 4, 16, 64, 128, 256, 512, 1024, 4096):
+        x = torch.randn(tokens, d, device="cuda", dtype=torch.bfloat16)
+        ids = torch.stack([torch.randperm(e, device="cuda")[:k] for _ in range(tokens)])
+        wts = torch.rand(tokens, k, device="cuda")
+        if tokens <= 256:
+            ref = torch_experts(x.float(), w13.float(), w2.float(), wts, ids)
+            err = rel_err(triton_fused_experts(x, w13, w2, wts, ids), ref)
+        else:
+            err = rel_err(triton_fused_experts(x, w13, w2, wts, ids), grouped_mm_experts(x, w13, w2, wts, ids))
+        t_tr = do_bench(lambda: triton_fused_experts(x, w13, w2, wts, ids), return_mode="median")
+        t_gm = do_bench(lambda: grouped_mm_experts(x, w13, w2, wts, ids), return_mode="median")
+        rows.append((tokens, err, t_tr * 1e3, t_gm * 1e3))
+        print(f"T={tokens:5d} rel_err={err:.2e} triton={t_tr * 1e3:8.1f}us grouped_mm={t_gm * 1e3:8.1f}us", flush=True)
+    return rows
+
+
+def profile_decode(batch_sizes: tuple[int, ...], out: Path) -> None:
+    from moesaic.engine import LLM, SamplingParams
+
+    tmp = Path(tempfile.mkdtemp())
+    (tmp / "config.json").write_text(json.dumps(MOONLIGHT))
+    llm = LLM(tmp, device="cuda", dtype="bfloat16", load_format="dummy", use_cuda_graphs=False,
+              gpu_memory_utilization=0.8)
+    for bs in batch_sizes:
+        for _ in range(bs):
+            llm.add_request(rand_prompt(256), SamplingParams(temperature=0.0, max_tokens=64, ignore_eos=True))
+        while llm.scheduler.waiting or any(s.num_uncomputed_tokens > 1 for s in llm.scheduler.running):
+            llm.step()
+        for _ in range(3):
+            llm.step()
+        torch.cuda.synchronize()
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+            for _ in range(3):
+                llm.step()
+            torch.cuda.synchronize()
+        table = prof.key_averages().table(sort_by="cuda_time_total", row_limit=18, max_name_column_width=60)
+        (out / f"profile_b{bs}.txt").write_text(table)
+        print(f"--- eager decode, batch {bs}, 3 steps ---\n{table}", flush=True)
+        for seq in list(llm.scheduler.running):
+            llm.abort(seq)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=os.environ.get("OUT", "."))
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = expert_kernels()
+    (out / "experts.json").write_text(json.dumps(rows))
+    profile_decode((1, 128), out)
+
+
+if __name__ == "__main__":
+    main()
