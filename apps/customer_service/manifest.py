@@ -1,7 +1,9 @@
 """The customer_service app: retail support over the tau2 retail store (or our demo store).
 
 ``setup`` creates the ``cs_`` tables in the platform database and seeds them once; the tools reach
-the store through ``ctx.services["store"]``. Registered in pyproject.toml under ``moesaic.apps``.
+the store through ``ctx.services["store"]``. The policy and our FAQ are the app's knowledge
+(``knowledge``); ``gate`` turns away out-of-scope requests for any model; offline, ``rules`` and
+``render`` let the extractive model run lookups and show them to the customer. Registered in pyproject.toml under ``moesaic.apps``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 
+from apps.customer_service.gate import scope_check
+from apps.customer_service.knowledge import OFFLINE_FALLBACK, knowledge_documents
 from apps.customer_service.prompts import build_system_prompt
+from apps.customer_service.render import TOOL_RENDERERS
 from apps.customer_service.rules import offline_rules
 from apps.customer_service.seed import DEMO_STORE_PATH, dataset_db_path, load_store_data, seed_store
 from apps.customer_service.store import RetailStore
@@ -57,4 +62,8 @@ APP = AppManifest(
     confirm_writes=True,
     setup=setup,
     offline_rules=offline_rules,
+    offline_fallback=OFFLINE_FALLBACK,
+    knowledge_documents=knowledge_documents,
+    scope_check=scope_check,
+    tool_renderers=TOOL_RENDERERS,
 )

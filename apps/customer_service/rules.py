@@ -1,7 +1,7 @@
 """Offline rules: tool calls the extractive (no-LLM) model can derive from a customer's message.
 
-They only propose *read* tools (order, user and product lookups); writes always need a real model
-and the customer's confirmation. This module parses text; it does not run tools.
+They only propose *read* tools (order, user and product lookups) and the handoff to a person; writes
+always need a real model and the customer's confirmation. This module parses text; it does not run tools.
 """
 
 from __future__ import annotations
@@ -17,10 +17,17 @@ PRODUCT_ID = re.compile(r"\bproduct(?:\s+id)?\s*(?:#|:|is)?\s*(\d{10})\b", re.IG
 ITEM_ID = re.compile(r"\bitem(?:\s+id)?\s*(?:#|:|is)?\s*(\d{10})\b", re.IGNORECASE)
 # "I am Yusuf Rossi", "my name is Yusuf Rossi", "this is Yusuf Rossi"; the name must be capitalised.
 NAME = re.compile(r"(?:\bmy name is|\bI am|\bI'm|\bthis is)\s+([A-Z][a-z'-]+)\s+([A-Z][a-z'-]+)")
+# "talk to a person", "can I speak to a human", "transfer me to an agent", "representative please"
+HUMAN = re.compile(
+    r"\b(talk|speak|chat)\s+(to|with)\s+(a|an|some)?\s*(real\s+)?(person|human|agent|operator|representative)\b"
+    r"|\btransfer\s+me\b|\b(human|real person|representative)\s+please\b|\b(want|need)\s+a\s+(human|person)\b",
+    re.IGNORECASE,
+)
 
 
 def offline_rules(text: str) -> list[RuleCall]:
-    """Lookups worth running for ``text``: order ids, an email, a name with a zip code, product/item ids."""
+    """Lookups worth running for ``text``: order ids, an email, a name with a zip code, product/item ids;
+    a request for a person hands the conversation to one (the fallback answer offers that)."""
     calls: list[RuleCall] = []
     seen: set[tuple[str, str]] = set()
 
@@ -42,4 +49,6 @@ def offline_rules(text: str) -> list[RuleCall]:
         add("get_product_details", product_id=match.group(1))
     for match in ITEM_ID.finditer(text):
         add("get_item_details", item_id=match.group(1))
+    if HUMAN.search(text):
+        add("transfer_to_human_agents", summary=f"The customer asked for a person (offline mode): {text.strip()[:300]}")
     return calls

@@ -7,7 +7,7 @@ This module does not run conversations (``agent.loop`` does) or serve HTTP (``ap
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
@@ -72,6 +72,11 @@ class AppManifest(BaseModel):
     # Documents that belong to the app (a policy, an FAQ): settings -> [(filename, bytes)]. They are
     # ingested into ``knowledge_base`` for each tenant that uses the app (a no-op when unchanged).
     knowledge_documents: Callable[..., list[tuple[str, bytes]]] | None = None
+    # A cheap gate on every user message, for any model, before retrieval and the model run:
+    # (text, earlier messages, ToolContext) -> a polite refusal when the request is out of scope, else None.
+    scope_check: Callable[..., str | None] | None = None
+    # How the extractive model shows a tool's output to a person: tool name -> (output text -> text).
+    tool_renderers: Mapping[str, Callable[[str], str]] = Field(default_factory=dict)
     # Extra FastAPI router mounted at /v1/apps/{name}/ (the app's own endpoints).
     api_router: Any = None
 

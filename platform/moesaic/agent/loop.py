@@ -87,6 +87,12 @@ class Agent:
             return
         if conversation.state == "resolved":  # the customer wrote again: the bot picks it up
             self.store.update(tenant, conversation_id, state="active")
+        refusal = self._check_scope(conversation_id, user_text)
+        if refusal is not None:  # out of the app's scope: a polite refusal, no retrieval, no model, no tools
+            if stream:
+                yield TextDelta(refusal)
+            yield self._finish(conversation_id, refusal, [], [], Usage(), ModelReply(content=refusal, finish_reason="out_of_scope"))
+            return
 
         passages = self._retrieve(knowledge_base or self.app.knowledge_base, user_text)
         citations = [Citation.from_chunk(i, chunk) for i, chunk in enumerate(passages, start=1)]
@@ -102,6 +108,7 @@ class Agent:
                 passages=passages,
                 offline_rules=self.app.offline_rules,
                 offline_fallback=self.app.offline_fallback,
+                tool_renderers=self.app.tool_renderers,
             )
             reply = yield from self._call_model(conversation_id, request, stream)
             usage = Usage(usage.prompt_tokens + reply.usage.prompt_tokens, usage.completion_tokens + reply.usage.completion_tokens)
@@ -131,6 +138,13 @@ class Agent:
         yield self._finish(conversation_id, "\n\n".join(texts), citations, events, usage, ModelReply(content=note, finish_reason="length"))
 
     # steps -------------------------------------------------------------------------------------
+    def _check_scope(self, conversation_id: str, user_text: str) -> str | None:
+        if self.app.scope_check is None:
+            return None
+        earlier = self.store.history(self.tool_context.tenant_id, conversation_id, self.history_budget)[:-1]
+        refusal: str | None = self.app.scope_check(user_text, earlier, self.tool_context)
+        return refusal
+
     def _retrieve(self, knowledge_base: str | None, query: str) -> list[Chunk]:
         if self.retriever is None or not knowledge_base:
             return []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from moesaic.apps import RuleCall
@@ -23,6 +23,7 @@ class ModelRequest:
     passages: Sequence[Chunk] = ()  # retrieved context, already rendered into the messages too
     offline_rules: Callable[[str], list[RuleCall]] | None = None
     offline_fallback: str | None = None  # the extractive model's answer when nothing helps
+    tool_renderers: Mapping[str, Callable[[str], str]] = field(default_factory=dict)  # tool output -> text for people
     temperature: float | None = None
     max_tokens: int | None = None
 

@@ -79,7 +79,7 @@ class ExtractiveModel(ChatModel):
 
         parts = [NO_MODEL_NOTE]
         if tool_results:
-            parts.append(self._render_tool_results(tool_results))
+            parts.append(self._render_tool_results(tool_results, request))
         quoted = self._quote_passages(request, question)
         if quoted:
             parts.append(quoted)
@@ -100,9 +100,13 @@ class ExtractiveModel(ChatModel):
         return tuple(calls)
 
     @staticmethod
-    def _render_tool_results(results: list[Message]) -> str:
+    def _render_tool_results(results: list[Message], request: ModelRequest) -> str:
         blocks = []
         for message in results:
+            renderer = request.tool_renderers.get(message.name or "")
+            if renderer is not None:  # the app knows how to show this tool's output to a person
+                blocks.append(renderer(message.content))
+                continue
             try:
                 body = render_value(json.loads(message.content))
             except (json.JSONDecodeError, TypeError):

@@ -1,9 +1,11 @@
-"""Fixtures for the customer_service app: a seeded demo store on SQLite, tool contexts, the dataset."""
+"""Fixtures for the customer_service app: a seeded demo store on SQLite, tool contexts, the dataset, and
+a whole platform with the app behind the API (``shop``)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +69,87 @@ def call(spec: Any, ctx: ToolContext, **arguments: Any) -> Any:
     from moesaic.types import ToolCall
 
     return run_tool_call(spec, ToolCall(id="call-1", name=spec.name, arguments=json.dumps(arguments)), {"ctx": ctx})
+
+
+# ---------------------------------------------------------------- whole conversations through the API
+
+
+@dataclass
+class Shop:
+    """The customer_service platform behind the API, a client with a tenant's key, that tenant's knowledge."""
+
+    platform: Any
+    client: Any
+    tenant_id: str
+    documents: dict[str, str]  # filename -> document id, all indexed
+
+    @property
+    def store(self) -> RetailStore:
+        return self.platform.app_services["customer_service"]["store"]
+
+    def send(self, text: str, conversation_id: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": "customer_service", "messages": [{"role": "user", "content": text}]}
+        if conversation_id:
+            body["conversation_id"] = conversation_id
+        response = self.client.post("/v1/chat/completions", json=body)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def order(self, order_id: str) -> dict[str, Any]:
+        from apps.customer_service import tools
+
+        return call(tools.get_order_details, make_context(self.platform.db, self.store), order_id=order_id).value
+
+    def gift_card_balance(self, user_id: str, method_id: str) -> float:
+        from apps.customer_service import tools
+
+        user = call(tools.get_user_details, make_context(self.platform.db, self.store), user_id=user_id).value
+        return float(user["payment_methods"][method_id]["balance"])
+
+
+@pytest.fixture(scope="session")
+def shop_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
+    """One platform per test session (building it and indexing the policy and FAQ takes seconds): the
+    demo store (no dataset), the demo policy and our FAQ indexed for the key's tenant."""
+    from fastapi.testclient import TestClient
+
+    from apps.customer_service.manifest import APP
+    from moesaic.api.main import create_app
+    from moesaic.llm import FakeChatModel
+    from moesaic.memory import create_api_key, ensure_tenant
+    from moesaic.services import Platform
+
+    home = tmp_path_factory.mktemp("shop")
+    settings = Settings(home=home / "home", datasets_dir=home / "no-datasets")
+    platform = Platform.create(settings, model=FakeChatModel(), apps={APP.name: APP})
+    key = create_api_key(platform.db, "shop-tenant")
+    tenant_id = ensure_tenant(platform.db, "shop-tenant")
+    platform.ensure_app_knowledge(APP, tenant_id)
+    infos, _ = platform.knowledge.list_documents(tenant_id, APP.knowledge_base)
+    done = platform.knowledge.wait([info.id for info in infos], timeout=120)
+    assert [info.status for info in done] == ["indexed"] * len(done), done
+    try:
+        with TestClient(create_app(platform=platform)) as client:
+            client.headers["Authorization"] = f"Bearer {key}"
+            yield Shop(platform, client, tenant_id, {info.filename: info.id for info in done})
+    finally:
+        platform.close()
+
+
+@pytest.fixture
+def cs_model(fake_model: Any) -> Any:
+    """The chat model the shop runs; offline tests override this with the real ExtractiveModel."""
+    return fake_model
+
+
+@pytest.fixture
+def shop(shop_session: Shop, cs_model: Any) -> Shop:
+    """The session's shop with this test's model and a freshly seeded demo store."""
+    from apps.customer_service.manifest import APP
+    from apps.customer_service.store import StoreBase
+
+    platform = shop_session.platform
+    StoreBase.metadata.drop_all(platform.db.engine)
+    platform.app_services[APP.name] = APP.setup(platform.db, platform.settings)
+    platform.model = cs_model
+    return shop_session
