@@ -29,6 +29,7 @@ class AttentionContext:
     context_lens_host: list[int] | None = None  # prefill only
 
 
+@torch.compiler.disable
 def write_latents(kv_cache: torch.Tensor, latents: torch.Tensor, slot_mapping: torch.Tensor) -> None:
     """Store new latents [T, D] at their slots in kv_cache [N, block, D]."""
     flat = kv_cache.view(-1, kv_cache.shape[-1])  # [N * block, D]

@@ -130,6 +130,9 @@ def load_weights(model: DeepseekForCausalLM, model_dir: str | Path) -> None:
         written.add("lm_head.weight")
     for attn in model.mla_layers():
         attn._w_uk = attn._w_uv = None  # absorbed copies are rebuilt from the new weights
+    for module in model.modules():
+        if hasattr(module, "_weight_fp32"):
+            module._weight_fp32 = None
     missing = [n for n, _ in model.named_parameters() if n not in written]
     if missing:
         raise ValueError(f"checkpoint in {model_dir} lacks {len(missing)} parameters, e.g. {missing[:5]}")

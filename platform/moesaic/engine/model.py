@@ -10,6 +10,7 @@ MTP layers are not built.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -201,15 +202,22 @@ class Router(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.weight = nn.Parameter(torch.empty(cfg.n_routed_experts, cfg.hidden_size))
+        self._weight_fp32: torch.Tensor | None = None
         if cfg.uses_correction_bias:
             self.register_buffer("e_score_correction_bias", torch.zeros(cfg.n_routed_experts, dtype=torch.float32))
         else:
             self.e_score_correction_bias = None
 
+    def weight_fp32(self) -> torch.Tensor:
+        if self._weight_fp32 is None or self._weight_fp32.device != self.weight.device:
+            self._weight_fp32 = self.weight.detach().float()
+        return self._weight_fp32
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns (weights [T, k] float32, expert ids [T, k] int64)."""
         cfg = self.cfg
-        logits = F.linear(x.float(), self.weight.float())  # [T, E]
+        weight = self.weight if self.weight.dtype == torch.float32 else self.weight_fp32()
+        logits = F.linear(x.float(), weight)  # [T, E]
         scores = logits.sigmoid() if cfg.scoring_func == "sigmoid" else logits.softmax(dim=-1)
         choice = scores if self.e_score_correction_bias is None else scores + self.e_score_correction_bias
         if cfg.n_group > 1 and cfg.topk_method in ("noaux_tc", "group_limited_greedy"):
@@ -267,8 +275,14 @@ class DecoderLayer(nn.Module):
         self.mlp: nn.Module = (
             DeepseekMoE(cfg) if cfg.is_moe_layer(layer_idx) else MLP(cfg.hidden_size, cfg.intermediate_size)
         )
+        self.compiled_decode: Callable[..., torch.Tensor] | None = None  # set by the runner on CUDA
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor, ctx: AttentionContext) -> torch.Tensor:
+        if self.compiled_decode is not None and not ctx.is_prefill:
+            return self.compiled_decode(x, positions, ctx)
+        return self.layer_forward(x, positions, ctx)
+
+    def layer_forward(self, x: torch.Tensor, positions: torch.Tensor, ctx: AttentionContext) -> torch.Tensor:
         x = x + self.self_attn(self.input_layernorm(x), positions, ctx)
         return x + self.mlp(self.post_attention_layernorm(x))
 

@@ -70,8 +70,21 @@ class ModelRunner:
             attn.kv_cache = self.kv_cache[layer]
         self.scratch_slot = self.num_blocks * self.block_size
         self.graphs: dict[int, torch.cuda.CUDAGraph] = {}
+        if is_cuda and engine_config.compile_decode:
+            self.compile_decode_layers()
         if is_cuda and engine_config.use_cuda_graphs and self.experts_backend != "torch":
             self.capture_cuda_graphs()
+
+    def compile_decode_layers(self) -> None:
+        """Regional torch.compile of the decoder layer for decode (one compilation shared by all layers):
+        fuses the norms, rope, router and activation glue between the GEMMs and the custom kernels."""
+        for attn in self.model.mla_layers():
+            attn.absorbed_weights()  # materialise cached weights before tracing
+        for module in self.model.modules():
+            if hasattr(module, "weight_fp32") and module.weight.dtype != torch.float32:
+                module.weight_fp32()
+        for layer in self.model.model.layers:
+            layer.compiled_decode = torch.compile(layer.layer_forward, dynamic=True)  # type: ignore[union-attr]
 
     # ------------------------------------------------------------------ cache sizing
     def bytes_per_block(self) -> int:
@@ -100,10 +113,7 @@ class ModelRunner:
         return seq_blocks[pos // self.block_size] * self.block_size + pos % self.block_size
 
     def _tensor(self, data: list[int] | list[list[int]], dtype: torch.dtype) -> torch.Tensor:
-        t = torch.tensor(data, dtype=dtype)
-        if self.device.type == "cuda":
-            return t.pin_memory().to(self.device, non_blocking=True)
-        return t
+        return torch.tensor(data, dtype=dtype, device=self.device)
 
     def _block_tables(self, batch: ScheduledBatch, width: int) -> list[list[int]]:
         return [s.block_table + [self.num_blocks] * (width - len(s.block_table)) for s in batch.seqs]

@@ -18,6 +18,7 @@ TRITON_MOE_MAX_ASSIGNMENTS = 4096  # tokens x top-k; above this grouped_mm wins 
 ATTENTION_BACKENDS = ("torch", "triton")
 
 
+@torch.compiler.disable
 def fused_experts(
     backend: str,
     x: torch.Tensor,  # [T, D]
@@ -41,6 +42,7 @@ def fused_experts(
     raise ValueError(f"unknown experts backend {backend!r}; valid: {EXPERT_BACKENDS}")
 
 
+@torch.compiler.disable
 def decode_attention(
     backend: str,
     q_lat: torch.Tensor,  # [B, H, r]
