@@ -86,15 +86,40 @@ def _changed(base: dict[str, Any], candidates: dict[str, dict[str, Any]]) -> dic
     }
 
 
+def fresh_store(template: sqlite3.Connection) -> tuple[sqlite3.Connection, Engine]:
+    """A new in-memory store copied from ``template`` (milliseconds, even for the whole dataset)."""
+    working = sqlite3.connect(":memory:", check_same_thread=False)
+    template.backup(working)
+    return working, _engine_over(working)
+
+
+def final_state(engine: Engine, data: dict[str, Any], hasher: IncrementalHasher) -> dict[str, Any]:
+    """The records writes changed since seeding from ``data``, and both hashes of the whole final DB."""
+    with engine.connect() as connection:
+        order_ids, user_ids = touched_ids(connection)
+        candidates = {
+            "orders": export_orders(connection, order_ids) if order_ids else {},
+            "users": export_users(connection, user_ids) if user_ids else {},
+        }
+    changed = _changed(data, candidates)
+    sha, tau2_hash = hasher.hashes(changed)
+    return {"changed": changed, "db_sha256": sha, "tau2_db_hash": tau2_hash}
+
+
 def replay(db_json: Path, tasks_json: Path, *, reference_compat: bool) -> dict[str, Any]:
-    """Replay every task's gold actions on a fresh copy of ``db_json``; return ``{task_id: result}``.
+    """Replay every task's gold actions on a fresh copy of ``db_json``; return ``{task_id: result}``."""
+    data = load_store_data(Path(db_json))
+    with open(tasks_json, encoding="utf-8") as handle:
+        tasks = json.load(handle)
+    return replay_tasks(data, tasks, reference_compat=reference_compat)
+
+
+def replay_tasks(data: dict[str, Any], tasks: list[dict[str, Any]], *, reference_compat: bool) -> dict[str, Any]:
+    """Replay ``tasks`` (tasks_train.json's shape) on fresh copies of the store ``data``.
 
     Only records that a write claimed (``export.touched_ids``) are exported again; hashes come from
     ``IncrementalHasher``. Tests check both against a full export.
     """
-    data = load_store_data(Path(db_json))
-    with open(tasks_json, encoding="utf-8") as handle:
-        tasks = json.load(handle)
     template = build_template(data)
     hasher = IncrementalHasher(data)
     working = sqlite3.connect(":memory:", check_same_thread=False)
@@ -118,20 +143,7 @@ def replay(db_json: Path, tasks_json: Path, *, reference_compat: bool) -> dict[s
             )
             actions = (task.get("evaluation_criteria") or {}).get("actions") or []
             records = [run_action(ctx, action) for action in actions]
-            with engine.connect() as connection:
-                order_ids, user_ids = touched_ids(connection)
-                candidates = {
-                    "orders": export_orders(connection, order_ids) if order_ids else {},
-                    "users": export_users(connection, user_ids) if user_ids else {},
-                }
-            changed = _changed(data, candidates)
-            sha, tau2_hash = hasher.hashes(changed)
-            results[str(task["id"])] = {
-                "actions": records,
-                "changed": changed,
-                "db_sha256": sha,
-                "tau2_db_hash": tau2_hash,
-            }
+            results[str(task["id"])] = {"actions": records, **final_state(engine, data, hasher)}
     finally:
         engine.dispose()
         template.close()
