@@ -133,3 +133,32 @@ def test_cli_command_runs_the_evaluation_entry(monkeypatch: pytest.MonkeyPatch, 
     result = CliRunner().invoke(cli, ["eval", "customer_service", "--tasks", str(tasks), "--limit", "1"])
     assert result.exit_code == 2
     assert "MOESAIC_LLM_BASE_URL" in result.output
+
+
+def gold_scripts(task: dict[str, Any], agent: FakeChatModel, user: FakeChatModel) -> None:
+    """Script an agent that runs the task's gold actions one at a time (each write held, then confirmed
+    by the customer's yes and run again), and a customer who opens, says yes to each write, then stops."""
+    from apps.customer_service.tools import TOOLS_BY_NAME
+
+    user.add("Hi, I need help with my order.")
+    for number, action in enumerate(task["evaluation_criteria"]["actions"]):
+        tool_call = call(action["name"], action["arguments"], call_id=f"gold_{number}")
+        agent.add(reply_with_tools(tool_call))
+        if TOOLS_BY_NAME[action["name"]].writes:
+            agent.add(f"Shall I run {action['name']}? Please reply yes.")
+            user.add("yes")
+            agent.add(reply_with_tools(tool_call))
+    agent.add("All done.")
+    user.add(STOP)
+
+
+@pytest.mark.parametrize("task_id", ["16", pytest.param("0", marks=pytest.mark.slow)])
+def test_gold_actions_through_the_agent_loop_match_the_gold_replay(task_id: str, tau2_dir: Path, tmp_path: Path) -> None:
+    tasks = [t for t in json.loads((tau2_dir / "tasks_train.json").read_text()) if t["id"] == task_id]
+    agent, user = FakeChatModel(), FakeChatModel()
+    gold_scripts(tasks[0], agent, user)
+    settings = Settings(home=tmp_path / "home", datasets_dir=tmp_path / "none", ingest_worker=False, agent_max_steps=50)
+    report = Evaluation(agent, user, load_store_data(tau2_dir / "db.json"), settings, wait_for_knowledge=False).run(tasks)
+    (result,) = report["tasks"]
+    assert result["db_match"], result
+    assert result["db_sha256"] != "f08162ba14d2d3ce9ebe4ebc0fa3cd4bdc2876eaaf9d3411802cdba96ea1f41a"  # the DB changed
