@@ -20,6 +20,9 @@ from moesaic.retrieval.service import KnowledgeService
 
 EVAL_TENANT = "eval"
 EVAL_KB = "beir"
+# BEIR documents are passages (SciFact: abstracts); 300-token chunks keep a typical one whole for
+# BM25 while long ones still split. Chosen before any evaluation run, not tuned on the qrels.
+BEIR_KB_CONFIG: dict[str, Any] = {"chunk_size": 300}
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
@@ -134,8 +137,7 @@ def evaluate_beir(
         db.migrate()
         service = KnowledgeService(db, settings, start_worker=True)
     try:
-        if kb_config:
-            service.configure_knowledge_base(EVAL_TENANT, EVAL_KB, **kb_config)
+        service.configure_knowledge_base(EVAL_TENANT, EVAL_KB, **{**BEIR_KB_CONFIG, **(kb_config or {})})
         started = time.perf_counter()
         infos = []
         for i, doc in enumerate(read_corpus(beir)):
