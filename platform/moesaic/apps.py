@@ -111,6 +111,10 @@ class AppRegistry:
             valid = ", ".join(self._apps) or "none installed"
             raise NotFound(f"unknown app {name!r}; valid apps: {valid}", field="model") from None
 
+    def register(self, app: AppManifest) -> None:
+        """Add an app at run time (tests, notebooks); entry points are the normal road."""
+        self._apps[app.name] = app
+
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self._apps.values())
 

@@ -29,7 +29,7 @@ APP = AppManifest(name="bank", title="Bank", system_prompt="Be careful.", tools=
 
 @pytest.fixture
 def bank(platform):  # type: ignore[no-untyped-def]
-    platform.apps._apps["bank"] = APP
+    platform.apps.register(APP)
     STATE.clear()
     return platform
 
@@ -92,7 +92,7 @@ def find_user(email: str) -> str:
 
 def test_model_never_sees_pii_but_tools_and_answers_get_it_back(platform, client, fake_model) -> None:  # type: ignore[no-untyped-def]
     platform.settings = platform.settings.model_copy(update={"redact_model_input": True})
-    platform.apps._apps["lookup"] = AppManifest(name="lookup", title="Lookup", system_prompt="x", tools=(find_user,), knowledge_base=None)
+    platform.apps.register(AppManifest(name="lookup", title="Lookup", system_prompt="x", tools=(find_user,), knowledge_base=None))
 
     def call_with_placeholder(request):  # type: ignore[no-untyped-def]
         user_text = request.messages[-1].content

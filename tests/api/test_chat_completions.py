@@ -83,7 +83,7 @@ def test_tool_calls_are_run_stored_and_reported(platform, client, fake_model) ->
         return a + b
 
     calc = AppManifest(name="calc", title="Calculator", system_prompt="Use tools.", tools=(add,), knowledge_base=None)
-    platform.apps._apps["calc"] = calc
+    platform.apps.register(calc)
     fake_model.add(reply_with_tools(call("add", {"a": 2, "b": "x"}, call_id="bad")),
                    reply_with_tools(call("add", {"a": 2, "b": 3}, call_id="good")), "2 + 3 = 5")
     body = client.post("/v1/chat/completions", json={"model": "calc", "messages": [{"role": "user", "content": "2+3?"}]}).json()
