@@ -49,7 +49,7 @@ def profile_decode(batch_sizes: tuple[int, ...], out: Path) -> None:
     tmp = Path(tempfile.mkdtemp())
     (tmp / "config.json").write_text(json.dumps(MOONLIGHT))
     llm = LLM(tmp, device="cuda", dtype="bfloat16", load_format="dummy", use_cuda_graphs=False,
-              gpu_memory_utilization=0.8)
+              compile_decode=False, gpu_memory_utilization=0.8)
     for bs in batch_sizes:
         for _ in range(bs):
             llm.add_request(rand_prompt(256), SamplingParams(temperature=0.0, max_tokens=64, ignore_eos=True))
@@ -67,16 +67,31 @@ def profile_decode(batch_sizes: tuple[int, ...], out: Path) -> None:
         print(f"--- eager decode, batch {bs}, 3 steps ---\n{table}", flush=True)
         for seq in list(llm.scheduler.running):
             llm.abort(seq)
+    # one prefill chunk: 32 prompts of 256 tokens (8192 tokens)
+    for _ in range(32):
+        llm.add_request(rand_prompt(256), SamplingParams(temperature=0.0, max_tokens=1, ignore_eos=True))
+    llm.step()
+    for _ in range(32):
+        llm.add_request(rand_prompt(256), SamplingParams(temperature=0.0, max_tokens=1, ignore_eos=True))
+    torch.cuda.synchronize()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        llm.step()
+        torch.cuda.synchronize()
+    table = prof.key_averages().table(sort_by="cuda_time_total", row_limit=18, max_name_column_width=60)
+    (out / "profile_prefill.txt").write_text(table)
+    print(f"--- prefill chunk of 32 x 256 tokens ---\n{table}", flush=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.environ.get("OUT", "."))
+    ap.add_argument("--experts", action="store_true", help="also time the expert kernels alone")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = expert_kernels()
-    (out / "experts.json").write_text(json.dumps(rows))
+    if args.experts:
+        rows = expert_kernels()
+        (out / "experts.json").write_text(json.dumps(rows))
     profile_decode((1, 128), out)
 
 

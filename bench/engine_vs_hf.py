@@ -70,7 +70,7 @@ def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def check_kernels() -> dict[str, float]:
     from moesaic.engine.attention import mla_decode_attention_torch
-    from moesaic.engine.kernels.mla_decode import triton_mla_decode
+    from moesaic.engine.kernels.mla_decode import merge_splits, triton_mla_decode
     from moesaic.engine.kernels.moe_grouped_mm import grouped_mm_experts
     from moesaic.engine.kernels.moe_torch import torch_experts
 
@@ -86,7 +86,7 @@ def check_kernels() -> dict[str, float]:
         q = torch.randn(batch, h, r, device=dev, dtype=torch.bfloat16)
         qpe = torch.randn(batch, h, p, device=dev, dtype=torch.bfloat16)
         ref = mla_decode_attention_torch(q.float(), qpe.float(), cache.float(), perm, ctx, 0.07)
-        got = triton_mla_decode(q, qpe, cache, perm, ctx, 0.07)
+        got = merge_splits(*triton_mla_decode(q, qpe, cache, perm, ctx, 0.07))
         out[f"mla_decode_b{batch}"] = rel_err(got, ref)
     for tokens in (1, 7, 300):
         e, d, i, k = 64, 2048, 1408, 6

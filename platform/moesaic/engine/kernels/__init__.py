@@ -18,7 +18,6 @@ TRITON_MOE_MAX_ASSIGNMENTS = 4096  # tokens x top-k; above this grouped_mm wins 
 ATTENTION_BACKENDS = ("torch", "triton")
 
 
-@torch.compiler.disable
 def fused_experts(
     backend: str,
     x: torch.Tensor,  # [T, D]
@@ -28,7 +27,7 @@ def fused_experts(
     topk_ids: torch.Tensor,  # [T, k]
 ) -> torch.Tensor:
     if backend == "torch":
-        return torch_experts(x, w13, w2, topk_weights, topk_ids)
+        return torch.compiler.disable(torch_experts)(x, w13, w2, topk_weights, topk_ids)
     if backend == "auto":  # Triton for small batches (reads only hit experts), grouped_mm for large ones
         backend = "triton" if topk_ids.numel() <= TRITON_MOE_MAX_ASSIGNMENTS else "grouped_mm"
     if backend == "triton":
@@ -36,13 +35,10 @@ def fused_experts(
 
         return triton_fused_experts(x, w13, w2, topk_weights, topk_ids)
     if backend == "grouped_mm":
-        from moesaic.engine.kernels.moe_grouped_mm import grouped_mm_experts
-
-        return grouped_mm_experts(x, w13, w2, topk_weights, topk_ids)
+        return _grouped_mm(x, w13, w2, topk_weights, topk_ids)
     raise ValueError(f"unknown experts backend {backend!r}; valid: {EXPERT_BACKENDS}")
 
 
-@torch.compiler.disable
 def decode_attention(
     backend: str,
     q_lat: torch.Tensor,  # [B, H, r]
@@ -53,11 +49,31 @@ def decode_attention(
     scale: float,
 ) -> torch.Tensor:
     if backend == "triton":
-        from moesaic.engine.kernels.mla_decode import triton_mla_decode
+        from moesaic.engine.kernels.mla_decode import merge_splits
 
-        return triton_mla_decode(q_lat, q_pe, kv_cache, block_tables, context_lens, scale)
+        partial, lse = _triton_decode(q_lat, q_pe, kv_cache, block_tables, context_lens, scale)
+        return merge_splits(partial, lse)
     raise ValueError(f"unknown attention backend {backend!r}; valid: {ATTENTION_BACKENDS}")
+
+
+@torch.compiler.disable
+def _triton_decode(
+    q_lat: torch.Tensor, q_pe: torch.Tensor, kv_cache: torch.Tensor, block_tables: torch.Tensor,
+    context_lens: torch.Tensor, scale: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    from moesaic.engine.kernels.mla_decode import triton_mla_decode
+
+    return triton_mla_decode(q_lat, q_pe, kv_cache, block_tables, context_lens, scale)
 
 
 def grouped_mm_available() -> bool:
     return torch.cuda.is_available() and hasattr(torch, "_grouped_mm")
+
+
+@torch.compiler.disable
+def _grouped_mm(
+    x: torch.Tensor, w13: torch.Tensor, w2: torch.Tensor, topk_weights: torch.Tensor, topk_ids: torch.Tensor
+) -> torch.Tensor:
+    from moesaic.engine.kernels.moe_grouped_mm import grouped_mm_experts
+
+    return grouped_mm_experts(x, w13, w2, topk_weights, topk_ids)

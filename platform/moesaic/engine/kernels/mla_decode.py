@@ -74,7 +74,7 @@ def triton_mla_decode(
     block_tables: torch.Tensor,  # [B, max_blocks] int32
     context_lens: torch.Tensor,  # [B] int32
     scale: float,
-) -> torch.Tensor:
+) -> tuple[torch.Tensor, torch.Tensor]:
     batch, num_heads, rank = q_lat.shape
     rope = q_pe.shape[-1]
     page = kv_cache.shape[1]
@@ -92,7 +92,12 @@ def triton_mla_decode(
         H=num_heads, R=rank, P=rope, PAGE=page, BLOCK_H=block_h, BLOCK_N=block_n, NUM_SPLITS=splits,
         num_warps=4, num_stages=2,
     )
-    if splits == 1:
+    return partial, lse  # merged by `merge_splits` (outside, so torch.compile can fuse it)
+
+
+def merge_splits(partial: torch.Tensor, lse: torch.Tensor) -> torch.Tensor:
+    """partial [B, H, S, r], lse [B, H, S] -> [B, H, r]."""
+    if partial.shape[2] == 1:
         return partial[:, :, 0]
     weights = torch.softmax(lse, dim=-1)  # [B, H, S]
-    return (partial * weights[..., None]).sum(dim=2)  # [B, H, r]
+    return (partial * weights[..., None]).sum(dim=2)

@@ -13,6 +13,8 @@ import torch.nn.functional as F
 import triton
 import triton.language as tl
 
+ONE_PER_BLOCK_MAX = 24  # assignments (tokens x top-k) below which blocks are not sorted by expert
+
 
 @triton.jit
 def _expert_gemm_kernel(
@@ -73,6 +75,16 @@ def align_by_expert(topk_ids: torch.Tensor, num_experts: int, block_m: int) -> t
     return sorted_ids, block_expert
 
 
+def align_one_per_block(topk_ids: torch.Tensor, block_m: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Tiny batches: one assignment per block, no sort (a block per assignment reads its expert once)."""
+    flat = topk_ids.reshape(-1)
+    num = flat.numel()
+    sorted_ids = torch.full((num, block_m), num, dtype=torch.int32, device=flat.device)
+    sorted_ids[:, 0] = torch.arange(num, dtype=torch.int32, device=flat.device)
+    return sorted_ids.view(-1), flat.to(torch.int32)
+
+
+@torch.compiler.disable
 def _gemm(a: torch.Tensor, w: torch.Tensor, out_rows: int, sorted_ids: torch.Tensor, block_expert: torch.Tensor,
           row_div: int, block_m: int) -> torch.Tensor:
     n, k = w.shape[1], w.shape[2]
@@ -97,7 +109,10 @@ def triton_fused_experts(
     num_tokens, top_k = topk_ids.shape
     num = num_tokens * top_k
     block_m = 16 if num <= 1024 else 64
-    sorted_ids, block_expert = align_by_expert(topk_ids, w13.shape[0], block_m)
+    if num <= ONE_PER_BLOCK_MAX:
+        sorted_ids, block_expert = align_one_per_block(topk_ids, block_m)
+    else:
+        sorted_ids, block_expert = align_by_expert(topk_ids, w13.shape[0], block_m)
     x = x.contiguous()
     gate_up = _gemm(x, w13, num, sorted_ids, block_expert, top_k, block_m)  # [T*k, 2I], assignment order
     gate, up = gate_up.chunk(2, dim=-1)
