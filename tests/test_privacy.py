@@ -29,3 +29,7 @@ def test_log_filter_redacts_arguments(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="moesaic.test_privacy"):
         logger.info("user %s wrote", "jane.doe@example.com")
     assert caplog.records[-1].getMessage() == "user [EMAIL] wrote"
+
+
+def test_public_ips_are_pii_but_loopback_and_private_ranges_are_not() -> None:
+    assert redact("from 203.0.113.9 via 127.0.0.1, 10.1.2.3, 172.20.0.5") == "from [IP] via 127.0.0.1, 10.1.2.3, 172.20.0.5"

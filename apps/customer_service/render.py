@@ -30,6 +30,20 @@ def options_text(options: dict[str, Any]) -> str:
     return ", ".join(f"{key}: {value}" for key, value in options.items())
 
 
+def as_markdown(lines: list[str]) -> str:
+    """First line as a heading, the rest as a list (a "- " line under a "...:" line is nested),
+    so that chat clients that render Markdown keep one fact per line."""
+    out = [f"**{lines[0]}**", ""]
+    nested = False
+    for line in lines[1:]:
+        if line.startswith("- "):
+            out.append(("  " if nested else "") + line)
+        else:
+            nested = line.endswith(":")
+            out.append(f"- {line}")
+    return "\n".join(out)
+
+
 def payment_method_text(method_id: str) -> str:
     """``credit_card_1000001`` -> ``credit card (credit_card_1000001)``: the kind, then the id to refer to."""
     kind = method_id.rsplit("_", 1)[0].replace("_", " ") if "_" in method_id else method_id
@@ -59,7 +73,7 @@ def render_order(order: dict[str, Any]) -> str:
     address = order.get("address") or {}
     if address.get("city"):
         lines.append(f"Ships to: {address['city']}, {address.get('state', '')}".rstrip(", "))
-    return "\n".join(lines)
+    return as_markdown(lines)
 
 
 def render_user(user: dict[str, Any]) -> str:
@@ -77,7 +91,7 @@ def render_user(user: dict[str, Any]) -> str:
         lines.append("Payment methods: " + "; ".join(methods))
     orders = user.get("orders") or []
     lines.append("Orders: " + (", ".join(orders) if orders else "none"))
-    return "\n".join(lines)
+    return as_markdown(lines)
 
 
 def render_product(product: dict[str, Any]) -> str:
@@ -87,7 +101,7 @@ def render_product(product: dict[str, Any]) -> str:
     for variant in variants:
         state = money(variant["price"]) if variant.get("available") else "not available"
         lines.append(f"- {options_text(variant.get('options') or {})}: {state} (item {variant['item_id']})")
-    return "\n".join(lines)
+    return as_markdown(lines)
 
 
 def render_item(item: dict[str, Any]) -> str:

@@ -1,7 +1,7 @@
 """PII redaction: before logs, and (optionally) before a model sees the conversation.
 
 ``redact`` replaces emails, phone numbers, payment card numbers (Luhn-checked), IBANs, US social
-security numbers and IPv4 addresses with a tag. ``PiiVault`` does the same reversibly, with
+security numbers and public IPv4 addresses with a tag (loopback and private ranges are not PII). ``PiiVault`` does the same reversibly, with
 numbered placeholders (``<EMAIL_1>``), so a model can still pass an email to a tool: the agent
 restores the originals in tool arguments and in the answer. Names and street addresses are not
 detected: pattern matching cannot find them reliably, and we do not pretend it can.
@@ -36,6 +36,11 @@ def _luhn_ok(candidate: str) -> bool:
     return total % 10 == 0
 
 
+def _is_private_172(address: str) -> bool:
+    first, second = address.split(".")[:2]
+    return first == "172" and 16 <= int(second) <= 31
+
+
 # (kind, pattern, extra check) in the order they are applied: cards before phones, so a card
 # number is never half-eaten as a phone number.
 _DETECTORS: list[tuple[str, re.Pattern[str], Callable[[str], bool]]] = [
@@ -43,7 +48,7 @@ _DETECTORS: list[tuple[str, re.Pattern[str], Callable[[str], bool]]] = [
     ("IBAN", _IBAN, lambda s: True),
     ("CARD", _CARD, _luhn_ok),
     ("SSN", _SSN, lambda s: True),
-    ("IP", _IPV4, lambda s: True),
+    ("IP", _IPV4, lambda s: not s.startswith(("127.", "0.", "10.", "192.168.")) and not _is_private_172(s)),
     ("PHONE", _PHONE, lambda s: sum(c.isdigit() for c in s) >= 7),
 ]
 

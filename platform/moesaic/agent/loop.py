@@ -226,7 +226,7 @@ class Agent:
     def _finish(
         self, conversation_id: str, content: str, citations: list[Citation], events: list[ToolEvent], usage: Usage, reply: ModelReply
     ) -> AgentResult:
-        cited = used_citations(content, citations)
+        cited = used_citations(content, citations, used_tools=bool(events))
         message = self.store.append(
             self.tool_context.tenant_id,
             conversation_id,
@@ -250,11 +250,13 @@ def canonical_arguments(arguments: str) -> str:
         return arguments
 
 
-def used_citations(content: str, citations: list[Citation]) -> list[Citation]:
-    """The citations the answer refers to with [n]; all of them if it uses no markers."""
+def used_citations(content: str, citations: list[Citation], used_tools: bool = False) -> list[Citation]:
+    """The citations the answer refers to with [n]. An answer with no markers gets all retrieved
+    sources, unless it came from tool results (then the sources were not what it used)."""
     marks = {int(m) for m in CITATION_MARK.findall(content)}
-    chosen = [c for c in citations if c.index in marks]
-    return chosen or ([] if marks else citations)
+    if not marks:
+        return [] if used_tools else citations
+    return [c for c in citations if c.index in marks]
 
 
 def build_system_prompt(app_prompt: str, passages: list[Chunk]) -> str:

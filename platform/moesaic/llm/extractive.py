@@ -80,7 +80,7 @@ class ExtractiveModel(ChatModel):
         parts = [NO_MODEL_NOTE]
         if tool_results:
             parts.append(self._render_tool_results(tool_results, request))
-        quoted = self._quote_passages(request, question)
+        quoted = self._quote_passages(request, question, min_overlap=2 if tool_results else 1)
         if quoted:
             parts.append(quoted)
         elif not tool_results:
@@ -115,8 +115,10 @@ class ExtractiveModel(ChatModel):
         return "\n\n".join(blocks)
 
     @staticmethod
-    def _quote_passages(request: ModelRequest, question: str) -> str:
-        wanted = content_words(question)
+    def _quote_passages(request: ModelRequest, question: str, min_overlap: int = 1) -> str:
+        """Quote the best-matching sentences. After a lookup the tool's result is the answer, so
+        passages are quoted only when they share at least ``min_overlap`` words with the question."""
+        wanted = {w for w in content_words(question) if not any(c.isdigit() for c in w)} or content_words(question)
         if not wanted or not request.passages:
             return ""
         scored: list[tuple[float, int, int, str]] = []
@@ -124,7 +126,7 @@ class ExtractiveModel(ChatModel):
             for position, sentence in enumerate(_SENTENCE.split(passage.text)):
                 sentence = " ".join(sentence.split())
                 overlap = len(wanted & content_words(sentence))
-                if overlap and len(sentence) > 15:
+                if overlap >= min_overlap and len(sentence) > 15:
                     # more shared words first, then the better-ranked passage, then document order
                     scored.append((overlap / (1 + len(wanted)), -number, -position, sentence))
         if not scored:

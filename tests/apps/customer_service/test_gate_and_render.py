@@ -80,12 +80,13 @@ def test_renderers_summarise_users_products_and_errors() -> None:
     data = load_store_data(DEMO_STORE_PATH)
     user = TOOL_RENDERERS["get_user_details"](json.dumps(data["users"]["ada_lane_1001"]))
     assert user.splitlines() == [
-        "Account ada_lane_1001: Ada Lane",
-        "Payment methods: visa card ending 4242 (credit_card_1000001); gift card gift_card_1000002 (balance $60.00)",
-        "Orders: #W1000001, #W1000002",
+        "**Account ada_lane_1001: Ada Lane**",
+        "",
+        "- Payment methods: visa card ending 4242 (credit_card_1000001); gift card gift_card_1000002 (balance $60.00)",
+        "- Orders: #W1000001, #W1000002",
     ]
     product = TOOL_RENDERERS["get_product_details"](json.dumps(data["products"]["1000000001"]))
-    assert product.splitlines()[0] == "T-Shirt (product 1000000001): 2 of 3 options available"
+    assert product.splitlines()[0] == "**T-Shirt (product 1000000001): 2 of 3 options available**"
     assert "- color: red, size: M: not available (item 2000000003)" in product
     assert TOOL_RENDERERS["find_user_id_by_email"]("ada_lane_1001") == "I found your account: ada_lane_1001."
     assert TOOL_RENDERERS["find_user_id_by_email"]("Error: User not found") == (
@@ -100,9 +101,9 @@ def test_order_summary_shows_refunds_and_requested_exchanges() -> None:
              "payment_history": [*order["payment_history"],
                                  {"transaction_type": "refund", "amount": 42.99, "payment_method_id": "gift_card_1000002"}]}
     text = TOOL_RENDERERS["get_order_details"](json.dumps(order))
-    assert text.splitlines()[:4] == [
-        "Order #W1000001: cancelled", "Items:", "- T-Shirt (color: blue, size: M): $24.99",
-        "- Water Bottle (capacity: 500ml, material: steel): $18.00"]
+    assert text.splitlines()[:5] == [
+        "**Order #W1000001: cancelled**", "", "- Items:", "  - T-Shirt (color: blue, size: M): $24.99",
+        "  - Water Bottle (capacity: 500ml, material: steel): $18.00"]
     assert "Items total: $42.99" in text and "Refunded $42.99 with gift card (gift_card_1000002)" in text
     assert "Cancelled because: no longer needed" in text
 
