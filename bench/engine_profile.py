@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -82,9 +83,46 @@ def profile_decode(batch_sizes: tuple[int, ...], out: Path) -> None:
     print(f"--- prefill chunk of 32 x 256 tokens ---\n{table}", flush=True)
 
 
+def profile_graph_decode(batch_sizes: tuple[int, ...], out: Path) -> None:
+    """Decode steps as served: compiled layers replayed through CUDA graphs."""
+    from moesaic.engine import LLM, SamplingParams
+
+    tmp = Path(tempfile.mkdtemp())
+    (tmp / "config.json").write_text(json.dumps(MOONLIGHT))
+    llm = LLM(tmp, device="cuda", dtype="bfloat16", load_format="dummy", gpu_memory_utilization=0.8,
+              max_num_seqs=128)
+    for bs in batch_sizes:
+        for _ in range(bs):
+            llm.add_request(rand_prompt(256), SamplingParams(temperature=0.0, max_tokens=64, ignore_eos=True))
+        while llm.scheduler.waiting or any(s.num_uncomputed_tokens > 1 for s in llm.scheduler.running):
+            llm.step()
+        for _ in range(3):
+            llm.step()
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        for _ in range(10):
+            llm.step()
+        torch.cuda.synchronize()
+        step_ms = (time.perf_counter() - t) * 100
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+            for _ in range(3):
+                llm.step()
+            torch.cuda.synchronize()
+        events = prof.key_averages()
+        n_kernels = sum(e.count for e in events) / 3
+        gpu_ms = sum(e.self_device_time_total for e in events) / 3 / 1e3
+        table = events.table(sort_by="self_cuda_time_total", row_limit=25, max_name_column_width=70)
+        (out / f"profile_graph_b{bs}.txt").write_text(table)
+        print(f"--- graph decode batch {bs}: wall {step_ms:.2f} ms/step, GPU {gpu_ms:.2f} ms/step, "
+              f"{n_kernels:.0f} kernels/step ---", flush=True)
+        for seq in list(llm.scheduler.running):
+            llm.abort(seq)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.environ.get("OUT", "."))
+    ap.add_argument("--graph", action="store_true", help="profile compiled CUDA-graph decode instead")
     ap.add_argument("--experts", action="store_true", help="also time the expert kernels alone")
     args = ap.parse_args()
     out = Path(args.out)
@@ -92,7 +130,10 @@ def main() -> None:
     if args.experts:
         rows = expert_kernels()
         (out / "experts.json").write_text(json.dumps(rows))
-    profile_decode((1, 128), out)
+    if args.graph:
+        profile_graph_decode((1, 128), out)
+    else:
+        profile_decode((1, 128), out)
 
 
 if __name__ == "__main__":

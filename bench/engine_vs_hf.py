@@ -243,10 +243,15 @@ def main() -> None:
     print("b1", ours_b1, decode_b1, hf_b1, flush=True)
 
     for bs in ((32, 128) if not args.quick else (32,)):
-        dt, n_out, _ = ours_generate(llm, [rand_prompt(256) for _ in range(bs)], [128] * bs)
+        prompts = [rand_prompt(256) for _ in range(bs)]
+        t_prefill, _, _ = ours_generate(llm, [p[:-1] + [7] for p in prompts], [1] * bs)
+        dt, n_out, _ = ours_generate(llm, prompts, [128] * bs)
+        results[f"decode_only_b{bs}_tok_s"] = bs * 127 / max(dt - t_prefill, 1e-9)
+        results[f"prefill_b{bs}_s"] = t_prefill
         hf_tps = hf_generate_tps(hf, bs, 256, 128) if (hf is not None and bs == 128) else None
         rows.append((f"{bs} concurrent, prompt 256, 128 new (out tok/s)", n_out / dt, hf_tps))
-        print(bs, n_out / dt, hf_tps, flush=True)
+        print(bs, n_out / dt, hf_tps, "decode-only", results[f"decode_only_b{bs}_tok_s"], "prefill s", t_prefill,
+              flush=True)
 
     # mixed: 256 requests, prompts 100-1024, outputs 100-1024
     n_req = 64 if args.quick else 256
