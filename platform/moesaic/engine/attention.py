@@ -84,15 +84,15 @@ def mla_prefill_attention(
         k_nope, v = kv.split([nope, v_head_dim], dim=-1)
         k = torch.cat([k_nope, k_pe[:, None, :].expand(-1, num_heads, -1)], dim=-1)  # [S, H, qk]
         q = torch.cat([q_nope[start : start + q_len], q_pe[start : start + q_len]], dim=-1)  # [t, H, qk]
-        q, k, v = q.transpose(0, 1)[None], k.transpose(0, 1)[None], v.transpose(0, 1)[None]  # [1, H, *, d]
-        if q.is_cuda and v.shape[-1] < q.shape[-1]:
-            v = F.pad(v, (0, q.shape[-1] - v.shape[-1]))  # equal head dims let SDPA pick flash attention
+        q, k, v = q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1)  # [H, *, d]
         if q_len == ctx_len:
-            out = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale)
+            if q.is_cuda and v.shape[-1] < q.shape[-1]:
+                v = F.pad(v, (0, q.shape[-1] - v.shape[-1]))  # equal head dims: SDPA can pick flash
+            out = F.scaled_dot_product_attention(q[None], k[None], v[None], is_causal=True, scale=scale)[0]
         else:
             mask = q_pos[:, None] >= torch.arange(ctx_len, device=q.device)[None, :]  # [t, S]
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale)
-        outputs.append(out[0, ..., :v_head_dim].transpose(0, 1))  # [t, H, v]
+        outputs.append(out[..., :v_head_dim].transpose(0, 1))  # [t, H, v]
         start += q_len
     return torch.cat(outputs, dim=0)
 
