@@ -226,10 +226,10 @@ class Router(nn.Module):
                 group_scores = grouped.topk(2, dim=-1).values.sum(dim=-1)  # [T, G]
             else:
                 group_scores = grouped.max(dim=-1).values
-            group_idx = group_scores.topk(cfg.topk_group, dim=-1).indices
+            group_idx = group_scores.topk(cfg.topk_group, dim=-1, sorted=False).indices
             group_mask = torch.zeros_like(group_scores, dtype=torch.bool).scatter_(1, group_idx, True)
             choice = grouped.masked_fill(~group_mask[..., None], float("-inf")).flatten(1)
-        topk_ids = choice.topk(cfg.num_experts_per_tok, dim=-1).indices  # [T, k]
+        topk_ids = choice.topk(cfg.num_experts_per_tok, dim=-1, sorted=False).indices  # [T, k]
         topk_weights = scores.gather(1, topk_ids)
         if cfg.norm_topk_prob and cfg.num_experts_per_tok > 1:
             topk_weights = topk_weights / (topk_weights.sum(dim=-1, keepdim=True) + 1e-20)
