@@ -230,3 +230,19 @@ def test_transient_failure_is_retried_with_backoff(make_service, embedder) -> No
     assert done.status == "indexed"
     assert done.attempts == 2 and done.error is None
     assert service.search("acme", "kb", "refunds paid", mode="keyword")[0].document_id == info.id
+
+
+def test_keyword_search_drops_the_most_common_terms_past_its_budget(service: KnowledgeService) -> None:
+    docs = [service.add_document("acme", "kb", f"r{i}.txt", f"Refund rule number {i}.".encode()) for i in range(4)]
+    walrus = service.add_document("acme", "kb", "w.txt", b"The walrus refund desk.")
+    service.wait([d.id for d in docs] + [walrus.id])
+    assert len(service.search("acme", "kb", "refund walrus", mode="keyword", top_k=10)) == 5
+    service.configure_knowledge_base("acme", "kb", keyword_max_postings=100)
+    kb_id = service.list_knowledge_bases("acme")[0]["id"]
+    from moesaic.retrieval.keyword import KeywordIndex
+
+    with service.db.session() as session:
+        index = KeywordIndex(service.db.dialect, max_postings=2)
+        assert index._prune(session, ["refund", "walrus"], kb_id) == ["walrus"]
+        hits = index.search(session, kb_id, "refund walrus", 10)
+    assert len(hits) == 1 and hits[0][0].startswith(walrus.id)
