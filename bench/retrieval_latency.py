@@ -22,7 +22,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
 
 from moesaic.config import Settings  # noqa: E402
 from moesaic.db import Database, new_id  # noqa: E402
@@ -113,6 +113,9 @@ def main() -> None:
         settings = Settings(home=home, database_url=args.database_url)
         db = Database(settings.resolved_database_url)
         db.migrate()
+        with db.session() as session:  # a server database outlives the temp dir: start empty
+            for table in ("retrieval_chunks", "retrieval_document_blobs", "retrieval_documents", "retrieval_knowledge_bases"):
+                session.execute(text(f"DELETE FROM {table}"))
         service = KnowledgeService(db, settings, start_worker=False, embedder=default_embedder())
         service.configure_knowledge_base("bench", "bench")
         kb_id = service.list_knowledge_bases("bench")[0]["id"]
