@@ -5,10 +5,11 @@ PostgreSQL; see migration ``0002_retrieval``), so inserting or deleting ``retrie
 transaction updates it in that same transaction. This module only builds and runs queries; it
 never rebuilds anything in memory.
 
-Cost control: ranking has to score every chunk that matches any query term, so very common terms
-(low IDF, little ranking value) are dropped, most common first, while the query's summed posting
-counts exceed ``max_postings``; the rarest term is always kept. PostgreSQL pays more per matched
-row (it reads each row's ``tsvector``), so its default budget is lower.
+Cost control on SQLite: BM25 has to score every chunk that matches any query term, so very common
+terms (low IDF, little ranking value) are dropped, most common first, while the query's summed
+posting counts exceed ``max_postings``; the rarest term is always kept. PostgreSQL has no cheap
+per-term document count (counting through the GIN index costs as much as ranking), so it ranks
+every match with ``ts_rank``; see docs/RETRIEVAL_NOTES.md for what that costs at scale.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 MAX_QUERY_TERMS = 32
-DEFAULT_MAX_POSTINGS = {"sqlite": 8000, "postgresql": 2000}
+DEFAULT_MAX_POSTINGS = 8000
+DIALECTS = ("sqlite", "postgresql")
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being
     below between both but by can could did do does doing down during each few for from further had
@@ -47,11 +49,11 @@ class KeywordIndex:
     def __init__(
         self, dialect: str, *, title_weight: float = 1.0, max_postings: int | None = None
     ) -> None:
-        if dialect not in DEFAULT_MAX_POSTINGS:
-            raise ValueError(f"no keyword index for dialect {dialect!r}; valid: sqlite, postgresql")
+        if dialect not in DIALECTS:
+            raise ValueError(f"no keyword index for dialect {dialect!r}; valid: {', '.join(DIALECTS)}")
         self.dialect = dialect
         self.title_weight = title_weight
-        self.max_postings = max_postings or DEFAULT_MAX_POSTINGS[dialect]
+        self.max_postings = max_postings or DEFAULT_MAX_POSTINGS
 
     def search(
         self, session: Session, kb_id: str, query: str, n: int, document_ids: list[str] | None = None
@@ -64,25 +66,16 @@ class KeywordIndex:
             return self._search_postgres(session, kb_id, terms, n, document_ids)
         return self._search_sqlite(session, kb_id, terms, n, document_ids)
 
-    def _prune(self, session: Session, terms: list[str], kb_id: str) -> list[str]:
-        """Drop the most common terms while the summed posting counts exceed the budget."""
+    def _prune(self, session: Session, terms: list[str]) -> list[str]:
+        """SQLite: drop the most common terms while the summed posting counts exceed the budget."""
         cap = self.max_postings + 1
         # one round trip: a capped match count per term (capped, so common terms stay cheap)
-        if self.dialect == "sqlite":
-            columns = ", ".join(
-                f"(SELECT count(*) FROM (SELECT 1 FROM retrieval_chunks_fts "
-                f"WHERE retrieval_chunks_fts MATCH :q{i} LIMIT :cap))"
-                for i in range(len(terms))
-            )
-            params: dict[str, object] = {f"q{i}": f'"{term}"' for i, term in enumerate(terms)}
-        else:
-            columns = ", ".join(
-                f"(SELECT count(*) FROM (SELECT 1 FROM retrieval_chunks WHERE knowledge_base_id = :kb "
-                f"AND tsv @@ plainto_tsquery('english', :q{i}) LIMIT :cap) s{i})"
-                for i in range(len(terms))
-            )
-            params = {f"q{i}": term for i, term in enumerate(terms)}
-            params["kb"] = kb_id
+        columns = ", ".join(
+            f"(SELECT count(*) FROM (SELECT 1 FROM retrieval_chunks_fts "
+            f"WHERE retrieval_chunks_fts MATCH :q{i} LIMIT :cap))"
+            for i in range(len(terms))
+        )
+        params: dict[str, object] = {f"q{i}": f'"{term}"' for i, term in enumerate(terms)}
         params["cap"] = cap
         row = session.execute(text(f"SELECT {columns}"), params).one()
         counts = {term: int(count) for term, count in zip(terms, row)}
@@ -94,7 +87,7 @@ class KeywordIndex:
     def _search_sqlite(
         self, session: Session, kb_id: str, terms: list[str], n: int, document_ids: list[str] | None
     ) -> list[tuple[str, float]]:
-        terms = self._prune(session, terms, kb_id)
+        terms = self._prune(session, terms)
         if not terms:
             return []
         match = f'knowledge_base_id : "{kb_id}" AND (' + " OR ".join(f'"{t}"' for t in terms) + ")"
@@ -121,9 +114,6 @@ class KeywordIndex:
     def _search_postgres(
         self, session: Session, kb_id: str, terms: list[str], n: int, document_ids: list[str] | None
     ) -> list[tuple[str, float]]:
-        terms = self._prune(session, terms, kb_id)
-        if not terms:
-            return []
         params: dict[str, object] = {"kb": kb_id, "n": n, "q": " | ".join(terms)}
         doc_clause = ""
         if document_ids is not None:
