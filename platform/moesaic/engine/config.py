@@ -151,6 +151,7 @@ class EngineConfig:
     use_cuda_graphs: bool = True
     max_graph_batch_size: int = 256
     compile_decode: bool = True  # CUDA only: torch.compile the decoder layer for decode steps
+    compile_prefill: bool = True  # CUDA only (with compile_decode): compile the parts around prefill attention
     experts_backend: str | None = None  # CUDA bf16 only: "auto" | "triton" | "grouped_mm"; None = auto
 
     def __post_init__(self) -> None:

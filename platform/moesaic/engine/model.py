@@ -149,6 +149,11 @@ class MultiHeadLatentAttention(nn.Module):
         return self._w_uk, self._w_uv
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor, ctx: AttentionContext) -> torch.Tensor:
+        q_nope, q_pe, latents = self.project(x, positions)
+        return self.o_proj(self.attend(q_nope, q_pe, latents, ctx).flatten(1))
+
+    def project(self, x: torch.Tensor, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Queries and the new cache entries: q_nope [T, H, nope], q_pe [T, H, rope], latents [T, r + rope]."""
         tokens = x.shape[0]
         q = self.q_proj(x) if self.q_lora_rank is None else self.q_b_proj(self.q_a_layernorm(self.q_a_proj(x)))
         q = q.view(tokens, self.num_heads, self.nope + self.rope_dim)  # [T, H, qk]
@@ -157,8 +162,13 @@ class MultiHeadLatentAttention(nn.Module):
         c_kv, k_pe = self.kv_a_proj_with_mqa(x).split([self.kv_lora_rank, self.rope_dim], dim=-1)
         c_kv = self.kv_a_layernorm(c_kv)  # [T, r]
         k_pe = self.rope(k_pe, positions)  # [T, rope]
-        write_latents(self.kv_cache, torch.cat([c_kv, k_pe], dim=-1), ctx.slot_mapping)
+        return q_nope, q_pe, torch.cat([c_kv, k_pe], dim=-1)
 
+    def attend(
+        self, q_nope: torch.Tensor, q_pe: torch.Tensor, latents: torch.Tensor, ctx: AttentionContext
+    ) -> torch.Tensor:
+        """Store the new latents, attend over the cache. Returns [T, H, v]."""
+        write_latents(self.kv_cache, latents, ctx.slot_mapping)
         if ctx.is_prefill:
             w_uk, w_uv = self.absorbed_weights()
             out = mla_prefill_attention(
@@ -175,8 +185,8 @@ class MultiHeadLatentAttention(nn.Module):
                 o_lat = decode_attention(
                     self.attention_backend, q_lat, q_pe, self.kv_cache, ctx.block_tables, ctx.context_lens, self.scale
                 )  # [B, H, r]
-            out = torch.einsum("thr,hvr->thv", o_lat.to(x.dtype), w_uv)  # [B, H, v]
-        return self.o_proj(out.reshape(tokens, self.num_heads * self.v_dim))
+            out = torch.einsum("thr,hvr->thv", o_lat.to(q_nope.dtype), w_uv)  # [B, H, v]
+        return out
 
 
 # ------------------------------------------------------------------------------------------------ MoE
@@ -275,12 +285,25 @@ class DecoderLayer(nn.Module):
         self.mlp: nn.Module = (
             DeepseekMoE(cfg) if cfg.is_moe_layer(layer_idx) else MLP(cfg.hidden_size, cfg.intermediate_size)
         )
-        self.compiled_decode: Callable[..., torch.Tensor] | None = None  # set by the runner on CUDA
+        # Set by the runner on CUDA: the whole layer for decode; the parts around attention for prefill.
+        self.compiled_decode: Callable[..., torch.Tensor] | None = None
+        self.compiled_pre: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None
+        self.compiled_post: Callable[..., torch.Tensor] | None = None
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor, ctx: AttentionContext) -> torch.Tensor:
         if self.compiled_decode is not None and not ctx.is_prefill:
             return self.compiled_decode(x, positions, ctx)
+        if self.compiled_pre is not None and self.compiled_post is not None and ctx.is_prefill:
+            q_nope, q_pe, latents = self.compiled_pre(x, positions)
+            return self.compiled_post(x, self.self_attn.attend(q_nope, q_pe, latents, ctx))
         return self.layer_forward(x, positions, ctx)
+
+    def pre_attention(self, x: torch.Tensor, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.self_attn.project(self.input_layernorm(x), positions)
+
+    def post_attention(self, x: torch.Tensor, attn: torch.Tensor) -> torch.Tensor:
+        x = x + self.self_attn.o_proj(attn.flatten(1))
+        return x + self.mlp(self.post_attention_layernorm(x))
 
     def layer_forward(self, x: torch.Tensor, positions: torch.Tensor, ctx: AttentionContext) -> torch.Tensor:
         x = x + self.self_attn(self.input_layernorm(x), positions, ctx)

@@ -85,6 +85,27 @@ class ModelRunner:
                 module.weight_fp32()
         for layer in self.model.model.layers:
             layer.compiled_decode = torch.compile(layer.layer_forward, dynamic=True)  # type: ignore[union-attr]
+            if self.config.compile_prefill:
+                layer.compiled_pre = torch.compile(layer.pre_attention, dynamic=True)  # type: ignore[union-attr]
+                layer.compiled_post = torch.compile(layer.post_attention, dynamic=True)  # type: ignore[union-attr]
+        if self.config.compile_prefill:
+            self._warm_prefill()
+
+    @torch.inference_mode()
+    def _warm_prefill(self) -> None:
+        """Compile the prefill pieces now (two lengths, so the token dimension is traced as dynamic)."""
+        scratch = torch.tensor([[self.num_blocks]], dtype=torch.int32, device=self.device)
+        for length in sorted({min(7, self.block_size), min(13, self.block_size)}):
+            ctx = AttentionContext(
+                is_prefill=True,
+                slot_mapping=torch.full((length,), self.scratch_slot, dtype=torch.int64, device=self.device),
+                context_lens=torch.tensor([length], dtype=torch.int32, device=self.device),
+                block_tables=scratch,
+                query_lens=[length],
+                context_lens_host=[length],
+            )
+            ids = torch.zeros(length, dtype=torch.int64, device=self.device)
+            self.model(ids, torch.arange(length, device=self.device), ctx)
 
     # ------------------------------------------------------------------ cache sizing
     def bytes_per_block(self) -> int:
