@@ -98,23 +98,18 @@ def keys_create(tenant: str = "default", name: str = "", app: Annotated[Optional
 def eval_retrieval(
     beir: Annotated[Path, typer.Option("--beir", exists=True, file_okay=False, help="BEIR-layout folder.")],
     split: str = "test",
-    mode: Annotated[Optional[list[str]], typer.Option(help="hybrid, dense or keyword (repeatable).")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="Evaluate only the first N queries.")] = None,
+    mode: Annotated[Optional[list[str]], typer.Option(help="hybrid, dense or keyword (repeatable; default all three).")] = None,
+    queries: Annotated[str, typer.Option(help="all, dev or heldout: a fixed hash split of the queries (tune on dev).")] = "all",
+    work_dir: Annotated[Optional[Path], typer.Option(help="Keep the index here between runs.")] = None,
 ) -> None:
-    """Index a BEIR corpus in a temporary knowledge base and print nDCG@10, recall and MRR."""
-    from moesaic.retrieval.commands import evaluate_beir, print_results
+    """Index a BEIR corpus in a temporary knowledge base and print nDCG@10, recall and MRR per mode."""
+    from moesaic.retrieval.commands import evaluate_beir, print_eval
 
-    results = evaluate_beir(beir, split, mode or ["hybrid", "dense", "keyword"], limit=limit)
-    print_results(results)
-
-
-@eval_cli.command("customer_service", context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
-                                                         "help_option_names": []})
-def eval_customer_service(ctx: typer.Context) -> None:
-    """tau2-style agent evaluation with a simulated customer: `--tasks FILE [--limit N] [--out OUT]` (--help for all)."""
-    from apps.customer_service.eval import main as eval_main
-
-    raise typer.Exit(eval_main(list(ctx.args)) or 0)
+    try:
+        results = evaluate_beir(beir, split, mode or ["hybrid", "dense", "keyword"], queries=queries, work_dir=work_dir)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    print_eval(results)
 
 
 @cli.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -122,7 +117,7 @@ def engine(ctx: typer.Context) -> None:
     """The MoE inference engine: `moesaic engine serve --model DIR ...`."""
     from moesaic.engine.server import main as engine_main
 
-    raise typer.Exit(engine_main(list(ctx.args)) or 0)
+    engine_main(list(ctx.args))
 
 
 @apps_cli.command("customer_service", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

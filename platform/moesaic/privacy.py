@@ -55,7 +55,12 @@ _DETECTORS: list[tuple[str, re.Pattern[str], Callable[[str], bool]]] = [
 
 def _replace(text: str, replace: Callable[[str, str], str]) -> str:
     for kind, pattern, check in _DETECTORS:
-        text = pattern.sub(lambda m, k=kind, c=check: replace(k, m.group(0)) if c(m.group(0)) else m.group(0), text)
+
+        def substitute(match: re.Match[str], kind: str = kind, check: Callable[[str], bool] = check) -> str:
+            value = match.group(0)
+            return replace(kind, value) if check(value) else value
+
+        text = pattern.sub(substitute, text)
     return text
 
 

@@ -130,6 +130,6 @@ def test_broken_upstream_gives_clear_error_and_keeps_the_message(tmp_path, path,
             assert raised.value.status_code == status
             assert time.perf_counter() - started < 10
             tenant = _tenant(platform, key)
-            conversation = platform.store.list(tenant)[0]
+            conversation = platform.store.conversations(tenant)[0]
             assert platform.store.messages(tenant, conversation.id)[0]["content"] == "still here?"
         platform.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -154,16 +154,16 @@ class Agent:
             self.metrics.retrieval_latency.labels(self.app.name).observe(time.perf_counter() - started)
         return chunks
 
-    def _call_model(self, conversation_id: str, request: ModelRequest, stream: bool) -> Iterator[AgentEvent]:
+    def _call_model(self, conversation_id: str, request: ModelRequest, stream: bool) -> Generator[AgentEvent, None, ModelReply]:
         tenant = self.tool_context.tenant_id
         vault = PiiVault() if self.redact_model_input else None
         if vault is not None:
             request = hide_pii(request, vault)
+        reply: ModelReply | None = None
         try:
             if not stream:
                 reply = self.model.generate(request)
             else:
-                reply = None
                 reveal = StreamRevealer(vault)
                 for item in self.model.stream(request):
                     if isinstance(item, ModelReply):
@@ -172,12 +172,12 @@ class Agent:
                         yield TextDelta(text)
                 if text := reveal.flush():
                     yield TextDelta(text)
-                assert reply is not None, "model stream ended without a reply"
         except UpstreamError as exc:
             if self.metrics:
                 self.metrics.model_errors.labels(self.app.name, type(exc).__name__).inc()
             self.store.append(tenant, conversation_id, Message(role="assistant", content=""), error=str(exc))
             raise
+        assert reply is not None, "model stream ended without a reply"
         return reveal_pii(reply, vault) if vault is not None else reply
 
     def _run_tool(self, conversation_id: str, call: ToolCall, history: list[Message]) -> ToolEvent:

@@ -25,7 +25,7 @@ from moesaic.types import Message, ToolCall, Usage
 
 log = logging.getLogger(__name__)
 ToolMode = Literal["auto", "native", "react"]
-PROBE_TOOL = {
+PROBE_TOOL: Any = {
     "type": "function",
     "function": {
         "name": "echo",
@@ -198,9 +198,9 @@ class _upstream_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         if exc is None:
-            return False
+            return None
         if isinstance(exc, openai.APITimeoutError):
             raise UpstreamTimeout(f"model {self.model!r} timed out") from exc
         if isinstance(exc, openai.APIStatusError):
@@ -209,4 +209,4 @@ class _upstream_errors:
             raise UpstreamError(f"model {self.model!r} is unreachable: {exc}") from exc
         if isinstance(exc, (openai.APIResponseValidationError, json.JSONDecodeError, ValueError, AttributeError, TypeError, KeyError)):
             raise UpstreamError(f"model {self.model!r} returned an invalid response: {exc}") from exc
-        return False
+        return None

@@ -97,7 +97,7 @@ class ConversationStore:
         with self.db.session() as session:
             return ConversationInfo.of(self._row(session, tenant_id, conversation_id))
 
-    def list(self, tenant_id: str, *, app: str | None = None, states: tuple[str, ...] = (), limit: int = 100) -> list[ConversationInfo]:
+    def conversations(self, tenant_id: str, *, app: str | None = None, states: tuple[str, ...] = (), limit: int = 100) -> list[ConversationInfo]:
         query = select(Conversation).where(Conversation.tenant_id == tenant_id)
         if app:
             query = query.where(Conversation.app == app)
@@ -117,7 +117,7 @@ class ConversationStore:
                 .where(Conversation.id == row.id, Conversation.version == row.version)
                 .values(**values, version=row.version + 1, updated_at=utcnow())
             )
-            if result.rowcount != 1:
+            if result.rowcount != 1:  # type: ignore[attr-defined]
                 raise Conflict("the conversation was changed by someone else; retry", field="conversation_id")
             session.flush()
             session.refresh(row)

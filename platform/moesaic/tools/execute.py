@@ -36,6 +36,7 @@ def render_output(value: Any) -> str:
 
 def run_tool_call(spec: ToolSpec | None, call: ToolCall, context: dict[str, Any] | None = None) -> ToolResult:
     started = time.perf_counter()
+    error: str | None
     if spec is None:
         error = f"unknown tool {call.name!r}"
         return ToolResult(call, f"Error: {error}", error, 0.0)

@@ -23,7 +23,7 @@ def list_conversations(
     app: str, platform: PlatformDep, principal: PrincipalDep, limit: int = Query(default=50, ge=1, le=500)
 ) -> dict[str, Any]:
     manifest = require_app(platform, principal, app, field="app")
-    conversations = platform.store.list(principal.tenant_id, app=manifest.name, limit=limit)
+    conversations = platform.store.conversations(principal.tenant_id, app=manifest.name, limit=limit)
     return {"data": [c.to_dict() for c in conversations]}
 
 

@@ -24,7 +24,7 @@ INBOX_STATES = ("handed_off", "claimed")
 def list_inbox(
     platform: PlatformDep, principal: PrincipalDep, app: str | None = Query(default=None, max_length=100)
 ) -> dict[str, Any]:
-    conversations = platform.store.list(principal.tenant_id, app=app, states=INBOX_STATES, limit=200)
+    conversations = platform.store.conversations(principal.tenant_id, app=app, states=INBOX_STATES, limit=200)
     return {"data": [c.to_dict() | {"operator": c.metadata.get("operator")} for c in conversations]}
 
 
