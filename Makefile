@@ -27,5 +27,9 @@ test: install
 test-all: install
 	$(PY) -m pytest -q -m "not gpu"
 
+lint: install
+	$(PY) -m pip install -q mypy
+	$(PY) -m mypy platform/moesaic apps
+
 clean:
 	rm -rf $(VENV) .moesaic

@@ -233,8 +233,8 @@ class IncrementalHasher:
     identical to ``db_sha256`` / ``tau2_db_hash`` of the merged DB (a test checks it).
     """
 
-    _COMPACT = {"sort_keys": True, "separators": (",", ":")}
-    _DEFAULT = {"sort_keys": True, "default": str}
+    _COMPACT: dict[str, Any] = {"sort_keys": True, "separators": (",", ":")}
+    _DEFAULT: dict[str, Any] = {"sort_keys": True, "default": str}
 
     def __init__(self, base: dict[str, Any]) -> None:
         self._sections = sorted(base)
