@@ -119,9 +119,38 @@ def profile_graph_decode(batch_sizes: tuple[int, ...], out: Path) -> None:
             llm.abort(seq)
 
 
+def profile_cached_ttft(out: Path) -> None:
+    """One prefill of 16 new tokens over a cached 4096-token prefix, CPU and GPU side by side."""
+    from moesaic.engine import LLM, SamplingParams
+
+    tmp = Path(tempfile.mkdtemp())
+    (tmp / "config.json").write_text(json.dumps(MOONLIGHT))
+    llm = LLM(tmp, device="cuda", dtype="bfloat16", load_format="dummy", gpu_memory_utilization=0.8,
+              max_num_seqs=16, max_graph_batch_size=16)
+    params = SamplingParams(temperature=0.0, max_tokens=1, ignore_eos=True)
+    prefix = rand_prompt(4096)
+    for _ in range(3):
+        llm.generate([prefix + rand_prompt(16)], params)
+    for label in ("cached", "uncached"):
+        prompt = prefix + rand_prompt(16) if label == "cached" else rand_prompt(4112)
+        torch.cuda.synchronize()
+        with torch.profiler.profile(
+            activities=[torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+        ) as prof:
+            t = time.perf_counter()
+            res = llm.generate([prompt], params)
+            torch.cuda.synchronize()
+            wall = (time.perf_counter() - t) * 1e3
+        table = prof.key_averages().table(sort_by="cpu_time_total", row_limit=30, max_name_column_width=60)
+        (out / f"profile_ttft_{label}.txt").write_text(table)
+        print(f"--- TTFT {label}: {wall:.1f} ms, cached tokens {res[0].num_cached_tokens} ---", flush=True)
+        print(table, flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.environ.get("OUT", "."))
+    ap.add_argument("--ttft", action="store_true", help="profile the cached-prefix TTFT path")
     ap.add_argument("--graph", action="store_true", help="profile compiled CUDA-graph decode instead")
     ap.add_argument("--experts", action="store_true", help="also time the expert kernels alone")
     args = ap.parse_args()
@@ -130,6 +159,9 @@ def main() -> None:
     if args.experts:
         rows = expert_kernels()
         (out / "experts.json").write_text(json.dumps(rows))
+    if args.ttft:
+        profile_cached_ttft(out)
+        return
     if args.graph:
         profile_graph_decode((1, 128), out)
     else:
