@@ -168,9 +168,12 @@ class ModelRunner:
     @torch.inference_mode()
     def run(self, batch: ScheduledBatch) -> list[int]:
         """Run one step; return the sampled token for each sequence that reaches its end (in batch order)."""
-        if not batch.is_prefill and self.graphs and len(batch.seqs) <= max(self.graphs):
-            logits = self._replay_graph(batch)
-            sampled_seqs = batch.seqs
+        if self.graphs and sum(batch.num_tokens) <= max(self.graphs):
+            # Decode, and any prefill of few tokens (a prefix-cache hit, a short prompt): every new token is
+            # one row of a decode batch with its own causal context length, replayed through a CUDA graph.
+            logits, rows = self._replay_graph(batch)
+            logits = logits[rows]
+            sampled_seqs = [s for i, s in enumerate(batch.seqs) if batch.samples(i)]
         else:
             input_ids, positions, ctx, rows = self.prepare(batch)
             hidden = self.model(input_ids, positions, ctx)
@@ -216,25 +219,34 @@ class ModelRunner:
         torch.cuda.synchronize()
         log.info("captured CUDA graphs for decode batch sizes %s", sizes)
 
-    def _replay_graph(self, batch: ScheduledBatch) -> torch.Tensor:
-        n = len(batch.seqs)
-        bs = next(s for s in sorted(self.graphs) if s >= n)
-        ids, pos, slots, lens = [], [], [], []
-        for seq in batch.seqs:
-            p = len(seq) - 1
-            ids.append(seq.token_ids[-1])
-            pos.append(p)
-            slots.append(self._slot(seq.block_table, p))
-            lens.append(len(seq))
-        pad = bs - n
+    def _replay_graph(self, batch: ScheduledBatch) -> tuple[torch.Tensor, list[int]]:
+        """Replay the graph with one row per new token; return all row logits and the rows to sample."""
+        ids: list[int] = []
+        pos: list[int] = []
+        slots: list[int] = []
+        lens: list[int] = []
+        tables: list[list[int]] = []
+        sample_rows: list[int] = []
+        width = max(len(s.block_table) for s in batch.seqs)
+        for i, (seq, n) in enumerate(zip(batch.seqs, batch.num_tokens)):
+            table = seq.block_table + [self.num_blocks] * (width - len(seq.block_table))
+            for p in range(seq.num_computed_tokens, seq.num_computed_tokens + n):
+                ids.append(seq.token_ids[p])
+                pos.append(p)
+                slots.append(self._slot(seq.block_table, p))
+                lens.append(p + 1)
+                tables.append(table)
+            if batch.samples(i):
+                sample_rows.append(len(ids) - 1)
+        n_rows = len(ids)
+        bs = next(s for s in sorted(self.graphs) if s >= n_rows)
+        pad = bs - n_rows
         self.g_input_ids[:bs].copy_(self._tensor(ids + [0] * pad, torch.int64))
         self.g_positions[:bs].copy_(self._tensor(pos + [0] * pad, torch.int64))
         self.g_slots[:bs].copy_(self._tensor(slots + [self.scratch_slot] * pad, torch.int64))
         self.g_context_lens[:bs].copy_(self._tensor(lens + [1] * pad, torch.int32))
         # Only the first `width` columns are read (the kernel stops at each context length).
-        width = max(len(s.block_table) for s in batch.seqs)
-        tables = [s.block_table + [self.num_blocks] * (width - len(s.block_table)) for s in batch.seqs]
         tables += [[self.num_blocks] * width] * pad
         self.g_block_tables[:bs, :width].copy_(self._tensor(tables, torch.int32))
         self.graphs[bs].replay()
-        return self.g_logits[bs][:n]
+        return self.g_logits[bs], sample_rows
