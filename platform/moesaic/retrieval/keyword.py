@@ -5,11 +5,11 @@ PostgreSQL; see migration ``0002_retrieval``), so inserting or deleting ``retrie
 transaction updates it in that same transaction. This module only builds and runs queries; it
 never rebuilds anything in memory.
 
-Cost control on SQLite: BM25 has to score every chunk that matches any query term, so very common
-terms (low IDF, little ranking value) are dropped, most common first, while the query's summed
-posting counts exceed ``max_postings``; the rarest term is always kept. PostgreSQL has no cheap
-per-term document count (counting through the GIN index costs as much as ranking), so it ranks
-every match with ``ts_rank``; see docs/RETRIEVAL_NOTES.md for what that costs at scale.
+Cost control: ranking has to score every chunk that matches any query term, so very common terms
+(low IDF, little ranking value) are dropped, most common first, while the query's summed posting
+counts exceed ``max_postings``; the rarest term is always kept. SQLite counts postings in FTS5
+(capped); PostgreSQL estimates them from the planner's statistics of the ``tsv`` column, because
+counting through the GIN index costs as much as ranking.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 MAX_QUERY_TERMS = 32
-DEFAULT_MAX_POSTINGS = 8000
-DIALECTS = ("sqlite", "postgresql")
+# PostgreSQL reads each matched row's tsvector to rank it, so it gets a smaller budget
+DEFAULT_MAX_POSTINGS = {"sqlite": 8000, "postgresql": 3000}
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being
     below between both but by can could did do does doing down during each few for from further had
@@ -49,11 +49,11 @@ class KeywordIndex:
     def __init__(
         self, dialect: str, *, title_weight: float = 1.0, max_postings: int | None = None
     ) -> None:
-        if dialect not in DIALECTS:
-            raise ValueError(f"no keyword index for dialect {dialect!r}; valid: {', '.join(DIALECTS)}")
+        if dialect not in DEFAULT_MAX_POSTINGS:
+            raise ValueError(f"no keyword index for dialect {dialect!r}; valid: {', '.join(DEFAULT_MAX_POSTINGS)}")
         self.dialect = dialect
         self.title_weight = title_weight
-        self.max_postings = max_postings or DEFAULT_MAX_POSTINGS
+        self.max_postings = max_postings or DEFAULT_MAX_POSTINGS[dialect]
 
     def search(
         self, session: Session, kb_id: str, query: str, n: int, document_ids: list[str] | None = None
@@ -114,17 +114,43 @@ class KeywordIndex:
     def _search_postgres(
         self, session: Session, kb_id: str, terms: list[str], n: int, document_ids: list[str] | None
     ) -> list[tuple[str, float]]:
-        params: dict[str, object] = {"kb": kb_id, "n": n, "q": " | ".join(terms)}
+        lexemes = self._prune_postgres(session, " ".join(terms))
+        if not lexemes:
+            return []
+        query = " | ".join("'" + lexeme.replace("'", "''") + "'" for lexeme in lexemes)
+        params: dict[str, object] = {"kb": kb_id, "n": n, "q": query}
         doc_clause = ""
         if document_ids is not None:
             doc_clause = " AND c.document_id IN :doc_ids"
             params["doc_ids"] = list(document_ids)
         sql = (
             "SELECT c.chunk_id, ts_rank(c.tsv, q, 1) AS score "
-            "FROM retrieval_chunks c, to_tsquery('english', :q) q "
+            "FROM retrieval_chunks c, to_tsquery('simple', :q) q "
             "WHERE c.knowledge_base_id = :kb AND c.tsv @@ q" + doc_clause + " ORDER BY score DESC LIMIT :n"
         )
         statement = text(sql)
         if document_ids is not None:
             statement = statement.bindparams(bindparam("doc_ids", expanding=True))
         return [(row[0], float(row[1])) for row in session.execute(statement, params)]
+
+    def _prune_postgres(self, session: Session, query: str) -> list[str]:
+        """The query's lexemes, dropping the most common while their estimated postings exceed the
+        budget. Frequencies come from the planner's statistics of the ``tsv`` column (kept by
+        ANALYZE/autovacuum), so this costs one catalog lookup; without statistics nothing is dropped."""
+        rows = session.execute(
+            text(
+                "WITH q AS (SELECT unnest(tsvector_to_array(to_tsvector('english', :q))) AS lexeme), "
+                "s AS (SELECT most_common_elems::text::text[] AS elems, most_common_elem_freqs AS freqs "
+                "      FROM pg_stats WHERE tablename = 'retrieval_chunks' AND attname = 'tsv' "
+                "      AND schemaname = current_schema()), "
+                "t AS (SELECT reltuples FROM pg_class WHERE oid = to_regclass('retrieval_chunks')) "
+                "SELECT q.lexeme, coalesce(s.freqs[array_position(s.elems, q.lexeme)] * "
+                "(SELECT greatest(reltuples, 0) FROM t), 0) AS postings FROM q LEFT JOIN s ON true"
+            ),
+            {"q": query},
+        ).all()
+        counts = {row[0]: float(row[1] or 0.0) for row in rows}
+        kept = sorted(counts, key=lambda lexeme: counts[lexeme])
+        while len(kept) > 1 and sum(counts[lexeme] for lexeme in kept) > self.max_postings:
+            kept.pop()
+        return kept

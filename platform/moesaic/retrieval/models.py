@@ -126,5 +126,5 @@ class KnowledgeBaseConfig(BaseModel):
     chunk_size: int = Field(default=200, ge=16, le=2000)
     chunk_overlap: int = Field(default=30, ge=0, le=500)
     num_candidates: int = Field(default=100, ge=10, le=1000)
-    # SQLite: drop the most common query terms past this many matched chunks
-    keyword_max_postings: int = Field(default=8000, ge=100)
+    # drop the most common query terms past this many matched chunks (None: 8000 SQLite, 3000 PostgreSQL)
+    keyword_max_postings: int | None = Field(default=None, ge=100)
