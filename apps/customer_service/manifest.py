@@ -21,7 +21,7 @@ from apps.customer_service.rules import offline_rules
 from apps.customer_service.seed import DEMO_STORE_PATH, dataset_db_path, load_store_data, seed_store
 from apps.customer_service.store import RetailStore
 from apps.customer_service.tools import TOOLS
-from moesaic.apps import AppManifest
+from moesaic.apps import AppManifest, OfflineBehaviour
 
 if TYPE_CHECKING:
     from moesaic.config import Settings
@@ -61,9 +61,7 @@ APP = AppManifest(
     knowledge_base="customer_service",
     confirm_writes=True,
     setup=setup,
-    offline_rules=offline_rules,
-    offline_fallback=OFFLINE_FALLBACK,
+    offline=OfflineBehaviour(rules=offline_rules, fallback=OFFLINE_FALLBACK, renderers=TOOL_RENDERERS),
     knowledge_documents=knowledge_documents,
     scope_check=scope_check,
-    tool_renderers=TOOL_RENDERERS,
 )

@@ -4,7 +4,7 @@ Public names for apps and the UI; everything else is reached through documented 
 (``moesaic.tools``, ``moesaic.llm``, ``moesaic.retrieval``, ``moesaic.engine``).
 """
 
-from moesaic.apps import AppManifest, RuleCall, ToolContext
+from moesaic.apps import AppManifest, OfflineBehaviour, RuleCall, ToolContext
 from moesaic.errors import ConfigError, MoesaicError, NotFound, ToolError, UserError
 from moesaic.tools import ToolSpec, tool
 from moesaic.types import Chunk, Citation, Message, ToolCall
@@ -17,6 +17,7 @@ __all__ = [
     "Message",
     "MoesaicError",
     "NotFound",
+    "OfflineBehaviour",
     "RuleCall",
     "ToolCall",
     "ToolContext",

@@ -50,6 +50,20 @@ class RuleCall:
     arguments: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class OfflineBehaviour:
+    """How an app behaves on the offline ``extractive`` model (no language model at all).
+
+    ``rules`` turn the user's text into read-only tool calls worth running; ``fallback`` is the
+    answer when neither rules nor sources help (default: "not found"); ``renderers`` show a tool's
+    output to a person (tool name -> output text -> Markdown), instead of a key dump.
+    """
+
+    rules: Callable[[str], list[RuleCall]] | None = None
+    fallback: str | None = None
+    renderers: Mapping[str, Callable[[str], str]] = field(default_factory=dict)
+
+
 class AppManifest(BaseModel):
     """Everything the platform needs to know about one app."""
 
@@ -65,18 +79,13 @@ class AppManifest(BaseModel):
     confirm_writes: bool = True
     # Called once per process when the API starts: create the app's tables, seed demo data.
     setup: Callable[..., dict[str, Any]] | None = None  # (Database, Settings) -> services
-    # Offline rules for the extractive model: the user's text -> tool calls worth running.
-    offline_rules: Callable[[str], list[RuleCall]] | None = None
-    # What the extractive model says when neither rules nor sources help (default: "not found").
-    offline_fallback: str | None = None
+    offline: OfflineBehaviour = Field(default_factory=OfflineBehaviour)
     # Documents that belong to the app (a policy, an FAQ): settings -> [(filename, bytes)]. They are
     # ingested into ``knowledge_base`` for each tenant that uses the app (a no-op when unchanged).
     knowledge_documents: Callable[..., list[tuple[str, bytes]]] | None = None
     # A cheap gate on every user message, for any model, before retrieval and the model run:
     # (text, earlier messages, ToolContext) -> a polite refusal when the request is out of scope, else None.
     scope_check: Callable[..., str | None] | None = None
-    # How the extractive model shows a tool's output to a person: tool name -> (output text -> text).
-    tool_renderers: Mapping[str, Callable[[str], str]] = Field(default_factory=dict)
     # Extra FastAPI router mounted at /v1/apps/{name}/ (the app's own endpoints).
     api_router: Any = None
 

@@ -112,6 +112,15 @@ def eval_retrieval(
     print_eval(results)
 
 
+@eval_cli.command("customer_service", context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                                                         "help_option_names": []})
+def eval_customer_service(ctx: typer.Context) -> None:
+    """tau2-style agent evaluation with a simulated customer: `--tasks FILE [--limit N] [--out OUT]` (--help for all)."""
+    from apps.customer_service.eval import main as eval_main
+
+    raise typer.Exit(eval_main(list(ctx.args)) or 0)
+
+
 @cli.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def engine(ctx: typer.Context) -> None:
     """The MoE inference engine: `moesaic engine serve --model DIR ...`."""

@@ -1,6 +1,6 @@
 import json
 
-from moesaic.apps import RuleCall
+from moesaic.apps import OfflineBehaviour, RuleCall
 from moesaic.llm.base import ModelRequest
 from moesaic.llm.extractive import NO_MODEL_NOTE, NOTHING_FOUND, ExtractiveModel
 from moesaic.tools import tool
@@ -38,13 +38,13 @@ def test_says_when_nothing_matches() -> None:
 
 def test_runs_read_only_rule_calls_then_renders_their_results() -> None:
     rules = lambda text: [RuleCall("get_order", {"order_id": "#W1"}), RuleCall("cancel_order", {"order_id": "#W1"})]  # noqa: E731
-    first = ExtractiveModel().generate(ModelRequest([Message("user", "where is #W1")], tools=[get_order, cancel_order], offline_rules=rules))
+    first = ExtractiveModel().generate(ModelRequest([Message("user", "where is #W1")], tools=[get_order, cancel_order], offline=OfflineBehaviour(rules=rules)))
     assert [c.name for c in first.tool_calls] == ["get_order"]
     history = [
         Message("user", "where is #W1"),
         Message("assistant", "", tool_calls=(ToolCall("rule_0", "get_order", '{"order_id": "#W1"}'),)),
         Message("tool", json.dumps({"order_id": "#W1", "status": "pending"}), tool_call_id="rule_0", name="get_order"),
     ]
-    second = ExtractiveModel().generate(ModelRequest(history, tools=[get_order], offline_rules=rules))
+    second = ExtractiveModel().generate(ModelRequest(history, tools=[get_order], offline=OfflineBehaviour(rules=rules)))
     assert not second.tool_calls
     assert "- status: pending" in second.content

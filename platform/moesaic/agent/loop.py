@@ -106,9 +106,7 @@ class Agent:
                 messages=[system, *history],
                 tools=self.app.tools,
                 passages=passages,
-                offline_rules=self.app.offline_rules,
-                offline_fallback=self.app.offline_fallback,
-                tool_renderers=self.app.tool_renderers,
+                offline=self.app.offline,
             )
             reply = yield from self._call_model(conversation_id, request, stream)
             usage = Usage(usage.prompt_tokens + reply.usage.prompt_tokens, usage.completion_tokens + reply.usage.completion_tokens)

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from moesaic.apps import RuleCall
+from moesaic.apps import OfflineBehaviour
 from moesaic.tools.spec import ToolSpec
 from moesaic.types import Chunk, Message, ToolCall, Usage
 
@@ -21,9 +21,7 @@ class ModelRequest:
     messages: Sequence[Message]
     tools: Sequence[ToolSpec] = ()
     passages: Sequence[Chunk] = ()  # retrieved context, already rendered into the messages too
-    offline_rules: Callable[[str], list[RuleCall]] | None = None
-    offline_fallback: str | None = None  # the extractive model's answer when nothing helps
-    tool_renderers: Mapping[str, Callable[[str], str]] = field(default_factory=dict)  # tool output -> text for people
+    offline: OfflineBehaviour = field(default_factory=OfflineBehaviour)  # used by the extractive model only
     temperature: float | None = None
     max_tokens: int | None = None
 

@@ -84,17 +84,17 @@ class ExtractiveModel(ChatModel):
         if quoted:
             parts.append(quoted)
         elif not tool_results:
-            parts.append(request.offline_fallback or NOTHING_FOUND)
+            parts.append(request.offline.fallback or NOTHING_FOUND)
         content = "\n\n".join(parts)
         prompt_tokens = sum(estimate_tokens(m.content) for m in messages)
         return ModelReply(content=content, usage=Usage(prompt_tokens, estimate_tokens(content)), model=self.name)
 
     def _rule_calls(self, request: ModelRequest, question: str) -> tuple[ToolCall, ...]:
-        if request.offline_rules is None or not question:
+        if request.offline.rules is None or not question:
             return ()
         read_only = {t.name for t in request.tools if not t.writes}
         calls = []
-        for index, rule in enumerate(request.offline_rules(question)):
+        for index, rule in enumerate(request.offline.rules(question)):
             if rule.tool in read_only:
                 calls.append(ToolCall(id=f"rule_{index}", name=rule.tool, arguments=json.dumps(rule.arguments)))
         return tuple(calls)
@@ -103,7 +103,7 @@ class ExtractiveModel(ChatModel):
     def _render_tool_results(results: list[Message], request: ModelRequest) -> str:
         blocks = []
         for message in results:
-            renderer = request.tool_renderers.get(message.name or "")
+            renderer = request.offline.renderers.get(message.name or "")
             if renderer is not None:  # the app knows how to show this tool's output to a person
                 blocks.append(renderer(message.content))
                 continue

@@ -115,7 +115,7 @@ def test_knowledge_documents_are_the_policy_and_our_faq(tmp_path: Path) -> None:
     faq = documents["faq.md"].decode()
     for topic in ("Cancellations", "Returns", "Exchanges", "Payments and gift cards", "Order status"):
         assert f"## {topic}" in faq
-    assert APP.knowledge_documents is knowledge_documents and APP.offline_fallback
+    assert APP.knowledge_documents is knowledge_documents and APP.offline.fallback
 
 
 @pytest.mark.slow
