@@ -170,3 +170,10 @@ def test_models_apps_conversations_and_metrics(client, fake_model) -> None:  # t
     assert 'moesaic_chat_requests_total{app="kb_assistant",outcome="ok"} 1.0' in metrics
     assert 'moesaic_tokens_total{app="kb_assistant",kind="completion"}' in metrics
     assert client.get("/readyz").json()["checks"]["database"] == "ok"
+
+
+def test_metrics_report_the_ingestion_queue(platform, client) -> None:  # type: ignore[no-untyped-def]
+    platform.knowledge.stop()  # nothing ingests: the upload stays queued
+    response = client.post("/v1/knowledge-bases/default/documents", files={"file": ("a.txt", b"queued text", "text/plain")})
+    assert response.json()["status"] == "queued"
+    assert "moesaic_ingestion_queue_depth 1.0" in client.get("/metrics").text

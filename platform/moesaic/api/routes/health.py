@@ -35,4 +35,5 @@ def readyz(platform: PlatformDep) -> Any:
 
 @router.get("/metrics")
 def metrics(platform: PlatformDep) -> Response:
+    platform.metrics.ingestion_queue.set(platform.knowledge.queue_depth())
     return Response(platform.metrics.render(), media_type=CONTENT_TYPE_LATEST)
