@@ -112,8 +112,8 @@ class AsyncEngine:
             with self._lock:
                 self._window.append((time.monotonic(), len(updated)))
             for seq in updated:
-                request = self._active.get(seq.seq_id)
-                if request is None:
+                owner = self._active.get(seq.seq_id)
+                if owner is None:
                     continue
                 delta = Delta([seq.token_ids[-1]], num_prompt_tokens=seq.num_prompt_tokens)
                 if seq.is_finished:
@@ -121,4 +121,4 @@ class AsyncEngine:
                     delta.text = self.llm.output_text(seq)
                     delta.num_cached_tokens = seq.num_cached_prompt_tokens
                     del self._active[seq.seq_id]
-                self._push(request, delta)
+                self._push(owner, delta)

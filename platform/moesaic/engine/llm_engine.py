@@ -181,13 +181,15 @@ class LLM:
         prompts: list[str | list[int]] | str | list[int],
         params: SamplingParams | list[SamplingParams] | None = None,
     ) -> list[GenerationOutput]:
-        if isinstance(prompts, str) or (isinstance(prompts, list) and prompts and isinstance(prompts[0], int)):
-            prompts = [prompts]  # type: ignore[list-item]
-        assert isinstance(prompts, list)
-        param_list = params if isinstance(params, list) else [params or SamplingParams()] * len(prompts)
-        if len(param_list) != len(prompts):
-            raise ValueError(f"{len(param_list)} SamplingParams for {len(prompts)} prompts")
-        seqs = [self.add_request(p, sp) for p, sp in zip(prompts, param_list)]
+        batch: list[str | list[int]]
+        if isinstance(prompts, str) or (prompts and isinstance(prompts[0], int)):
+            batch = [prompts]  # type: ignore[list-item]
+        else:
+            batch = list(prompts)  # type: ignore[arg-type]
+        param_list = params if isinstance(params, list) else [params or SamplingParams()] * len(batch)
+        if len(param_list) != len(batch):
+            raise ValueError(f"{len(param_list)} SamplingParams for {len(batch)} prompts")
+        seqs = [self.add_request(p, sp) for p, sp in zip(batch, param_list)]
         while any(not s.is_finished for s in seqs):
             self.step()
         return [self.to_output(s) for s in seqs]

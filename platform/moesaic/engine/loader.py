@@ -17,7 +17,7 @@ from safetensors import safe_open
 from torch import nn
 
 from moesaic.engine.config import ModelConfig
-from moesaic.engine.model import DeepseekForCausalLM
+from moesaic.engine.model import DeepseekForCausalLM, Router
 
 _LAYER = re.compile(r"^model\.layers\.(\d+)\.")
 _EXPERT = re.compile(r"^(model\.layers\.\d+\.mlp)\.experts\.(\d+)\.(gate|up|down)_proj\.weight$")
@@ -131,7 +131,7 @@ def load_weights(model: DeepseekForCausalLM, model_dir: str | Path) -> None:
     for attn in model.mla_layers():
         attn._w_uk = attn._w_uv = None  # absorbed copies are rebuilt from the new weights
     for module in model.modules():
-        if hasattr(module, "_weight_fp32"):
+        if isinstance(module, Router):
             module._weight_fp32 = None
     missing = [n for n, _ in model.named_parameters() if n not in written]
     if missing:

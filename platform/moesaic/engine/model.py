@@ -92,6 +92,9 @@ def softmax_scale(cfg: ModelConfig) -> float:
 class RotaryEmbedding(nn.Module):
     """Interleaved RoPE: dims (2i, 2i+1) rotate together, as the DeepSeek checkpoints are laid out."""
 
+    cos: torch.Tensor  # [P, rope/2], times the YaRN attention factor
+    sin: torch.Tensor
+
     def __init__(self, cfg: ModelConfig, max_positions: int) -> None:
         super().__init__()
         inv_freq, attention_factor = rope_inv_freq(cfg)
@@ -340,11 +343,14 @@ class DeepseekForCausalLM(nn.Module):
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.lm_head(hidden).float()  # [T, V]
 
+    def decoder_layers(self) -> list[DecoderLayer]:
+        return [layer for layer in self.model.layers if isinstance(layer, DecoderLayer)]
+
     def mla_layers(self) -> list[MultiHeadLatentAttention]:
-        return [layer.self_attn for layer in self.model.layers]  # type: ignore[union-attr]
+        return [layer.self_attn for layer in self.decoder_layers()]
 
     def set_backends(self, attention: str, experts: str) -> None:
-        for layer in self.model.layers:
-            layer.self_attn.attention_backend = attention  # type: ignore[union-attr]
+        for layer in self.decoder_layers():
+            layer.self_attn.attention_backend = attention
             if isinstance(layer.mlp, DeepseekMoE):
                 layer.mlp.experts.backend = experts

@@ -13,7 +13,7 @@ from moesaic.engine.attention import AttentionContext
 from moesaic.engine.config import EngineConfig, ModelConfig
 from moesaic.engine.kernels import grouped_mm_available
 from moesaic.engine.loader import create_model, init_random_weights, load_weights
-from moesaic.engine.model import DeepseekForCausalLM
+from moesaic.engine.model import DeepseekForCausalLM, Router
 from moesaic.engine.sampler import sample
 from moesaic.engine.scheduler import ScheduledBatch
 
@@ -81,13 +81,13 @@ class ModelRunner:
         for attn in self.model.mla_layers():
             attn.absorbed_weights()  # materialise cached weights before tracing
         for module in self.model.modules():
-            if hasattr(module, "weight_fp32") and module.weight.dtype != torch.float32:
+            if isinstance(module, Router) and module.weight.dtype != torch.float32:
                 module.weight_fp32()
-        for layer in self.model.model.layers:
-            layer.compiled_decode = torch.compile(layer.layer_forward, dynamic=True)  # type: ignore[union-attr]
+        for layer in self.model.decoder_layers():
+            layer.compiled_decode = torch.compile(layer.layer_forward, dynamic=True)
             if self.config.compile_prefill:
-                layer.compiled_pre = torch.compile(layer.pre_attention, dynamic=True)  # type: ignore[union-attr]
-                layer.compiled_post = torch.compile(layer.post_attention, dynamic=True)  # type: ignore[union-attr]
+                layer.compiled_pre = torch.compile(layer.pre_attention, dynamic=True)
+                layer.compiled_post = torch.compile(layer.post_attention, dynamic=True)
         if self.config.compile_prefill:
             self._warm_prefill()
 
