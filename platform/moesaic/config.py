@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     redact_model_input: bool = Field(
         default=False, description="Hide emails, phones, card numbers... from the model (restored in tool calls)."
     )
+    rerank_with_model: bool = Field(
+        default=False, description="Rescore retrieved passages with the configured model (one extra model call per query)."
+    )
     ingest_worker: bool = Field(default=True, description="Run an ingestion worker in this process.")
     history_token_budget: int = Field(default=3000, ge=100)
     agent_max_steps: int = Field(default=6, ge=1, le=50)

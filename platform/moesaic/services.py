@@ -13,11 +13,17 @@ from moesaic.agent import Agent
 from moesaic.apps import AppManifest, AppRegistry, ToolContext, load_apps
 from moesaic.config import Settings
 from moesaic.db import Database
-from moesaic.llm import ChatModel, create_chat_model
+from moesaic.llm import ChatModel, ModelRequest, create_chat_model
 from moesaic.memory import ConversationStore, create_api_key, ensure_tenant
 from moesaic.metrics import Metrics
+from moesaic.types import Message
 
 log = logging.getLogger(__name__)
+
+
+def complete_text(model: ChatModel, prompt: str) -> str:
+    """One plain completion from a chat model (for helpers such as the reranker)."""
+    return model.generate(ModelRequest(messages=[Message(role="user", content=prompt)])).content
 
 
 @dataclass
@@ -42,6 +48,7 @@ class Platform:
         start_worker: bool = True,
     ) -> "Platform":
         from moesaic.retrieval import KnowledgeService
+        from moesaic.retrieval.rerank import LLMReranker
 
         settings.home.mkdir(parents=True, exist_ok=True)
         db = Database(settings.resolved_database_url)
@@ -50,8 +57,10 @@ class Platform:
         if settings.bootstrap_api_key:
             create_api_key(db, name="bootstrap", plaintext=settings.bootstrap_api_key)
         registry = AppRegistry(apps if apps is not None else load_apps())
-        knowledge = KnowledgeService(db, settings, start_worker=start_worker and settings.ingest_worker)
-        platform = cls(settings, db, ConversationStore(db), registry, model or create_chat_model(settings), knowledge, Metrics())
+        model = model or create_chat_model(settings)
+        reranker = LLMReranker(lambda prompt: complete_text(model, prompt)) if settings.rerank_with_model else None
+        knowledge = KnowledgeService(db, settings, start_worker=start_worker and settings.ingest_worker, reranker=reranker)
+        platform = cls(settings, db, ConversationStore(db), registry, model, knowledge, Metrics())
         for app in registry:
             platform.app_services[app.name] = app.setup(db, settings) if app.setup else {}
             platform.ensure_app_knowledge(app, default_tenant)

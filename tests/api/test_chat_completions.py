@@ -177,3 +177,33 @@ def test_metrics_report_the_ingestion_queue(platform, client) -> None:  # type: 
     response = client.post("/v1/knowledge-bases/default/documents", files={"file": ("a.txt", b"queued text", "text/plain")})
     assert response.json()["status"] == "queued"
     assert "moesaic_ingestion_queue_depth 1.0" in client.get("/metrics").text
+
+
+def test_reranking_with_the_model_reorders_passages(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from apps.kb_assistant.manifest import APP
+    from moesaic.config import Settings
+    from moesaic.llm import FakeChatModel
+    from moesaic.memory import ensure_tenant
+    from moesaic.services import Platform
+
+    model = FakeChatModel()
+    settings = Settings(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'm.db'}", rerank_with_model=True)
+    platform = Platform.create(settings, model=model, apps={APP.name: APP})
+    tenant = ensure_tenant(platform.db)
+    ids = [platform.knowledge.add_document(tenant, "default", f"{name}.txt", text.encode()).id for name, text in (
+        ("tea", "Green tea is brewed at 80 degrees for two minutes."),
+        ("coffee", "Coffee is brewed at 93 degrees; tea lovers may disagree."),
+    )]
+    platform.knowledge.wait(ids)
+    def grade_coffee_highest(request):  # type: ignore[no-untyped-def]
+        from moesaic.llm.base import ModelReply
+
+        prompt = request.messages[0].content
+        coffee_first = prompt.index("Coffee") < prompt.index("Green tea")
+        return ModelReply(content="[1]: 9\n[2]: 0" if coffee_first else "[1]: 0\n[2]: 9")
+
+    model.add(grade_coffee_highest)
+    top = platform.knowledge.search(tenant, "default", "how is tea brewed", top_k=2)
+    assert top[0].title == "coffee.txt"  # the model graded coffee higher, whatever the fused order was
+    assert "Rate how well each passage answers the query" in model.requests[0].messages[0].content
+    platform.close()
