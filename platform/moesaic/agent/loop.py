@@ -78,7 +78,16 @@ class Agent:
     metrics: Metrics | None = None
     redact_model_input: bool = False  # hide PII from the model behind reversible placeholders
 
-    def run(self, conversation_id: str, user_text: str, *, knowledge_base: str | None = None, stream: bool = False) -> Iterator[AgentEvent]:
+    def run(
+        self,
+        conversation_id: str,
+        user_text: str,
+        *,
+        knowledge_base: str | None = None,
+        stream: bool = False,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> Iterator[AgentEvent]:
         tenant = self.tool_context.tenant_id
         conversation = self.store.get(tenant, conversation_id)
         self.store.append(tenant, conversation_id, Message(role="user", content=user_text))
@@ -107,6 +116,8 @@ class Agent:
                 tools=self.app.tools,
                 passages=passages,
                 offline=self.app.offline,
+                temperature=temperature,
+                max_tokens=max_tokens,
             )
             reply = yield from self._call_model(conversation_id, request, stream)
             usage = Usage(usage.prompt_tokens + reply.usage.prompt_tokens, usage.completion_tokens + reply.usage.completion_tokens)

@@ -45,7 +45,14 @@ def create_chat_completion(body: ChatCompletionRequest, platform: PlatformDep, p
 
     agent = platform.agent(app, tenant, conversation.id)
     started = time.perf_counter()
-    events = agent.run(conversation.id, body.messages[-1].text(), knowledge_base=body.knowledge_base, stream=body.stream)
+    events = agent.run(
+        conversation.id,
+        body.messages[-1].text(),
+        knowledge_base=body.knowledge_base,
+        stream=body.stream,
+        temperature=body.temperature,
+        max_tokens=body.max_tokens,
+    )
     try:
         first = next(events)  # fail before any byte is sent, so errors keep their status code
     except MoesaicError:
