@@ -207,3 +207,13 @@ def test_reranking_with_the_model_reorders_passages(tmp_path) -> None:  # type: 
     assert top[0].title == "coffee.txt"  # the model graded coffee higher, whatever the fused order was
     assert "Rate how well each passage answers the query" in model.requests[0].messages[0].content
     platform.close()
+
+
+def test_a_key_limited_to_some_apps_sees_and_uses_only_those(platform, client) -> None:  # type: ignore[no-untyped-def]
+    from moesaic.memory import create_api_key
+
+    limited = {"Authorization": f"Bearer {create_api_key(platform.db, 'scoped-tenant', apps=['other_app'])}"}
+    assert client.get("/v1/models", headers=limited).json()["data"] == []
+    response = client.post("/v1/chat/completions", headers=limited,
+                           json={"model": "kb_assistant", "messages": [{"role": "user", "content": "hi"}]})
+    assert response.status_code == 403 and response.json()["error"]["param"] == "model"
