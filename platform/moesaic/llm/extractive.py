@@ -15,7 +15,7 @@ from typing import Any
 from moesaic.llm.base import ChatModel, ModelReply, ModelRequest, estimate_tokens
 from moesaic.types import Message, ToolCall, Usage
 
-NO_MODEL_NOTE = "No generative model is configured, so this answer quotes the sources directly."
+NO_MODEL_NOTE = "No generative model is configured, so this answer repeats the sources and lookups word for word."
 NOTHING_FOUND = "I could not find anything about this in the knowledge base."
 _WORD = re.compile(r"[a-z0-9#@._-]+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n{2,}|\n(?=[-*#] )")
