@@ -1,4 +1,4 @@
-from moesaic.agent.loop import StreamRevealer
+from moesaic.agent.pii import StreamRevealer
 from moesaic.privacy import PiiVault
 
 

@@ -12,7 +12,7 @@ import json
 import re
 import time
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from moesaic.apps import AppManifest, ToolContext
@@ -20,6 +20,7 @@ from moesaic.errors import UpstreamError
 from moesaic.llm.base import ChatModel, ModelReply, ModelRequest
 from moesaic.memory.store import ConversationStore
 from moesaic.metrics import Metrics
+from moesaic.agent.pii import StreamRevealer, hide_pii, reveal_pii
 from moesaic.privacy import PiiVault
 from moesaic.tools.execute import ToolResult, run_tool_call
 from moesaic.types import Chunk, Citation, Message, ToolCall, Usage
@@ -277,43 +278,3 @@ def build_system_prompt(app_prompt: str, passages: list[Chunk]) -> str:
         f"like [1]. If they do not answer the question, say so.\n\nSources:\n{sources}"
     )
 
-
-def hide_pii(request: ModelRequest, vault: PiiVault) -> ModelRequest:
-    messages = [
-        replace(
-            m,
-            content=vault.hide(m.content),
-            tool_calls=tuple(replace(c, arguments=vault.hide(c.arguments)) for c in m.tool_calls),
-        )
-        for m in request.messages
-    ]
-    passages = [replace(p, text=vault.hide(p.text)) for p in request.passages]
-    return replace(request, messages=messages, passages=passages)
-
-
-def reveal_pii(reply: ModelReply, vault: PiiVault) -> ModelReply:
-    calls = tuple(replace(c, arguments=vault.reveal(c.arguments)) for c in reply.tool_calls)
-    return replace(reply, content=vault.reveal(reply.content), tool_calls=calls)
-
-
-class StreamRevealer:
-    """Restores placeholders in streamed text, holding back a placeholder cut between two deltas."""
-
-    def __init__(self, vault: PiiVault | None) -> None:
-        self.vault = vault
-        self.pending = ""
-
-    def push(self, text: str) -> str:
-        if self.vault is None:
-            return text
-        self.pending += text
-        cut = self.pending.rfind("<")
-        if cut >= 0 and ">" not in self.pending[cut:] and len(self.pending) - cut <= 12:
-            ready, self.pending = self.pending[:cut], self.pending[cut:]
-        else:
-            ready, self.pending = self.pending, ""
-        return self.vault.reveal(ready)
-
-    def flush(self) -> str:
-        ready, self.pending = self.pending, ""
-        return self.vault.reveal(ready) if self.vault is not None else ready
