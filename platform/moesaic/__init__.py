@@ -27,7 +27,24 @@ _EXPORTS = {
     "Message": "moesaic.types",
     "ToolCall": "moesaic.types",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "AppManifest",
+    "Chunk",
+    "Citation",
+    "ConfigError",
+    "Message",
+    "MoesaicError",
+    "NotFound",
+    "OfflineBehaviour",
+    "RuleCall",
+    "ToolCall",
+    "ToolContext",
+    "ToolError",
+    "ToolSpec",
+    "UserError",
+    "tool",
+]
+assert sorted(__all__) == sorted(_EXPORTS), "__all__ and _EXPORTS must name the same things"
 
 if TYPE_CHECKING:
     from moesaic.apps import AppManifest, OfflineBehaviour, RuleCall, ToolContext

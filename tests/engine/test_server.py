@@ -9,7 +9,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import torch
 import pytest
 
 from moesaic.engine.async_engine import AsyncEngine
