@@ -105,6 +105,10 @@ def order_record(
     }
     for key in ORDER_OPTIONAL_KEYS:
         value = getattr(o, key)
+        if key == "exchange_price_difference" and value == 0 and o.exchange_items == []:
+            # An exchange of no items: the reference stores ``round(0, 2)``, the int 0, not 0.0. Any
+            # exchange of at least one item sums float prices, so its difference is always a float.
+            value = 0
         if value is not None or model_shape:
             record[key] = value
     return record

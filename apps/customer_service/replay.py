@@ -33,7 +33,7 @@ from apps.customer_service.tools import TOOLS_BY_NAME
 from moesaic.apps import ToolContext
 from moesaic.config import Settings
 from moesaic.db import Database
-from moesaic.tools import run_tool_call
+from moesaic.tools import ToolSpec, run_tool_call
 from moesaic.types import ToolCall
 
 
@@ -56,6 +56,8 @@ def run_action(ctx: ToolContext, action: dict[str, Any]) -> dict[str, Any]:
     spec = TOOLS_BY_NAME.get(name)
     if spec is None:
         output, is_error = f"Error: Tool '{name}' not found.", True
+    elif (signature_error := _signature_error(spec, arguments)) is not None:
+        output, is_error = f"Error: {signature_error}", True
     else:
         call = ToolCall(id=str(action.get("action_id", "")), name=name, arguments=json.dumps(arguments))
         result = run_tool_call(spec, call, context={"ctx": ctx})
@@ -72,6 +74,35 @@ def run_action(ctx: ToolContext, action: dict[str, Any]) -> dict[str, Any]:
         "output": output,
         "error": is_error,
     }
+
+
+def _signature_error(spec: ToolSpec, arguments: dict[str, Any]) -> str | None:
+    """Python's TypeError text for calling the reference's bound method with these keyword arguments.
+
+    The reference calls ``RetailTools.<name>(**arguments)`` unchecked, so a wrong or missing argument
+    name is reported as ``RetailTools.get_order_details() got an unexpected keyword argument 'x'``
+    (TOOLS.md §4), where our platform would give its own validation message. Keywords are checked in
+    the order given, then missing parameters are listed in signature order, as CPython does.
+    Wrongly *typed* values are not emulated: the platform's validation still rejects them.
+    """
+    params = list(spec.arguments_model.model_fields)
+    prefix = f"RetailTools.{spec.name}()"
+    for key in arguments:
+        if key == "self":
+            return f"{prefix} got multiple values for argument 'self'"
+        if key not in params:
+            return f"{prefix} got an unexpected keyword argument '{key}'"
+    missing = [f"'{name}'" for name in params if name not in arguments]
+    if not missing:
+        return None
+    if len(missing) == 1:
+        names = missing[0]
+    elif len(missing) == 2:
+        names = f"{missing[0]} and {missing[1]}"
+    else:
+        names = ", ".join(missing[:-1]) + f", and {missing[-1]}"
+    plural = "argument" if len(missing) == 1 else "arguments"
+    return f"{prefix} missing {len(missing)} required positional {plural}: {names}"
 
 
 def _changed(base: dict[str, Any], candidates: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ast
 import json
-import operator
+import warnings
 from typing import Any
 
 from sqlalchemy import func, select
@@ -49,31 +49,39 @@ CANCEL_REASONS = ("no longer needed", "ordered by mistake")
 # ---------------------------------------------------------------- generic tools
 
 
-_OPERATORS: dict[type, Any] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Pow: operator.pow,
-    ast.UAdd: operator.pos,
-    ast.USub: operator.neg,
-}
+# ``calculate`` evaluates exactly as the reference's ``eval(expression, {"__builtins__": None}, {})``
+# does (same results, same error texts: SyntaxError, TypeError for ``()`` or ``1()``, complex powers).
+# The allowed characters admit no names, attributes or subscripts, so the only danger is resource
+# use, and only ``**`` can blow up: each ``a ** b`` is routed through ``_guarded_pow``, which refuses
+# integer powers of more than ``_MAX_POW_BITS`` bits with the error the reference would end with
+# once it had ground through them (``float()`` of the result: ``int too large to convert to float``).
+_MAX_POW_BITS = 1 << 20
+_POW_NAME = "_pow"
 
 
-def _evaluate(node: ast.AST) -> float:
-    if isinstance(node, ast.Expression):
-        return _evaluate(node.body)
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-        return node.value
-    if isinstance(node, ast.UnaryOp) and type(node.op) in _OPERATORS:
-        return _OPERATORS[type(node.op)](_evaluate(node.operand))
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
-        left, right = _evaluate(node.left), _evaluate(node.right)
-        if isinstance(node.op, ast.Pow) and abs(right) > 64:
-            raise ToolError("Exponent too large")
-        return _OPERATORS[type(node.op)](left, right)
-    raise ToolError("Invalid expression")
+def _guarded_pow(base: Any, exponent: Any) -> Any:
+    huge = type(base) is int and type(exponent) is int and exponent > 0 and abs(base) > 1
+    if huge and exponent * (abs(base).bit_length() - 1) > _MAX_POW_BITS:
+        raise OverflowError("int too large to convert to float")
+    return base**exponent
+
+
+class _PowToCall(ast.NodeTransformer):
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Pow):
+            call = ast.Call(func=ast.Name(id=_POW_NAME, ctx=ast.Load()), args=[node.left, node.right], keywords=[])
+            return ast.copy_location(call, node)
+        return node
+
+
+def _reference_eval(expression: str) -> Any:
+    source = expression.lstrip(" \t")  # eval() strips leading spaces and tabs; compile() does not
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # e.g. "SyntaxWarning: 'int' object is not callable"
+        tree = compile(source, "<string>", "eval", ast.PyCF_ONLY_AST)
+        code = compile(ast.fix_missing_locations(_PowToCall().visit(tree)), "<string>", "eval")
+    return eval(code, {"__builtins__": None, _POW_NAME: _guarded_pow}, {})
 
 
 @tool
@@ -87,11 +95,8 @@ def calculate(expression: str, ctx: ToolContext) -> str:
     if not all(char in "0123456789+-*/(). " for char in expression):
         raise ToolError("Invalid characters in expression")
     try:
-        value = _evaluate(ast.parse(expression.strip(), filename="<string>", mode="eval"))
-        return str(round(float(value), 2))
-    except ToolError:
-        raise
-    except (ArithmeticError, SyntaxError, ValueError) as exc:
+        return str(round(float(_reference_eval(expression)), 2))
+    except Exception as exc:
         raise ToolError(str(exc)) from exc
 
 
