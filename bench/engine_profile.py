@@ -117,6 +117,21 @@ def profile_graph_decode(batch_sizes: tuple[int, ...], out: Path) -> None:
               f"{n_kernels:.0f} kernels/step ---", flush=True)
         for seq in list(llm.scheduler.running):
             llm.abort(seq)
+    # one prefill chunk as served: 32 prompts of 256 tokens (8192 tokens)
+    for _ in range(2):
+        for _ in range(32):
+            llm.add_request(rand_prompt(256), SamplingParams(temperature=0.0, max_tokens=1, ignore_eos=True))
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+            llm.step()
+            torch.cuda.synchronize()
+        wall_ms = (time.perf_counter() - t) * 1e3
+    events = prof.key_averages()
+    gpu_ms = sum(e.self_device_time_total for e in events) / 1e3
+    table = events.table(sort_by="self_cuda_time_total", row_limit=25, max_name_column_width=70)
+    (out / "profile_graph_prefill.txt").write_text(table)
+    print(f"--- prefill 32 x 256: wall {wall_ms:.1f} ms (profiled), GPU {gpu_ms:.1f} ms ---", flush=True)
 
 
 def profile_cached_ttft(out: Path) -> None:

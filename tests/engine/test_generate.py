@@ -103,3 +103,33 @@ def test_prompt_longer_than_context_is_refused(checkpoints):
     llm = LLM(checkpoints["v3"], device="cpu", dtype="float32", max_model_len=64)
     with pytest.raises(ContextLengthError, match="64"):
         llm.generate([list(range(2, 80))], GREEDY)
+
+
+def test_multi_step_decode_equals_single_steps(checkpoints):
+    """Decode runs of several steps (tokens fed back on the device) give the tokens of one step at a time,
+    for greedy and seeded sampling, ragged max_tokens, stop ids hit mid-run and the context limit."""
+    prompts = make_prompts(seed=6)
+    one = LLM(checkpoints["v3"], device="cpu", dtype="float32", block_size=4, decode_steps=1, max_model_len=72)
+    many = LLM(checkpoints["v3"], device="cpu", dtype="float32", block_size=4, decode_steps=7, max_model_len=72)
+    runs: list[int] = []
+    run_steps = many.runner.run_decode_steps
+    many.runner.run_decode_steps = lambda batch, steps: runs.append(steps) or run_steps(batch, steps)
+
+    ragged = [SamplingParams(temperature=0.0, max_tokens=n, ignore_eos=True) for n in (1, 5, 9, 17, 30, 3, 8, 40)]
+    expected = one.generate(prompts, ragged)
+    got = many.generate(prompts, ragged)
+    assert [o.token_ids for o in got] == [o.token_ids for o in expected]
+    assert [o.finish_reason for o in got] == [o.finish_reason for o in expected]
+    assert len(expected[-1].token_ids) == 72 - len(prompts[-1])  # the 55-token prompt hits max_model_len
+    assert runs and max(runs) == 7
+
+    seeded = [SamplingParams(temperature=0.9, top_k=40, max_tokens=20, seed=s, ignore_eos=True) for s in range(8)]
+    assert [o.token_ids for o in many.generate(prompts, seeded)] == [o.token_ids for o in one.generate(prompts, seeded)]
+
+    stop_at = expected[4].token_ids[10]
+    stopping = SamplingParams(temperature=0.0, max_tokens=30, stop_token_ids=(stop_at,))
+    first = one.generate([prompts[4]], stopping)[0]
+    again = many.generate([prompts[4]], stopping)[0]
+    assert again.token_ids == first.token_ids and again.finish_reason == first.finish_reason == "stop"
+    assert len(again.token_ids) <= 11
+    assert many.block_manager.num_free_blocks == many.runner.num_blocks  # nothing leaked by early stops

@@ -36,6 +36,7 @@ class _Request:
     out: asyncio.Queue[Delta]
     seq: Sequence | None = None
     cancelled: bool = False
+    sent: int = 0  # output tokens already pushed
 
 
 class AsyncEngine:
@@ -109,16 +110,20 @@ class AsyncEngine:
                     self._push(request, Delta([], finished=True, finish_reason="error", error=repr(exc)))
                 self._active.clear()
                 raise
-            with self._lock:
-                self._window.append((time.monotonic(), len(updated)))
+            new_tokens = 0
             for seq in updated:
                 owner = self._active.get(seq.seq_id)
                 if owner is None:
                     continue
-                delta = Delta([seq.token_ids[-1]], num_prompt_tokens=seq.num_prompt_tokens)
+                fresh = seq.output_token_ids[owner.sent :]  # a multi-step run can add several
+                owner.sent += len(fresh)
+                new_tokens += len(fresh)
+                delta = Delta(fresh, num_prompt_tokens=seq.num_prompt_tokens)
                 if seq.is_finished:
                     delta.finished, delta.finish_reason = True, seq.finish_reason
                     delta.text = self.llm.output_text(seq)
                     delta.num_cached_tokens = seq.num_cached_prompt_tokens
                     del self._active[seq.seq_id]
                 self._push(owner, delta)
+            with self._lock:
+                self._window.append((time.monotonic(), new_tokens))

@@ -112,6 +112,15 @@ class BlockManager:
         while len(seq.block_table) < seq.num_blocks(self.block_size):
             seq.block_table.append(self._take_free().block_id)
 
+    def blocks_to_hold(self, seq: Sequence, num_tokens: int) -> int:
+        """Blocks `seq` still needs so that its cache can hold `num_tokens` tokens."""
+        return max(0, (num_tokens + self.block_size - 1) // self.block_size - len(seq.block_table))
+
+    def reserve(self, seq: Sequence, num_tokens: int) -> None:
+        """Grow `seq`'s block table to hold `num_tokens` tokens (tokens a multi-step decode run will write)."""
+        for _ in range(self.blocks_to_hold(seq, num_tokens)):
+            seq.block_table.append(self._take_free().block_id)
+
     def commit(self, seq: Sequence) -> None:
         """Register the blocks that became full and computed, so later requests can reuse them."""
         if not self.enable_prefix_caching:

@@ -153,9 +153,10 @@ class EngineConfig:
     compile_decode: bool = True  # CUDA only: torch.compile the decoder layer for decode steps
     compile_prefill: bool = True  # CUDA only (with compile_decode): compile the parts around prefill attention
     experts_backend: str | None = None  # CUDA bf16 only: "auto" | "triton" | "grouped_mm"; None = auto
+    decode_steps: int = 8  # decode steps run back to back (tokens stay on the device) when nobody waits
 
     def __post_init__(self) -> None:
-        for name in ("max_num_seqs", "max_num_batched_tokens", "block_size", "max_graph_batch_size"):
+        for name in ("max_num_seqs", "max_num_batched_tokens", "block_size", "max_graph_batch_size", "decode_steps"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"EngineConfig.{name} must be > 0, got {getattr(self, name)}")
         if not 0.0 < self.gpu_memory_utilization <= 1.0:

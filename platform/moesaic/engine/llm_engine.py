@@ -15,8 +15,8 @@ from moesaic.engine.block_manager import BlockManager
 from moesaic.engine.config import EngineConfig, ModelConfig
 from moesaic.engine.runner import ModelRunner
 from moesaic.engine.sampling_params import SamplingParams
-from moesaic.engine.scheduler import Scheduler
-from moesaic.engine.sequence import Sequence
+from moesaic.engine.scheduler import ScheduledBatch, Scheduler
+from moesaic.engine.sequence import Sequence, SequenceStatus
 from moesaic.engine.tokenizer import Tokenizer
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -128,20 +128,51 @@ class LLM:
 
     # ------------------------------------------------------------------ stepping
     def step(self) -> list[Sequence]:
-        """Run one scheduled batch; return the sequences that received a token (some now finished)."""
+        """Run one scheduled batch; return the sequences that received tokens (some now finished).
+
+        A pure decode batch with nobody waiting runs several decode steps in one go (`decode_steps`), so
+        the host reads tokens once per run instead of once per token; a sequence may then receive several
+        tokens in one call."""
         batch = self.scheduler.schedule()
         if batch is None:
             if self.scheduler.has_work():
                 raise RuntimeError("the scheduler cannot place any waiting sequence: the KV cache is too small")
             return []
+        steps = self._decode_run_length(batch)
+        if steps > 1:
+            return self._run_decode_steps(batch, steps)
         sampled_seqs = [s for i, s in enumerate(batch.seqs) if batch.samples(i)]
         tokens = self.runner.run(batch)
         self.scheduler.finish_step(batch)
         for seq, token in zip(sampled_seqs, tokens):
-            seq.token_ids.append(token)
-            self.stats.num_generated_tokens += 1
-            self._check_stop(seq, token)
+            self._accept(seq, token)
         return sampled_seqs
+
+    def _decode_run_length(self, batch: ScheduledBatch) -> int:
+        """How many decode steps this batch may run before the scheduler looks again (1 = just this one)."""
+        if batch.is_prefill or self.config.decode_steps <= 1 or self.scheduler.waiting:
+            return 1
+        seqs = batch.seqs
+        if any(s.params.repetition_penalty != 1.0 for s in seqs):
+            return 1  # the penalty reads the token history on the host
+        longest = max(s.params.max_tokens - s.num_output_tokens for s in seqs)
+        room = min(self.max_model_len - len(s) for s in seqs) + 1
+        return self.scheduler.extend_decode(batch, min(self.config.decode_steps, longest, room))
+
+    def _run_decode_steps(self, batch: ScheduledBatch, steps: int) -> list[Sequence]:
+        for tokens in self.runner.run_decode_steps(batch, steps):
+            alive = [(s, t) for s, t in zip(batch.seqs, tokens) if s.status == SequenceStatus.RUNNING]
+            if not alive:
+                break
+            self.scheduler.finish_step(ScheduledBatch([s for s, _ in alive], [1] * len(alive), is_prefill=False))
+            for seq, token in alive:  # tokens after a sequence stopped are dropped
+                self._accept(seq, token)
+        return list(batch.seqs)
+
+    def _accept(self, seq: Sequence, token: int) -> None:
+        seq.token_ids.append(token)
+        self.stats.num_generated_tokens += 1
+        self._check_stop(seq, token)
 
     def _check_stop(self, seq: Sequence, token: int) -> None:
         params = seq.params

@@ -14,7 +14,7 @@ from moesaic.engine.config import EngineConfig, ModelConfig
 from moesaic.engine.kernels import grouped_mm_available
 from moesaic.engine.loader import create_model, init_random_weights, load_weights
 from moesaic.engine.model import DeepseekForCausalLM, Router
-from moesaic.engine.sampler import sample
+from moesaic.engine.sampler import sample, sample_tensor
 from moesaic.engine.scheduler import ScheduledBatch
 
 log = logging.getLogger(__name__)
@@ -183,18 +183,63 @@ class ModelRunner:
             return []
         return sample(logits, sampled_seqs)
 
+    @torch.inference_mode()
+    def run_decode_steps(self, batch: ScheduledBatch, steps: int) -> list[list[int]]:
+        """Run `steps` decode steps back to back without returning to the scheduler: each step's sampled
+        tokens feed the next step on the device, and the host reads all of them once at the end. Returns
+        one list of tokens (in batch order) per step. The caller reserved cache blocks for every step and
+        discards tokens after a sequence stops. Sampling must not depend on host-side token history."""
+        seqs = batch.seqs
+        rows = len(seqs)
+        out: list[torch.Tensor] = []
+        if self.graphs and rows <= max(self.graphs):
+            bs, _ = self._load_graph_rows(batch)
+            for step in range(steps):
+                self.graphs[bs].replay()
+                tokens = sample_tensor(self.g_logits[bs][:rows], seqs, offset=step)
+                out.append(tokens)
+                if step + 1 < steps:
+                    self.g_input_ids[:rows].copy_(tokens)
+                    self.g_positions[:rows] += 1
+                    self.g_context_lens[:rows] += 1
+            return torch.stack(out).tolist()
+        width = max(len(s.block_table) for s in seqs)
+        tables = self._tensor(self._block_tables(batch, width), torch.int32)
+        input_ids = self._tensor([s.token_ids[-1] for s in seqs], torch.int64)
+        for step in range(steps):
+            positions = [s.num_computed_tokens + step for s in seqs]
+            ctx = AttentionContext(
+                is_prefill=False,
+                slot_mapping=self._tensor([self._slot(s.block_table, p) for s, p in zip(seqs, positions)], torch.int64),
+                context_lens=self._tensor([p + 1 for p in positions], torch.int32),
+                block_tables=tables,
+            )
+            hidden = self.model(input_ids, self._tensor(positions, torch.int64), ctx)
+            input_ids = sample_tensor(self.model.logits(hidden), seqs, offset=step)
+            out.append(input_ids)
+        return torch.stack(out).tolist()
+
     # ------------------------------------------------------------------ CUDA graphs
     def graph_batch_sizes(self) -> list[int]:
         top = min(self.config.max_graph_batch_size, self.config.max_num_seqs)
         sizes = [1, 2, 4, 8] + list(range(16, top + 1, 16))
         return sorted({s for s in sizes if s <= top} | {top})
 
+    def _graph_forward(self, bs: int) -> torch.Tensor:
+        """The captured step: cache slots come from positions and block tables on the device, so a
+        multi-step run only advances positions and lengths between replays."""
+        positions = self.g_positions[:bs]
+        tables = self.g_block_tables[:bs]
+        blocks = tables.gather(1, (positions // self.block_size)[:, None])[:, 0].long()
+        slots = blocks * self.block_size + positions % self.block_size
+        ctx = AttentionContext(False, slots, self.g_context_lens[:bs], tables)
+        return self.model.logits(self.model(self.g_input_ids[:bs], positions, ctx))
+
     def capture_cuda_graphs(self) -> None:
         sizes = self.graph_batch_sizes()
         top = sizes[-1]
         self.g_input_ids = torch.zeros(top, dtype=torch.int64, device=self.device)
         self.g_positions = torch.zeros(top, dtype=torch.int64, device=self.device)
-        self.g_slots = torch.full((top,), self.scratch_slot, dtype=torch.int64, device=self.device)
         self.g_context_lens = torch.ones(top, dtype=torch.int32, device=self.device)
         self.g_block_tables = torch.full(
             (top, self.max_blocks_per_seq), self.num_blocks, dtype=torch.int32, device=self.device
@@ -202,16 +247,13 @@ class ModelRunner:
         self.g_logits: dict[int, torch.Tensor] = {}
         pool = None
         for bs in reversed(sizes):
-            ctx = AttentionContext(
-                False, self.g_slots[:bs], self.g_context_lens[:bs], self.g_block_tables[:bs]
-            )
             with torch.inference_mode():
                 for _ in range(2):  # warm up (Triton compilation, cuBLAS handles)
-                    self.model.logits(self.model(self.g_input_ids[:bs], self.g_positions[:bs], ctx))
+                    self._graph_forward(bs)
                 torch.cuda.synchronize()
                 graph = torch.cuda.CUDAGraph()
                 with torch.cuda.graph(graph, pool=pool):
-                    out = self.model.logits(self.model(self.g_input_ids[:bs], self.g_positions[:bs], ctx))
+                    out = self._graph_forward(bs)
             if pool is None:
                 pool = graph.pool()
             self.graphs[bs] = graph
@@ -219,11 +261,11 @@ class ModelRunner:
         torch.cuda.synchronize()
         log.info("captured CUDA graphs for decode batch sizes %s", sizes)
 
-    def _replay_graph(self, batch: ScheduledBatch) -> tuple[torch.Tensor, list[int]]:
-        """Replay the graph with one row per new token; return all row logits and the rows to sample."""
+    def _load_graph_rows(self, batch: ScheduledBatch) -> tuple[int, list[int]]:
+        """Fill the graph inputs with one row per new token (padded to a captured size); return that size
+        and the rows to sample. Padding rows attend to one token of the scratch block."""
         ids: list[int] = []
         pos: list[int] = []
-        slots: list[int] = []
         lens: list[int] = []
         tables: list[list[int]] = []
         sample_rows: list[int] = []
@@ -233,7 +275,6 @@ class ModelRunner:
             for p in range(seq.num_computed_tokens, seq.num_computed_tokens + n):
                 ids.append(seq.token_ids[p])
                 pos.append(p)
-                slots.append(self._slot(seq.block_table, p))
                 lens.append(p + 1)
                 tables.append(table)
             if batch.samples(i):
@@ -243,10 +284,14 @@ class ModelRunner:
         pad = bs - n_rows
         self.g_input_ids[:bs].copy_(self._tensor(ids + [0] * pad, torch.int64))
         self.g_positions[:bs].copy_(self._tensor(pos + [0] * pad, torch.int64))
-        self.g_slots[:bs].copy_(self._tensor(slots + [self.scratch_slot] * pad, torch.int64))
         self.g_context_lens[:bs].copy_(self._tensor(lens + [1] * pad, torch.int32))
         # Only the first `width` columns are read (the kernel stops at each context length).
         tables += [[self.num_blocks] * width] * pad
         self.g_block_tables[:bs, :width].copy_(self._tensor(tables, torch.int32))
+        return bs, sample_rows
+
+    def _replay_graph(self, batch: ScheduledBatch) -> tuple[torch.Tensor, list[int]]:
+        """Replay the graph with one row per new token; return all row logits and the rows to sample."""
+        bs, sample_rows = self._load_graph_rows(batch)
         self.graphs[bs].replay()
         return self.g_logits[bs], sample_rows

@@ -38,12 +38,15 @@ def filter_top_k_top_p(logits: torch.Tensor, top_k: torch.Tensor, top_p: torch.T
     return torch.empty_like(logits).scatter_(1, sorted_idx, sorted_logits)
 
 
-def sample(logits: torch.Tensor, seqs: list[Sequence]) -> list[int]:
-    """logits [B, V] float32 -> one token id per sequence."""
+def sample_tensor(logits: torch.Tensor, seqs: list[Sequence], offset: int = 0) -> torch.Tensor:
+    """logits [B, V] float32 -> next token ids [B] on the logits' device, without a host sync.
+
+    `offset` is how many tokens each sequence has been given beyond `seq.num_output_tokens` by earlier
+    steps of the same multi-step run, so seeded noise depends only on the token's position."""
     logits = apply_repetition_penalty(logits, seqs)
     greedy = logits.argmax(dim=-1)
     if all(seq.params.is_greedy for seq in seqs):
-        return greedy.tolist()
+        return greedy
     device = logits.device
     temps = torch.tensor([s.params.temperature or 1.0 for s in seqs], device=device)
     top_k = torch.tensor([s.params.top_k for s in seqs], device=device)
@@ -53,8 +56,14 @@ def sample(logits: torch.Tensor, seqs: list[Sequence]) -> list[int]:
     noise = torch.empty_like(probs).exponential_()
     for row, seq in enumerate(seqs):
         if seq.params.seed is not None:
-            gen = torch.Generator(device=device).manual_seed(seq.params.seed * 1_000_003 + seq.num_output_tokens)
+            position = seq.num_output_tokens + offset
+            gen = torch.Generator(device=device).manual_seed(seq.params.seed * 1_000_003 + position)
             noise[row] = torch.empty(probs.shape[1], device=device).exponential_(generator=gen)
     sampled = (probs / noise).argmax(dim=-1)
     is_greedy = torch.tensor([s.params.is_greedy for s in seqs], device=device)
-    return torch.where(is_greedy, greedy, sampled).tolist()
+    return torch.where(is_greedy, greedy, sampled)
+
+
+def sample(logits: torch.Tensor, seqs: list[Sequence]) -> list[int]:
+    """logits [B, V] float32 -> one token id per sequence."""
+    return sample_tensor(logits, seqs).tolist()

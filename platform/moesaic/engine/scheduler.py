@@ -89,6 +89,18 @@ class Scheduler:
             return None
         return ScheduledBatch(scheduled, [1] * len(scheduled), is_prefill=False)
 
+    def extend_decode(self, batch: ScheduledBatch, steps: int) -> int:
+        """Reserve cache blocks so the decode batch can run `steps` steps without the scheduler (each step
+        writes one more token per sequence). Returns the steps granted: `steps`, or 1 when blocks are short."""
+        if steps <= 1:
+            return 1
+        need = sum(self.blocks.blocks_to_hold(seq, len(seq) + steps - 1) for seq in batch.seqs)
+        if need > self.blocks.num_free_blocks:
+            return 1
+        for seq in batch.seqs:
+            self.blocks.reserve(seq, len(seq) + steps - 1)
+        return steps
+
     def _preempt(self, seq: Sequence) -> None:
         self.num_preemptions += 1
         self.blocks.deallocate(seq)
