@@ -22,7 +22,10 @@ from engine_vs_hf import MOONLIGHT, rand_prompt, rel_err
 def expert_kernels() -> list[tuple[int, float, float, float]]:
     from moesaic.engine.kernels.moe_grouped_mm import grouped_mm_experts
     from moesaic.engine.kernels.moe_torch import torch_experts
-    from moesaic.engine.kernels.moe_triton import triton_fused_experts
+    from moesaic.engine.kernels import fused_experts
+
+    def triton_fused_experts(*args: torch.Tensor) -> torch.Tensor:
+        return fused_experts("triton", *args)
 
     e, d, i, k = 64, 2048, 1408, 6
     w13 = torch.randn(e, 2 * i, d, device="cuda", dtype=torch.bfloat16) * 0.02
@@ -84,7 +87,7 @@ def profile_decode(batch_sizes: tuple[int, ...], out: Path) -> None:
 
 
 def profile_graph_decode(batch_sizes: tuple[int, ...], out: Path) -> None:
-    """Decode steps as served: compiled layers replayed through CUDA graphs."""
+    """Decode steps as served: compiled layers replayed through CUDA graphs, several steps per `step()`."""
     from moesaic.engine import LLM, SamplingParams
 
     tmp = Path(tempfile.mkdtemp())
@@ -92,29 +95,32 @@ def profile_graph_decode(batch_sizes: tuple[int, ...], out: Path) -> None:
     llm = LLM(tmp, device="cuda", dtype="bfloat16", load_format="dummy", gpu_memory_utilization=0.8,
               max_num_seqs=128)
     for bs in batch_sizes:
-        for _ in range(bs):
-            llm.add_request(rand_prompt(256), SamplingParams(temperature=0.0, max_tokens=64, ignore_eos=True))
+        seqs = [llm.add_request(rand_prompt(256), SamplingParams(temperature=0.0, max_tokens=2000, ignore_eos=True))
+                for _ in range(bs)]
         while llm.scheduler.waiting or any(s.num_uncomputed_tokens > 1 for s in llm.scheduler.running):
             llm.step()
         for _ in range(3):
             llm.step()
         torch.cuda.synchronize()
+        before = sum(s.num_output_tokens for s in seqs)
         t = time.perf_counter()
         for _ in range(10):
             llm.step()
         torch.cuda.synchronize()
-        step_ms = (time.perf_counter() - t) * 100
+        steps = (sum(s.num_output_tokens for s in seqs) - before) / bs
+        step_ms = (time.perf_counter() - t) * 1e3 / steps
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
-            for _ in range(3):
-                llm.step()
+            before = sum(s.num_output_tokens for s in seqs)
+            llm.step()
             torch.cuda.synchronize()
+        profiled = (sum(s.num_output_tokens for s in seqs) - before) / bs
         events = prof.key_averages()
-        n_kernels = sum(e.count for e in events) / 3
-        gpu_ms = sum(e.self_device_time_total for e in events) / 3 / 1e3
-        table = events.table(sort_by="self_cuda_time_total", row_limit=25, max_name_column_width=70)
+        n_kernels = sum(e.count for e in events) / profiled
+        gpu_ms = sum(e.self_device_time_total for e in events) / profiled / 1e3
+        table = events.table(sort_by="self_cuda_time_total", row_limit=60, max_name_column_width=70)
         (out / f"profile_graph_b{bs}.txt").write_text(table)
-        print(f"--- graph decode batch {bs}: wall {step_ms:.2f} ms/step, GPU {gpu_ms:.2f} ms/step, "
-              f"{n_kernels:.0f} kernels/step ---", flush=True)
+        print(f"--- graph decode batch {bs}: wall {step_ms:.2f} ms/step ({bs / step_ms * 1e3:.0f} tok/s), "
+              f"GPU {gpu_ms:.2f} ms/step, {n_kernels:.0f} kernels/step ---", flush=True)
         for seq in list(llm.scheduler.running):
             llm.abort(seq)
     # one prefill chunk as served: 32 prompts of 256 tokens (8192 tokens)

@@ -76,3 +76,56 @@ def test_prefill_and_cached_decode_logits_match_transformers(variant, checkpoint
         stepped = torch.cat(parts)
     assert (stepped - ref).abs().max().item() < 1e-4 * scale
     assert scale > 0.5, "logits must be large enough that the comparison means something"
+
+
+def test_varlen_batch_gathers_every_context_slot():
+    from moesaic.engine.attention import VarlenBatch
+
+    tables = torch.tensor([[7, 2, 0], [4, 5, 9]], dtype=torch.int32)
+    batch = VarlenBatch.build([3, 2], [9, 6], tables, block_size=4)
+    assert batch.cu_query.tolist() == [0, 3, 5] and batch.cu_context.tolist() == [0, 9, 15]
+    assert (batch.max_query, batch.max_context) == (3, 9)
+    expected = [tables[s, p // 4].item() * 4 + p % 4 for s, n in ((0, 9), (1, 6)) for p in range(n)]
+    assert batch.context_slots is not None and batch.context_slots.tolist() == expected
+    assert VarlenBatch.build([3, 2], [3, 2], tables, block_size=4).context_slots is None
+
+
+@pytest.mark.parametrize("variant", ["v3", "v2lite"])
+def test_fused_input_projections_keep_outputs(variant, checkpoints):
+    from moesaic.engine import LLM, SamplingParams
+
+    llm = LLM(checkpoints[variant], device="cpu", dtype="float32")
+    prompts = [[5, 6, 7, 8], list(range(20, 45))]
+    params = SamplingParams(temperature=0.0, max_tokens=12, ignore_eos=True)
+    before = [o.token_ids for o in llm.generate(prompts, params)]
+    attn = llm.runner.model.mla_layers()[0]
+    first = attn.q_proj if attn.q_lora_rank is None else attn.q_a_proj
+    weight = first.weight.detach().clone()
+    for layer in llm.runner.model.mla_layers():
+        layer.fuse_input_projections()
+    assert torch.equal(first.weight, weight)  # same values, now a view of the fused weight
+    assert first.weight.data_ptr() == attn._input_proj.data_ptr()
+    assert [o.token_ids for o in llm.generate(prompts, params)] == before
+
+
+@pytest.mark.parametrize("variant", ["v3", "moonlight"])
+def test_shared_experts_folded_into_routed_experts_keep_outputs(variant, checkpoints):
+    from moesaic.engine import LLM, SamplingParams
+
+    llm = LLM(checkpoints[variant], device="cpu", dtype="float32")
+    prompts = [[5, 6, 7, 8], list(range(20, 45))]
+    params = SamplingParams(temperature=0.0, max_tokens=12, ignore_eos=True)
+    before = [o.token_ids for o in llm.generate(prompts, params)]
+    moes = [m for m in llm.runner.model.modules() if isinstance(m, DeepseekMoE) and m.shared_experts is not None]
+    assert moes
+    w13 = moes[0].experts.w13.detach().clone()
+    for moe in moes:
+        moe.fuse_shared_experts()
+    moe = moes[0]
+    assert torch.equal(moe.experts.w13, w13) and moe.experts.w13_all is not None
+    assert moe.experts.w13_all.shape[0] == w13.shape[0] + len(moe.gate.shared_expert_ids)
+    weights, ids = moe.gate(torch.randn(3, w13.shape[2]), True)
+    assert moe.gate(torch.randn(3, w13.shape[2]))[1].shape[1] == ids.shape[1] - len(moe.gate.shared_expert_ids)
+    assert ids[:, -len(moe.gate.shared_expert_ids):].tolist() == [moe.gate.shared_expert_ids] * 3
+    assert weights[:, -len(moe.gate.shared_expert_ids):].eq(1).all()
+    assert [o.token_ids for o in llm.generate(prompts, params)] == before

@@ -7,6 +7,7 @@ fast CUDA decode kernel lives in `kernels/mla_decode.py`. It does not own or all
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
@@ -27,6 +28,36 @@ class AttentionContext:
     block_tables: torch.Tensor  # [B, max_blocks] int32
     query_lens: list[int] | None = None  # prefill only
     context_lens_host: list[int] | None = None  # prefill only
+    varlen: VarlenBatch | None = None  # prefill on CUDA: packed metadata for one flash-attention call
+
+
+@dataclass
+class VarlenBatch:
+    """Packed prefill metadata, built once per step and shared by every layer."""
+
+    cu_query: torch.Tensor  # [B + 1] int32, query offsets
+    cu_context: torch.Tensor  # [B + 1] int32, context offsets
+    max_query: int
+    max_context: int
+    context_slots: torch.Tensor | None  # [sum(context)] int64 cache slots; None: no cached prefix anywhere
+
+    @classmethod
+    def build(
+        cls, query_lens: list[int], context_lens: list[int], block_tables: torch.Tensor, block_size: int
+    ) -> VarlenBatch:
+        device = block_tables.device
+        cu = torch.tensor([0, *itertools.accumulate(query_lens), 0, *itertools.accumulate(context_lens)],
+                          dtype=torch.int32, device=device)
+        count = len(query_lens) + 1
+        slots = None
+        if query_lens != context_lens:  # some sequence has cached tokens: gather every context latent
+            total = sum(context_lens)
+            lens = cu[count + 1 :] - cu[count:-1]
+            seq = torch.repeat_interleave(torch.arange(len(context_lens), device=device), lens, output_size=total)
+            pos = torch.arange(total, device=device) - cu[count:-1].long()[seq]
+            blocks = block_tables[seq, pos // block_size].long()
+            slots = blocks * block_size + pos % block_size
+        return cls(cu[:count], cu[count:], max(query_lens), max(context_lens), slots)
 
 
 @torch.compiler.disable
@@ -95,6 +126,47 @@ def mla_prefill_attention(
         outputs.append(out[..., :v_head_dim].transpose(0, 1))  # [t, H, v]
         start += q_len
     return torch.cat(outputs, dim=0)
+
+
+def mla_prefill_attention_varlen(
+    q_nope: torch.Tensor,  # [T, H, nope]
+    q_pe: torch.Tensor,  # [T, H, rope]
+    latents: torch.Tensor,  # [T, r + rope], this step's new cache entries
+    kv_cache: torch.Tensor,  # [N, block, r + rope]
+    kv_b_weight: torch.Tensor,  # [H * (nope + v), r]
+    batch: VarlenBatch,
+    scale: float,
+    v_head_dim: int,
+) -> torch.Tensor:
+    """All sequences of a prefill step in one causal FlashAttention call (expanded form). Returns [T, H, v].
+
+    Keys and values come from the new latents, or, where a sequence has a cached prefix, from every context
+    latent gathered out of the paged cache; the causal mask is aligned to the end of each context."""
+    num_heads, nope = q_nope.shape[1], q_nope.shape[2]
+    rank = kv_b_weight.shape[1]
+    if batch.context_slots is not None:
+        latents = kv_cache.view(-1, kv_cache.shape[-1]).index_select(0, batch.context_slots)
+    c_kv, k_pe = latents.to(q_nope.dtype).split([rank, latents.shape[-1] - rank], dim=-1)
+    kv = F.linear(c_kv, kv_b_weight).view(-1, num_heads, nope + v_head_dim)  # [S, H, nope + v]
+    k_nope, v = kv.split([nope, v_head_dim], dim=-1)
+    k = torch.cat([k_nope, k_pe[:, None, :].expand(-1, num_heads, -1)], dim=-1)  # [S, H, qk]
+    q = torch.cat([q_nope, q_pe], dim=-1)  # [T, H, qk]
+    v = F.pad(v, (0, q.shape[-1] - v_head_dim))  # flash attention wants equal head dims
+    out = torch.ops.aten._flash_attention_forward(
+        q, k, v, batch.cu_query, batch.cu_context, batch.max_query, batch.max_context, 0.0, True, False,
+        scale=scale,
+    )[0]
+    return out[..., :v_head_dim]
+
+
+def flash_varlen_supported(dtype: torch.dtype, qk_head_dim: int) -> bool:
+    return (
+        torch.cuda.is_available()
+        and dtype in (torch.bfloat16, torch.float16)
+        and qk_head_dim % 8 == 0
+        and qk_head_dim <= 256
+        and hasattr(torch.ops.aten, "_flash_attention_forward")
+    )
 
 
 def mla_decode_attention_torch(

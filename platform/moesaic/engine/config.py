@@ -153,6 +153,8 @@ class EngineConfig:
     compile_decode: bool = True  # CUDA only: torch.compile the decoder layer for decode steps
     compile_prefill: bool = True  # CUDA only (with compile_decode): compile the parts around prefill attention
     experts_backend: str | None = None  # CUDA bf16 only: "auto" | "triton" | "grouped_mm"; None = auto
+    fuse_kernels: bool = True  # CUDA bf16/fp16: fused input projections and the Triton router
+    varlen_prefill: bool = True  # CUDA bf16/fp16: one FlashAttention call per layer for a prefill step
     decode_steps: int = 8  # decode steps run back to back (tokens stay on the device) when nobody waits
 
     def __post_init__(self) -> None:

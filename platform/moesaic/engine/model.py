@@ -20,10 +20,14 @@ from moesaic.engine.attention import (
     AttentionContext,
     mla_decode_attention_torch,
     mla_prefill_attention,
+    mla_prefill_attention_varlen,
     write_latents,
 )
 from moesaic.engine.config import ModelConfig
-from moesaic.engine.kernels import decode_attention, fused_experts
+from moesaic.engine.kernels import decode_attention_projected, fused_experts, route
+
+ROUTER_KERNEL_MAX_TOKENS = 4096  # one program per token; prefill-sized batches keep torch's top-k
+SHARED_FOLD_MAX_TOKENS = 4  # tokens up to which shared experts run inside the routed-expert kernels
 
 
 class RMSNorm(nn.Module):
@@ -142,6 +146,17 @@ class MultiHeadLatentAttention(nn.Module):
         self.attention_backend = "torch"
         self._w_uk: torch.Tensor | None = None
         self._w_uv: torch.Tensor | None = None
+        self._input_proj: torch.Tensor | None = None  # [q or q_a rows; kv_a rows], see fuse_input_projections
+
+    def fuse_input_projections(self) -> None:
+        """Store the two projections that read the layer input (q or q_a, and kv_a) as one weight so they run
+        as one GEMM; the original parameters become views of it (same names, same values)."""
+        first = self.q_proj if self.q_lora_rank is None else self.q_a_proj
+        fused = torch.cat([first.weight.data, self.kv_a_proj_with_mqa.weight.data])
+        rows = first.weight.shape[0]
+        first.weight.data = fused[:rows]
+        self.kv_a_proj_with_mqa.weight.data = fused[rows:]
+        self._input_proj = fused
 
     def absorbed_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
         """W_UK [H, nope, r] and W_UV [H, v, r], views of kv_b_proj."""
@@ -158,11 +173,20 @@ class MultiHeadLatentAttention(nn.Module):
     def project(self, x: torch.Tensor, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Queries and the new cache entries: q_nope [T, H, nope], q_pe [T, H, rope], latents [T, r + rope]."""
         tokens = x.shape[0]
-        q = self.q_proj(x) if self.q_lora_rank is None else self.q_b_proj(self.q_a_layernorm(self.q_a_proj(x)))
-        q = q.view(tokens, self.num_heads, self.nope + self.rope_dim)  # [T, H, qk]
+        if self._input_proj is not None:
+            q, kv = F.linear(x, self._input_proj).split(
+                [self._input_proj.shape[0] - self.kv_lora_rank - self.rope_dim, self.kv_lora_rank + self.rope_dim],
+                dim=-1,
+            )
+            if self.q_lora_rank is not None:
+                q = self.q_b_proj(self.q_a_layernorm(q))
+        else:
+            q = self.q_proj(x) if self.q_lora_rank is None else self.q_b_proj(self.q_a_layernorm(self.q_a_proj(x)))
+            kv = self.kv_a_proj_with_mqa(x)
+        q = q.reshape(tokens, self.num_heads, self.nope + self.rope_dim)  # [T, H, qk]
         q_nope, q_pe = q.split([self.nope, self.rope_dim], dim=-1)
         q_pe = self.rope(q_pe, positions)  # [T, H, rope]
-        c_kv, k_pe = self.kv_a_proj_with_mqa(x).split([self.kv_lora_rank, self.rope_dim], dim=-1)
+        c_kv, k_pe = kv.split([self.kv_lora_rank, self.rope_dim], dim=-1)
         c_kv = self.kv_a_layernorm(c_kv)  # [T, r]
         k_pe = self.rope(k_pe, positions)  # [T, rope]
         return q_nope, q_pe, torch.cat([c_kv, k_pe], dim=-1)
@@ -172,6 +196,10 @@ class MultiHeadLatentAttention(nn.Module):
     ) -> torch.Tensor:
         """Store the new latents, attend over the cache. Returns [T, H, v]."""
         write_latents(self.kv_cache, latents, ctx.slot_mapping)
+        if ctx.is_prefill and ctx.varlen is not None:
+            return mla_prefill_attention_varlen(
+                q_nope, q_pe, latents, self.kv_cache, self.kv_b_proj.weight, ctx.varlen, self.scale, self.v_dim
+            )
         if ctx.is_prefill:
             w_uk, w_uv = self.absorbed_weights()
             out = mla_prefill_attention(
@@ -185,9 +213,10 @@ class MultiHeadLatentAttention(nn.Module):
                     q_lat, q_pe, self.kv_cache, ctx.block_tables, ctx.context_lens, self.scale
                 )
             else:
-                o_lat = decode_attention(
-                    self.attention_backend, q_lat, q_pe, self.kv_cache, ctx.block_tables, ctx.context_lens, self.scale
-                )  # [B, H, r]
+                return decode_attention_projected(
+                    self.attention_backend, q_lat, q_pe, self.kv_cache, ctx.block_tables, ctx.context_lens,
+                    self.scale, w_uv,
+                )  # [B, H, v]
             out = torch.einsum("thr,hvr->thv", o_lat.to(q_nope.dtype), w_uv)  # [B, H, v]
         return out
 
@@ -216,6 +245,9 @@ class Router(nn.Module):
         self.cfg = cfg
         self.weight = nn.Parameter(torch.empty(cfg.n_routed_experts, cfg.hidden_size))
         self._weight_fp32: torch.Tensor | None = None
+        self.use_kernel = False  # set on CUDA for ungrouped routing (Triton router)
+        self.shared_expert_ids: list[int] = []  # folded shared experts, appended to every token's choice
+        self.shared_ids = torch.empty(0, dtype=torch.int64)
         if cfg.uses_correction_bias:
             self.register_buffer("e_score_correction_bias", torch.zeros(cfg.n_routed_experts, dtype=torch.float32))
         else:
@@ -226,11 +258,25 @@ class Router(nn.Module):
             self._weight_fp32 = self.weight.detach().float()
         return self._weight_fp32
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Returns (weights [T, k] float32, expert ids [T, k] int64)."""
+    def forward(self, x: torch.Tensor, fold_shared: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns (weights [T, k] float32, expert ids [T, k] int64); with `fold_shared`, the folded shared
+        experts follow each token's top-k ([T, k + S], weight 1)."""
         cfg = self.cfg
         weight = self.weight if self.weight.dtype == torch.float32 else self.weight_fp32()
         logits = F.linear(x.float(), weight)  # [T, E]
+        if self.use_kernel and x.shape[0] <= ROUTER_KERNEL_MAX_TOKENS:
+            return route(
+                logits, self.e_score_correction_bias, cfg.num_experts_per_tok, cfg.scoring_func == "sigmoid",
+                cfg.norm_topk_prob, cfg.routed_scaling_factor, len(self.shared_expert_ids) if fold_shared else 0,
+            )
+        weights, ids = self.select(logits)
+        if fold_shared and self.shared_expert_ids:
+            shared = self.shared_ids.expand(ids.shape[0], -1)
+            return torch.cat([weights, torch.ones_like(shared, dtype=weights.dtype)], 1), torch.cat([ids, shared], 1)
+        return weights, ids
+
+    def select(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        cfg = self.cfg
         scores = logits.sigmoid() if cfg.scoring_func == "sigmoid" else logits.softmax(dim=-1)
         choice = scores if self.e_score_correction_bias is None else scores + self.e_score_correction_bias
         if cfg.n_group > 1 and cfg.topk_method in ("noaux_tc", "group_limited_greedy"):
@@ -256,24 +302,58 @@ class RoutedExperts(nn.Module):
         self.w13 = nn.Parameter(torch.empty(e, 2 * i, d))  # gate ; up
         self.w2 = nn.Parameter(torch.empty(e, d, i))
         self.backend = "torch"
+        # With the shared experts folded in (GPU): [E + S, ...] tensors whose first E rows back w13 / w2.
+        self.w13_all: torch.Tensor | None = None
+        self.w2_all: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor, topk_weights: torch.Tensor, topk_ids: torch.Tensor) -> torch.Tensor:
+        if self.w13_all is not None and self.w2_all is not None:
+            return fused_experts(self.backend, x, self.w13_all, self.w2_all, topk_weights, topk_ids)
         return fused_experts(self.backend, x, self.w13, self.w2, topk_weights, topk_ids)
 
 
 class DeepseekMoE(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
+        self.cfg = cfg
         self.gate = Router(cfg)
         self.experts = RoutedExperts(cfg)
         self.shared_experts = (
             MLP(cfg.hidden_size, cfg.moe_intermediate_size * cfg.n_shared_experts) if cfg.n_shared_experts else None
         )
 
+    def fuse_shared_experts(self) -> None:
+        """Fold the shared experts into the routed-expert kernels as S more experts that every token uses with
+        weight 1 (the shared MLP of width S*I is S experts of width I: SwiGLU is per column and the down
+        projection is linear). One kernel pair then reads routed and shared weights together."""
+        shared = self.shared_experts
+        if shared is None:
+            return
+        e, inter = self.cfg.n_routed_experts, self.cfg.moe_intermediate_size
+        count = shared.intermediate // inter
+        gate, up = shared.gate_up_proj.weight.data.split(shared.intermediate)  # [S*I, D] each
+        down = shared.down_proj.weight.data  # [D, S*I]
+        w13, w2 = self.experts.w13, self.experts.w2
+        w13_all = w13.new_empty(e + count, *w13.shape[1:])
+        w2_all = w2.new_empty(e + count, *w2.shape[1:])
+        w13_all[:e].copy_(w13.data)
+        w2_all[:e].copy_(w2.data)
+        for s in range(count):
+            cols = slice(s * inter, (s + 1) * inter)
+            w13_all[e + s] = torch.cat([gate[cols], up[cols]])
+            w2_all[e + s] = down[:, cols]
+        w13.data, w2.data = w13_all[:e], w2_all[:e]  # the parameters keep their names and values
+        self.experts.w13_all, self.experts.w2_all = w13_all, w2_all
+        self.gate.shared_expert_ids = list(range(e, e + count))
+        self.gate.shared_ids = torch.arange(e, e + count, device=w13.device)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        topk_weights, topk_ids = self.gate(x)
+        # Folding pays at a few tokens (one launch pair reads everything); with more tokens the shared MLP
+        # is a dense GEMM that reads its weights once, while a folded expert would be read per row block.
+        fold = bool(self.gate.shared_expert_ids) and x.shape[0] <= SHARED_FOLD_MAX_TOKENS
+        topk_weights, topk_ids = self.gate(x, fold)  # folded: [T, k + S]
         out = self.experts(x, topk_weights, topk_ids)
-        if self.shared_experts is not None:
+        if self.shared_experts is not None and not fold:
             out = out + self.shared_experts(x)
         return out
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import torch
 
-from moesaic.engine.attention import AttentionContext
+from moesaic.engine.attention import AttentionContext, VarlenBatch, flash_varlen_supported
 from moesaic.engine.config import EngineConfig, ModelConfig
 from moesaic.engine.kernels import grouped_mm_available
 from moesaic.engine.loader import create_model, init_random_weights, load_weights
-from moesaic.engine.model import DeepseekForCausalLM, Router
+from moesaic.engine.model import DeepseekForCausalLM, DeepseekMoE, Router
 from moesaic.engine.sampler import sample, sample_tensor
 from moesaic.engine.scheduler import ScheduledBatch
 
@@ -56,6 +56,12 @@ class ModelRunner:
         if is_cuda and dtype == torch.bfloat16:
             self.experts_backend = engine_config.experts_backend or ("auto" if grouped_mm_available() else "triton")
         self.model.set_backends(self.attention_backend, self.experts_backend)
+        if is_cuda:
+            self._prepare_cuda_fast_paths()
+        # Prefill steps: one packed FlashAttention call per layer instead of a loop over sequences.
+        self.varlen_prefill = is_cuda and engine_config.varlen_prefill and flash_varlen_supported(
+            dtype, model_config.qk_head_dim
+        )
         self.num_blocks = self._num_kv_blocks()
         # One extra block at the end is scratch space for padded (graph) rows.
         self.kv_cache = torch.zeros(
@@ -74,6 +80,21 @@ class ModelRunner:
             self.compile_decode_layers()
         if is_cuda and engine_config.use_cuda_graphs and self.experts_backend != "torch":
             self.capture_cuda_graphs()
+
+    def _prepare_cuda_fast_paths(self) -> None:
+        """One GEMM for the projections that read the layer input; the Triton router where routing is
+        ungrouped; shared experts folded into the expert kernels. Low precision only (fp32 runs stay on the
+        torch reference)."""
+        fast = self.dtype in (torch.bfloat16, torch.float16) and self.config.fuse_kernels
+        for attn in self.model.mla_layers():
+            if fast:
+                attn.fuse_input_projections()
+        grouped = self.cfg.n_group > 1 and self.cfg.topk_method in ("noaux_tc", "group_limited_greedy")
+        for module in self.model.modules():
+            if isinstance(module, Router):
+                module.use_kernel = fast and not grouped
+            if isinstance(module, DeepseekMoE) and fast and self.experts_backend != "torch":
+                module.fuse_shared_experts()
 
     def compile_decode_layers(self) -> None:
         """Regional torch.compile of the decoder layer for decode (one compilation shared by all layers):
@@ -162,6 +183,8 @@ class ModelRunner:
             query_lens=list(batch.num_tokens) if batch.is_prefill else None,
             context_lens_host=context_lens if batch.is_prefill else None,
         )
+        if batch.is_prefill and self.varlen_prefill:
+            ctx.varlen = VarlenBatch.build(list(batch.num_tokens), context_lens, ctx.block_tables, self.block_size)
         return self._tensor(input_ids, torch.int64), self._tensor(positions, torch.int64), ctx, sample_rows
 
     # ------------------------------------------------------------------ execution

@@ -3,8 +3,10 @@
 - `fused_experts(backend, ...)`: "torch" (loop over the hit experts; CPU and reference), "grouped_mm"
   (tokens sorted by expert, two grouped GEMMs), "triton" (fused kernel reading only the hit experts) or
   "auto" (triton for small batches, grouped_mm for large). The GPU paths are CUDA-graph safe.
-- `decode_attention(backend, ...)`: "triton" (paged MLA decode kernel in the absorbed form). The torch
-  reference lives in `moesaic.engine.attention`.
+- `route(...)`: ungrouped router (scores, bias, top-k, renormalisation, scaling) in one Triton launch.
+- `decode_attention_projected(backend, ...)`: "triton" (paged MLA decode kernel in the absorbed form, then
+  one launch that merges the context splits and applies W_UV). The torch reference lives in
+  `moesaic.engine.attention`.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ def fused_experts(
     raise ValueError(f"unknown experts backend {backend!r}; valid: {EXPERT_BACKENDS}")
 
 
-def decode_attention(
+@torch.compiler.disable
+def decode_attention_projected(
     backend: str,
     q_lat: torch.Tensor,  # [B, H, r]
     q_pe: torch.Tensor,  # [B, H, rope]
@@ -47,12 +50,15 @@ def decode_attention(
     block_tables: torch.Tensor,  # [B, max_blocks] int32
     context_lens: torch.Tensor,  # [B] int32
     scale: float,
+    w_uv: torch.Tensor,  # [H, v, r]
 ) -> torch.Tensor:
+    """Absorbed decode attention followed by W_UV: [B, H, v] in the query's dtype. The Triton backend merges
+    the context splits and up-projects in one launch."""
     if backend == "triton":
-        from moesaic.engine.kernels.mla_decode import merge_splits
+        from moesaic.engine.kernels.mla_decode import merge_and_up_project, triton_mla_decode
 
-        partial, lse = _triton_decode(q_lat, q_pe, kv_cache, block_tables, context_lens, scale)
-        return merge_splits(partial, lse)
+        partial, lse = triton_mla_decode(q_lat, q_pe, kv_cache, block_tables, context_lens, scale)
+        return merge_and_up_project(partial, lse, w_uv, q_lat.dtype)
     raise ValueError(f"unknown attention backend {backend!r}; valid: {ATTENTION_BACKENDS}")
 
 
@@ -64,6 +70,17 @@ def _triton_decode(
     from moesaic.engine.kernels.mla_decode import triton_mla_decode
 
     return triton_mla_decode(q_lat, q_pe, kv_cache, block_tables, context_lens, scale)
+
+
+def route(
+    logits: torch.Tensor, bias: torch.Tensor | None, top_k: int, sigmoid: bool, renormalize: bool, scaling: float,
+    num_shared: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ungrouped expert selection from router logits in one Triton launch (CUDA); see `router_triton.py`.
+    `num_shared` folded shared experts (ids E..E+S-1, weight 1) are appended to each token's choice."""
+    from moesaic.engine.kernels.router_triton import triton_route
+
+    return triton_route(logits, bias, top_k, sigmoid, renormalize, scaling, num_shared)
 
 
 def grouped_mm_available() -> bool:

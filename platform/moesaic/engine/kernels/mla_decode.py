@@ -101,3 +101,58 @@ def merge_splits(partial: torch.Tensor, lse: torch.Tensor) -> torch.Tensor:
         return partial[:, :, 0]
     weights = torch.softmax(lse, dim=-1)  # [B, H, S]
     return (partial * weights[..., None]).sum(dim=2)
+
+
+@triton.jit
+def _merge_up_kernel(
+    PARTIAL, LSE, WUV, OUT, batch,
+    stride_pb, stride_ph, stride_ps, stride_lb, stride_lh, stride_wh, stride_wv, stride_ob, stride_oh,
+    S: tl.constexpr, S_PAD: tl.constexpr, R: tl.constexpr, V: tl.constexpr,
+    BLOCK_B: tl.constexpr, BLOCK_V: tl.constexpr,
+):
+    """out[b, h, v] = W_UV[h, v, :] . (splits of partial[b, h] merged by their log-sum-exp), for a block of
+    BLOCK_B sequences and BLOCK_V output columns of one head (a tensor-core dot over the latent rank)."""
+    bb = tl.program_id(0)
+    h = tl.program_id(1).to(tl.int64)
+    vb = tl.program_id(2)
+    rows = bb * BLOCK_B + tl.arange(0, BLOCK_B)
+    row_ok = rows < batch
+    rows64 = rows.to(tl.int64)
+    s = tl.arange(0, S_PAD)
+    s_ok = s < S
+    r = tl.arange(0, R)
+    lse = tl.load(LSE + rows64[:, None] * stride_lb + h * stride_lh + s[None, :],
+                  mask=row_ok[:, None] & s_ok[None, :], other=float("-inf"))  # [BB, S]
+    top = tl.max(lse, 1)
+    top = tl.where(top == float("-inf"), 0.0, top)
+    weight = tl.exp(lse - top[:, None])
+    weight = weight / tl.maximum(tl.sum(weight, 1), 1e-30)[:, None]
+    o_lat = tl.zeros([BLOCK_B, R], dtype=tl.float32)
+    for i in tl.static_range(S):
+        w_i = tl.sum(tl.where(s[None, :] == i, weight, 0.0), 1)  # [BB]
+        part = tl.load(PARTIAL + rows64[:, None] * stride_pb + h * stride_ph + i * stride_ps + r[None, :],
+                       mask=row_ok[:, None], other=0.0)
+        o_lat += part * w_i[:, None]
+    v = vb * BLOCK_V + tl.arange(0, BLOCK_V)
+    w = tl.load(WUV + h * stride_wh + v[None, :] * stride_wv + r[:, None], mask=(v < V)[None, :], other=0.0)
+    out = tl.dot(o_lat.to(w.dtype), w)  # [BB, BV]
+    tl.store(OUT + rows64[:, None] * stride_ob + h * stride_oh + v[None, :], out.to(OUT.dtype.element_ty),
+             mask=row_ok[:, None] & (v < V)[None, :])
+
+
+def merge_and_up_project(partial: torch.Tensor, lse: torch.Tensor, w_uv: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Merge the decode splits and apply W_UV in one launch: partial [B, H, S, r] fp32, lse [B, H, S],
+    w_uv [H, v, r] -> [B, H, v] in `dtype` (the absorbed form's output, ready for o_proj)."""
+    batch, heads, splits, rank = partial.shape
+    v_dim = w_uv.shape[1]
+    out = torch.empty(batch, heads, v_dim, dtype=dtype, device=partial.device)
+    block_b, block_v = 16, 64
+    grid = (triton.cdiv(batch, block_b), heads, triton.cdiv(v_dim, block_v))
+    _merge_up_kernel[grid](
+        partial, lse, w_uv, out, batch,
+        partial.stride(0), partial.stride(1), partial.stride(2), lse.stride(0), lse.stride(1),
+        w_uv.stride(0), w_uv.stride(1), out.stride(0), out.stride(1),
+        S=splits, S_PAD=max(2, triton.next_power_of_2(splits)), R=rank, V=v_dim, BLOCK_B=block_b,
+        BLOCK_V=block_v, num_warps=4,
+    )
+    return out
