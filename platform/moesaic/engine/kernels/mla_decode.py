@@ -13,6 +13,8 @@ import torch
 import triton
 import triton.language as tl
 
+MERGE_ROW_KERNEL_MAX_BATCH = 16  # up to here one program per (sequence, head); above, tensor-core blocks
+
 
 @triton.jit
 def _mla_decode_kernel(
@@ -80,8 +82,12 @@ def triton_mla_decode(
     page = kv_cache.shape[1]
     block_h, block_n = 16, 32
     splits = num_splits_for(batch, num_heads, block_h)
-    q_lat = q_lat.to(kv_cache.dtype).contiguous()
-    q_pe = q_pe.to(kv_cache.dtype).contiguous()
+    q_lat = q_lat.to(kv_cache.dtype)
+    q_pe = q_pe.to(kv_cache.dtype)
+    if q_lat.stride(-1) != 1:  # the kernel takes batch and head strides; only the last dim must be dense
+        q_lat = q_lat.contiguous()
+    if q_pe.stride(-1) != 1:
+        q_pe = q_pe.contiguous()
     partial = torch.empty(batch, num_heads, splits, rank, dtype=torch.float32, device=q_lat.device)
     lse = torch.empty(batch, num_heads, splits, dtype=torch.float32, device=q_lat.device)
     grid = (batch, triton.cdiv(num_heads, block_h), splits)
@@ -104,11 +110,38 @@ def merge_splits(partial: torch.Tensor, lse: torch.Tensor) -> torch.Tensor:
 
 
 @triton.jit
+def _merge_up_row_kernel(
+    PARTIAL, LSE, WUV, OUT,
+    stride_pb, stride_ph, stride_ps, stride_lb, stride_lh, stride_wh, stride_wv, stride_ob, stride_oh,
+    S: tl.constexpr, S_PAD: tl.constexpr, R: tl.constexpr, V: tl.constexpr, BLOCK_V: tl.constexpr,
+):
+    """Small batches: one program per (sequence, head, column block), no tensor cores, all splits at once."""
+    b = tl.program_id(0).to(tl.int64)
+    h = tl.program_id(1).to(tl.int64)
+    vb = tl.program_id(2)
+    s = tl.arange(0, S_PAD)
+    s_ok = s < S
+    r = tl.arange(0, R)
+    lse = tl.load(LSE + b * stride_lb + h * stride_lh + s, mask=s_ok, other=float("-inf"))
+    top = tl.max(lse, 0)
+    top = tl.where(top == float("-inf"), 0.0, top)
+    weight = tl.where(s_ok, tl.exp(lse - top), 0.0)
+    weight = weight / tl.maximum(tl.sum(weight, 0), 1e-30)
+    part = tl.load(PARTIAL + b * stride_pb + h * stride_ph + s[:, None] * stride_ps + r[None, :],
+                   mask=s_ok[:, None], other=0.0)
+    o_lat = tl.sum(part * weight[:, None], axis=0)  # [R] fp32
+    v = vb * BLOCK_V + tl.arange(0, BLOCK_V)
+    w = tl.load(WUV + h * stride_wh + v[:, None] * stride_wv + r[None, :], mask=(v < V)[:, None], other=0.0)
+    out = tl.sum(w.to(tl.float32) * o_lat[None, :], axis=1)  # [BLOCK_V]
+    tl.store(OUT + b * stride_ob + h * stride_oh + v, out.to(OUT.dtype.element_ty), mask=v < V)
+
+
+@triton.jit
 def _merge_up_kernel(
     PARTIAL, LSE, WUV, OUT, batch,
     stride_pb, stride_ph, stride_ps, stride_lb, stride_lh, stride_wh, stride_wv, stride_ob, stride_oh,
     S: tl.constexpr, S_PAD: tl.constexpr, R: tl.constexpr, V: tl.constexpr,
-    BLOCK_B: tl.constexpr, BLOCK_V: tl.constexpr,
+    BLOCK_B: tl.constexpr, BLOCK_V: tl.constexpr, BLOCK_R: tl.constexpr,
 ):
     """out[b, h, v] = W_UV[h, v, :] . (splits of partial[b, h] merged by their log-sum-exp), for a block of
     BLOCK_B sequences and BLOCK_V output columns of one head (a tensor-core dot over the latent rank)."""
@@ -120,24 +153,27 @@ def _merge_up_kernel(
     rows64 = rows.to(tl.int64)
     s = tl.arange(0, S_PAD)
     s_ok = s < S
-    r = tl.arange(0, R)
     lse = tl.load(LSE + rows64[:, None] * stride_lb + h * stride_lh + s[None, :],
                   mask=row_ok[:, None] & s_ok[None, :], other=float("-inf"))  # [BB, S]
     top = tl.max(lse, 1)
     top = tl.where(top == float("-inf"), 0.0, top)
     weight = tl.exp(lse - top[:, None])
     weight = weight / tl.maximum(tl.sum(weight, 1), 1e-30)[:, None]
-    o_lat = tl.zeros([BLOCK_B, R], dtype=tl.float32)
-    for i in tl.static_range(S):
-        w_i = tl.sum(tl.where(s[None, :] == i, weight, 0.0), 1)  # [BB]
-        part = tl.load(PARTIAL + rows64[:, None] * stride_pb + h * stride_ph + i * stride_ps + r[None, :],
-                       mask=row_ok[:, None], other=0.0)
-        o_lat += part * w_i[:, None]
     v = vb * BLOCK_V + tl.arange(0, BLOCK_V)
-    w = tl.load(WUV + h * stride_wh + v[None, :] * stride_wv + r[:, None], mask=(v < V)[None, :], other=0.0)
-    out = tl.dot(o_lat.to(w.dtype), w)  # [BB, BV]
+    v_ok = v < V
+    out = tl.zeros([BLOCK_B, BLOCK_V], dtype=tl.float32)
+    for r0 in range(0, R, BLOCK_R):  # chunks of the latent rank keep the tiles in registers
+        r = r0 + tl.arange(0, BLOCK_R)
+        o_lat = tl.zeros([BLOCK_B, BLOCK_R], dtype=tl.float32)
+        for i in tl.static_range(S):
+            w_i = tl.sum(tl.where(s[None, :] == i, weight, 0.0), 1)  # [BB]
+            part = tl.load(PARTIAL + rows64[:, None] * stride_pb + h * stride_ph + i * stride_ps + r[None, :],
+                           mask=row_ok[:, None], other=0.0)
+            o_lat += part * w_i[:, None]
+        w = tl.load(WUV + h * stride_wh + v[None, :] * stride_wv + r[:, None], mask=v_ok[None, :], other=0.0)
+        out += tl.dot(o_lat.to(w.dtype), w)  # [BB, BV]
     tl.store(OUT + rows64[:, None] * stride_ob + h * stride_oh + v[None, :], out.to(OUT.dtype.element_ty),
-             mask=row_ok[:, None] & (v < V)[None, :])
+             mask=row_ok[:, None] & v_ok[None, :])
 
 
 def merge_and_up_project(partial: torch.Tensor, lse: torch.Tensor, w_uv: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -146,13 +182,19 @@ def merge_and_up_project(partial: torch.Tensor, lse: torch.Tensor, w_uv: torch.T
     batch, heads, splits, rank = partial.shape
     v_dim = w_uv.shape[1]
     out = torch.empty(batch, heads, v_dim, dtype=dtype, device=partial.device)
+    strides = (partial.stride(0), partial.stride(1), partial.stride(2), lse.stride(0), lse.stride(1),
+               w_uv.stride(0), w_uv.stride(1), out.stride(0), out.stride(1))
+    s_pad = max(2, triton.next_power_of_2(splits))
+    if batch <= MERGE_ROW_KERNEL_MAX_BATCH:
+        block_v = 32
+        _merge_up_row_kernel[(batch, heads, triton.cdiv(v_dim, block_v))](
+            partial, lse, w_uv, out, *strides, S=splits, S_PAD=s_pad, R=rank, V=v_dim, BLOCK_V=block_v, num_warps=4,
+        )
+        return out
     block_b, block_v = 16, 64
     grid = (triton.cdiv(batch, block_b), heads, triton.cdiv(v_dim, block_v))
     _merge_up_kernel[grid](
-        partial, lse, w_uv, out, batch,
-        partial.stride(0), partial.stride(1), partial.stride(2), lse.stride(0), lse.stride(1),
-        w_uv.stride(0), w_uv.stride(1), out.stride(0), out.stride(1),
-        S=splits, S_PAD=max(2, triton.next_power_of_2(splits)), R=rank, V=v_dim, BLOCK_B=block_b,
-        BLOCK_V=block_v, num_warps=4,
+        partial, lse, w_uv, out, batch, *strides,
+        S=splits, S_PAD=s_pad, R=rank, V=v_dim, BLOCK_B=block_b, BLOCK_V=block_v, BLOCK_R=min(64, rank), num_warps=4,
     )
     return out
