@@ -146,5 +146,7 @@ def test_chat_renders_tools_in_deepseek_format(server):
 def test_serve_cli_arguments():
     args = parse_args(["serve", "--model", "/m", "--port", "9001", "--device", "cpu", "--dtype", "float32"])
     assert (args.command, args.model, args.port, args.dtype) == ("serve", "/m", 9001, "float32")
+    assert args.decode_steps == 8
+    assert parse_args(["serve", "--model", "/m", "--decode-steps", "1"]).decode_steps == 1
     with pytest.raises(SystemExit):
         parse_args(["serve", "--model", "/m", "--device", "tpu"])
