@@ -200,7 +200,6 @@ def test_triton_router_matches_torch_router() -> None:
                 router.e_score_correction_bias.uniform_(-0.1, 0.1)
         x = torch.randn(37, 512, device="cuda", dtype=torch.bfloat16)
         for shared in ([], [64, 65]):  # folded shared experts come last with weight 1
-            router.shared_expert_ids = shared
             router.shared_ids = torch.tensor(shared, device="cuda", dtype=torch.int64)
             router.use_kernel = False
             ref_w, ref_ids = router(x, True)

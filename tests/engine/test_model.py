@@ -123,9 +123,10 @@ def test_shared_experts_folded_into_routed_experts_keep_outputs(variant, checkpo
         moe.fuse_shared_experts()
     moe = moes[0]
     assert torch.equal(moe.experts.w13, w13) and moe.experts.w13_all is not None
-    assert moe.experts.w13_all.shape[0] == w13.shape[0] + len(moe.gate.shared_expert_ids)
+    assert moe.experts.w13_all.shape[0] == w13.shape[0] + moe.gate.shared_ids.numel()
     weights, ids = moe.gate(torch.randn(3, w13.shape[2]), True)
-    assert moe.gate(torch.randn(3, w13.shape[2]))[1].shape[1] == ids.shape[1] - len(moe.gate.shared_expert_ids)
-    assert ids[:, -len(moe.gate.shared_expert_ids):].tolist() == [moe.gate.shared_expert_ids] * 3
-    assert weights[:, -len(moe.gate.shared_expert_ids):].eq(1).all()
+    assert moe.gate(torch.randn(3, w13.shape[2]))[1].shape[1] == ids.shape[1] - moe.gate.shared_ids.numel()
+    shared = moe.gate.shared_ids.tolist()
+    assert ids[:, -len(shared):].tolist() == [shared] * 3
+    assert weights[:, -len(shared):].eq(1).all()
     assert [o.token_ids for o in llm.generate(prompts, params)] == before

@@ -246,8 +246,7 @@ class Router(nn.Module):
         self.weight = nn.Parameter(torch.empty(cfg.n_routed_experts, cfg.hidden_size))
         self._weight_fp32: torch.Tensor | None = None
         self.use_kernel = False  # set on CUDA for ungrouped routing (Triton router)
-        self.shared_expert_ids: list[int] = []  # folded shared experts, appended to every token's choice
-        self.shared_ids = torch.empty(0, dtype=torch.int64)
+        self.shared_ids = torch.empty(0, dtype=torch.int64)  # folded shared experts, appended when asked
         if cfg.uses_correction_bias:
             self.register_buffer("e_score_correction_bias", torch.zeros(cfg.n_routed_experts, dtype=torch.float32))
         else:
@@ -267,10 +266,10 @@ class Router(nn.Module):
         if self.use_kernel and x.shape[0] <= ROUTER_KERNEL_MAX_TOKENS:
             return route(
                 logits, self.e_score_correction_bias, cfg.num_experts_per_tok, cfg.scoring_func == "sigmoid",
-                cfg.norm_topk_prob, cfg.routed_scaling_factor, len(self.shared_expert_ids) if fold_shared else 0,
+                cfg.norm_topk_prob, cfg.routed_scaling_factor, self.shared_ids.numel() if fold_shared else 0,
             )
         weights, ids = self.select(logits)
-        if fold_shared and self.shared_expert_ids:
+        if fold_shared and self.shared_ids.numel():
             shared = self.shared_ids.expand(ids.shape[0], -1)
             return torch.cat([weights, torch.ones_like(shared, dtype=weights.dtype)], 1), torch.cat([ids, shared], 1)
         return weights, ids
@@ -344,13 +343,12 @@ class DeepseekMoE(nn.Module):
             w2_all[e + s] = down[:, cols]
         w13.data, w2.data = w13_all[:e], w2_all[:e]  # the parameters keep their names and values
         self.experts.w13_all, self.experts.w2_all = w13_all, w2_all
-        self.gate.shared_expert_ids = list(range(e, e + count))
         self.gate.shared_ids = torch.arange(e, e + count, device=w13.device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Folding pays at a few tokens (one launch pair reads everything); with more tokens the shared MLP
         # is a dense GEMM that reads its weights once, while a folded expert would be read per row block.
-        fold = bool(self.gate.shared_expert_ids) and x.shape[0] <= SHARED_FOLD_MAX_TOKENS
+        fold = self.gate.shared_ids.numel() > 0 and x.shape[0] <= SHARED_FOLD_MAX_TOKENS
         topk_weights, topk_ids = self.gate(x, fold)  # folded: [T, k + S]
         out = self.experts(x, topk_weights, topk_ids)
         if self.shared_experts is not None and not fold:

@@ -86,8 +86,8 @@ class ModelRunner:
         ungrouped; shared experts folded into the expert kernels. Low precision only (fp32 runs stay on the
         torch reference)."""
         fast = self.dtype in (torch.bfloat16, torch.float16) and self.config.fuse_kernels
-        for attn in self.model.mla_layers():
-            if fast:
+        if fast:
+            for attn in self.model.mla_layers():
                 attn.fuse_input_projections()
         grouped = self.cfg.n_group > 1 and self.cfg.topk_method in ("noaux_tc", "group_limited_greedy")
         for module in self.model.modules():

@@ -62,16 +62,6 @@ def decode_attention_projected(
     raise ValueError(f"unknown attention backend {backend!r}; valid: {ATTENTION_BACKENDS}")
 
 
-@torch.compiler.disable
-def _triton_decode(
-    q_lat: torch.Tensor, q_pe: torch.Tensor, kv_cache: torch.Tensor, block_tables: torch.Tensor,
-    context_lens: torch.Tensor, scale: float,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    from moesaic.engine.kernels.mla_decode import triton_mla_decode
-
-    return triton_mla_decode(q_lat, q_pe, kv_cache, block_tables, context_lens, scale)
-
-
 def route(
     logits: torch.Tensor, bias: torch.Tensor | None, top_k: int, sigmoid: bool, renormalize: bool, scaling: float,
     num_shared: int = 0,
