@@ -33,3 +33,13 @@ def test_log_filter_redacts_arguments(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_public_ips_are_pii_but_loopback_and_private_ranges_are_not() -> None:
     assert redact("from 203.0.113.9 via 127.0.0.1, 10.1.2.3, 172.20.0.5") == "from [IP] via 127.0.0.1, 10.1.2.3, 172.20.0.5"
+
+
+def test_log_filter_keeps_arguments_that_formatters_unpack() -> None:
+    from uvicorn.logging import AccessFormatter
+
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("203.0.113.9:5000", "GET", "/v1/chat?email=jane.doe@example.com", "1.1", 200), None)
+    assert RedactingFilter().filter(record)
+    line = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s', use_colors=False).format(record)
+    assert line == '[IP]:5000 - "GET /v1/chat?email=[EMAIL] HTTP/1.1" 200 OK'

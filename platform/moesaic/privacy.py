@@ -92,12 +92,22 @@ class PiiVault:
 
 
 class RedactingFilter(logging.Filter):
-    """A logging filter that redacts PII from every record's message and arguments."""
+    """A logging filter that redacts PII from every record's message and arguments.
+
+    Arguments keep their positions (formatters such as uvicorn's access log unpack them); numbers stay
+    numbers, anything else becomes its redacted text."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(str(record.getMessage()))
-        record.args = ()
+        record.msg = redact(str(record.msg))
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact_arg(a) for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: _redact_arg(v) for k, v in record.args.items()}
         return True
+
+
+def _redact_arg(value: object) -> object:
+    return value if isinstance(value, (int, float)) else redact(str(value))
 
 
 def install_log_redaction(logger_names: tuple[str, ...] = ("moesaic", "apps", "uvicorn.access", "uvicorn.error")) -> None:
