@@ -86,7 +86,7 @@ def profile_decode(batch_sizes: tuple[int, ...], out: Path) -> None:
     print(f"--- prefill chunk of 32 x 256 tokens ---\n{table}", flush=True)
 
 
-def profile_graph_decode(batch_sizes: tuple[int, ...], out: Path) -> None:
+def profile_graph_decode(batch_sizes: tuple[int, ...], out: Path, prefill: bool = True) -> None:
     """Decode steps as served: compiled layers replayed through CUDA graphs, several steps per `step()`."""
     from moesaic.engine import LLM, SamplingParams
 
@@ -119,10 +119,13 @@ def profile_graph_decode(batch_sizes: tuple[int, ...], out: Path) -> None:
         gpu_ms = sum(e.self_device_time_total for e in events) / profiled / 1e3
         table = events.table(sort_by="self_cuda_time_total", row_limit=60, max_name_column_width=70)
         (out / f"profile_graph_b{bs}.txt").write_text(table)
+        prof.export_chrome_trace(str(out / f"trace_graph_b{bs}.json"))
         print(f"--- graph decode batch {bs}: wall {step_ms:.2f} ms/step ({bs / step_ms * 1e3:.0f} tok/s), "
               f"GPU {gpu_ms:.2f} ms/step, {n_kernels:.0f} kernels/step ---", flush=True)
         for seq in list(llm.scheduler.running):
             llm.abort(seq)
+    if not prefill:
+        return
     # one prefill chunk as served: 32 prompts of 256 tokens (8192 tokens)
     for _ in range(2):
         for _ in range(32):
@@ -174,9 +177,12 @@ def main() -> None:
     ap.add_argument("--ttft", action="store_true", help="profile the cached-prefix TTFT path")
     ap.add_argument("--graph", action="store_true", help="profile compiled CUDA-graph decode instead")
     ap.add_argument("--experts", action="store_true", help="also time the expert kernels alone")
+    ap.add_argument("--batches", default="1,128", help="decode batch sizes to profile, comma separated")
+    ap.add_argument("--no-prefill", action="store_true", help="skip the prefill profile")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    batches = tuple(int(b) for b in args.batches.split(","))
     if args.experts:
         rows = expert_kernels()
         (out / "experts.json").write_text(json.dumps(rows))
@@ -184,9 +190,9 @@ def main() -> None:
         profile_cached_ttft(out)
         return
     if args.graph:
-        profile_graph_decode((1, 128), out)
+        profile_graph_decode(batches, out, prefill=not args.no_prefill)
     else:
-        profile_decode((1, 128), out)
+        profile_decode(batches, out)
 
 
 if __name__ == "__main__":

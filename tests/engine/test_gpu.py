@@ -198,14 +198,71 @@ def test_triton_router_matches_torch_router() -> None:
             router.weight.normal_(0, 0.2)
             if bias:
                 router.e_score_correction_bias.uniform_(-0.1, 0.1)
-        x = torch.randn(37, 512, device="cuda", dtype=torch.bfloat16)
-        for shared in ([], [64, 65]):  # folded shared experts come last with weight 1
-            router.shared_ids = torch.tensor(shared, device="cuda", dtype=torch.int64)
-            router.use_kernel = False
-            ref_w, ref_ids = router(x, True)
-            router.use_kernel = True
-            got_w, got_ids = router(x, True)
-            assert got_ids.shape == (37, 6 + len(shared))
-            assert torch.equal(got_ids.sort(-1).values, ref_ids.sort(-1).values)
-            order_ref, order_got = ref_ids.argsort(-1), got_ids.argsort(-1)
-            assert rel(got_w.gather(1, order_got), ref_w.gather(1, order_ref)) < 1e-4
+        # 37 tokens: cuBLAS logits + selection kernel; 1, 3 and 16 (twice in a row, so the arrival counters
+        # must have been reset): logits and selection in one launch
+        for tokens, fused in ((37, False), (1, True), (3, True), (16, True), (16, True), (1, True)):
+            x = torch.randn(tokens, 512, device="cuda", dtype=torch.bfloat16)
+            for shared in ([], [64, 65]):  # folded shared experts come last with weight 1
+                router.shared_ids = torch.tensor(shared, device="cuda", dtype=torch.int64)
+                router.use_kernel = router.fused_gemv = False
+                ref_w, ref_ids = router(x, True)
+                router.use_kernel, router.fused_gemv = True, fused
+                got_w, got_ids = router(x, True)
+                assert got_ids.shape == (tokens, 6 + len(shared))
+                assert torch.equal(got_ids.sort(-1).values, ref_ids.sort(-1).values)
+                order_ref, order_got = ref_ids.argsort(-1), got_ids.argsort(-1)
+                assert rel(got_w.gather(1, order_got), ref_w.gather(1, order_ref)) < 1e-4
+
+
+def test_decode_prologue_matches_project_and_cache_write() -> None:
+    from moesaic.engine.attention import write_latents
+    from moesaic.engine.config import ModelConfig
+    from moesaic.engine.kernels import decode_prologue
+    from moesaic.engine.model import MultiHeadLatentAttention, RotaryEmbedding
+
+    torch.manual_seed(0)
+    for q_lora, heads in ((None, 3), (48, 4)):  # Moonlight / V2-Lite style and V3 style; 3 heads pads to 4
+        cfg = ModelConfig.from_dict({
+            "model_type": "deepseek_v3", "vocab_size": 64, "hidden_size": 256, "intermediate_size": 64,
+            "moe_intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": heads,
+            "q_lora_rank": q_lora, "kv_lora_rank": 256, "qk_nope_head_dim": 32, "qk_rope_head_dim": 64,
+            "v_head_dim": 32, "n_routed_experts": 8, "num_experts_per_tok": 2,
+            "rope_scaling": {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 512,
+                             "mscale": 1.0, "mscale_all_dim": 0.707, "beta_fast": 32, "beta_slow": 1},
+        })
+        attn = MultiHeadLatentAttention(cfg, RotaryEmbedding(cfg, 4096)).cuda().to(torch.bfloat16)
+        attn.rope.cos, attn.rope.sin = attn.rope.cos.float(), attn.rope.sin.float()
+        with torch.no_grad():
+            for p in attn.parameters():
+                p.normal_(0, 0.05)
+            attn.kv_a_layernorm.weight.uniform_(0.5, 1.5)
+        attn.fuse_input_projections()
+        tokens = 7
+        x = torch.randn(tokens, 256, device="cuda", dtype=torch.bfloat16)
+        positions = torch.randint(0, 4096, (tokens,), device="cuda")
+        slots = torch.randperm(64, device="cuda")[:tokens]
+        poison = torch.randn(16, 4, 256 + 64, device="cuda", dtype=torch.bfloat16)  # [N, block, r + rope]
+        w_uk, _ = attn.absorbed_weights()
+        for absorb in (False, True):
+            ref_cache, got_cache = poison.clone(), poison.clone()
+            with torch.no_grad():
+                q_nope, ref_pe, latents = attn.project(x, positions)
+                write_latents(ref_cache, latents, slots)
+                ref_lat = torch.einsum("thn,hnr->thr", q_nope, w_uk)
+                q, kv = attn.project_inputs(x)
+                got_lat, got_pe = decode_prologue(
+                    q, kv, positions, attn.rope.cos, attn.rope.sin, attn.kv_a_layernorm.weight,
+                    attn.kv_a_layernorm.eps, got_cache, slots, w_uk if absorb else None,
+                )
+            assert got_pe.shape == ref_pe.shape
+            assert torch.equal(q[..., :32], q_nope)
+            assert rel(got_pe, ref_pe) < 5e-3
+            if absorb:
+                assert got_lat is not None and rel(got_lat, ref_lat) < 5e-3
+            else:
+                assert got_lat is None
+            written = torch.zeros(64, dtype=torch.bool, device="cuda")
+            written[slots] = True
+            flat_ref, flat_got = ref_cache.view(64, -1), got_cache.view(64, -1)
+            assert torch.equal(flat_got[~written], poison.view(64, -1)[~written])  # nothing else touched
+            assert rel(flat_got[written], flat_ref[written]) < 5e-3

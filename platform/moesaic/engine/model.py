@@ -24,9 +24,11 @@ from moesaic.engine.attention import (
     write_latents,
 )
 from moesaic.engine.config import ModelConfig
-from moesaic.engine.kernels import decode_attention_projected, fused_experts, route
+from moesaic.engine.kernels import decode_attention_projected, decode_prologue, fused_experts, route, route_fused
 
 ROUTER_KERNEL_MAX_TOKENS = 4096  # one program per token; prefill-sized batches keep torch's top-k
+ROUTER_FUSED_MAX_TOKENS = 16  # up to here the logits GEMV runs inside the router kernel too
+PROLOGUE_ABSORB_MAX_TOKENS = 16  # up to here W_UK is applied inside the decode prologue kernel, not by bmm
 SHARED_FOLD_MAX_TOKENS = 4  # tokens up to which shared experts run inside the routed-expert kernels
 
 
@@ -147,6 +149,7 @@ class MultiHeadLatentAttention(nn.Module):
         self._w_uk: torch.Tensor | None = None
         self._w_uv: torch.Tensor | None = None
         self._input_proj: torch.Tensor | None = None  # [q or q_a rows; kv_a rows], see fuse_input_projections
+        self.fused_decode_prologue = False  # CUDA: rope, kv norm and the cache write in one kernel at decode
 
     def fuse_input_projections(self) -> None:
         """Store the two projections that read the layer input (q or q_a, and kv_a) as one weight so they run
@@ -167,11 +170,39 @@ class MultiHeadLatentAttention(nn.Module):
         return self._w_uk, self._w_uv
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor, ctx: AttentionContext) -> torch.Tensor:
+        if self.fused_decode_prologue and not ctx.is_prefill:
+            return self.o_proj(self.decode_fused(x, positions, ctx).flatten(1))
         q_nope, q_pe, latents = self.project(x, positions)
         return self.o_proj(self.attend(q_nope, q_pe, latents, ctx).flatten(1))
 
+    def decode_fused(self, x: torch.Tensor, positions: torch.Tensor, ctx: AttentionContext) -> torch.Tensor:
+        """Decode on CUDA: the same math as `project` + `attend`, with the per-token elementwise work (rope,
+        kv norm, cache write) in one kernel and attention in the Triton kernels. Returns [T, H, v]."""
+        q, kv = self.project_inputs(x)
+        w_uk, w_uv = self.absorbed_weights()
+        absorb = x.shape[0] <= PROLOGUE_ABSORB_MAX_TOKENS
+        q_lat, q_pe = decode_prologue(
+            q, kv, positions, self.rope.cos, self.rope.sin, self.kv_a_layernorm.weight, self.kv_a_layernorm.eps,
+            self.kv_cache, ctx.slot_mapping, w_uk if absorb else None,
+        )
+        if q_lat is None:
+            q_lat = torch.einsum("thn,hnr->thr", q[..., : self.nope], w_uk)  # [B, H, r]
+        return decode_attention_projected(
+            self.attention_backend, q_lat, q_pe, self.kv_cache, ctx.block_tables, ctx.context_lens, self.scale, w_uv
+        )
+
     def project(self, x: torch.Tensor, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Queries and the new cache entries: q_nope [T, H, nope], q_pe [T, H, rope], latents [T, r + rope]."""
+        q, kv = self.project_inputs(x)
+        q_nope, q_pe = q.split([self.nope, self.rope_dim], dim=-1)
+        q_pe = self.rope(q_pe, positions)  # [T, H, rope]
+        c_kv, k_pe = kv.split([self.kv_lora_rank, self.rope_dim], dim=-1)
+        c_kv = self.kv_a_layernorm(c_kv)  # [T, r]
+        k_pe = self.rope(k_pe, positions)  # [T, rope]
+        return q_nope, q_pe, torch.cat([c_kv, k_pe], dim=-1)
+
+    def project_inputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The projections of the layer input, before rope and norm: q [T, H, qk], kv [T, r + rope]."""
         tokens = x.shape[0]
         if self._input_proj is not None:
             q, kv = F.linear(x, self._input_proj).split(
@@ -183,13 +214,7 @@ class MultiHeadLatentAttention(nn.Module):
         else:
             q = self.q_proj(x) if self.q_lora_rank is None else self.q_b_proj(self.q_a_layernorm(self.q_a_proj(x)))
             kv = self.kv_a_proj_with_mqa(x)
-        q = q.reshape(tokens, self.num_heads, self.nope + self.rope_dim)  # [T, H, qk]
-        q_nope, q_pe = q.split([self.nope, self.rope_dim], dim=-1)
-        q_pe = self.rope(q_pe, positions)  # [T, H, rope]
-        c_kv, k_pe = kv.split([self.kv_lora_rank, self.rope_dim], dim=-1)
-        c_kv = self.kv_a_layernorm(c_kv)  # [T, r]
-        k_pe = self.rope(k_pe, positions)  # [T, rope]
-        return q_nope, q_pe, torch.cat([c_kv, k_pe], dim=-1)
+        return q.reshape(tokens, self.num_heads, self.nope + self.rope_dim), kv
 
     def attend(
         self, q_nope: torch.Tensor, q_pe: torch.Tensor, latents: torch.Tensor, ctx: AttentionContext
@@ -246,6 +271,7 @@ class Router(nn.Module):
         self.weight = nn.Parameter(torch.empty(cfg.n_routed_experts, cfg.hidden_size))
         self._weight_fp32: torch.Tensor | None = None
         self.use_kernel = False  # set on CUDA for ungrouped routing (Triton router)
+        self.fused_gemv = False  # with use_kernel: a few tokens' logits GEMV inside the router kernel too
         self.shared_ids = torch.empty(0, dtype=torch.int64)  # folded shared experts, appended when asked
         if cfg.uses_correction_bias:
             self.register_buffer("e_score_correction_bias", torch.zeros(cfg.n_routed_experts, dtype=torch.float32))
@@ -261,12 +287,18 @@ class Router(nn.Module):
         """Returns (weights [T, k] float32, expert ids [T, k] int64); with `fold_shared`, the folded shared
         experts follow each token's top-k ([T, k + S], weight 1)."""
         cfg = self.cfg
+        num_shared = self.shared_ids.numel() if fold_shared else 0
+        if self.use_kernel and self.fused_gemv and x.shape[0] <= ROUTER_FUSED_MAX_TOKENS:
+            return route_fused(  # reads the low-precision weight (half the bytes), computes in fp32
+                x, self.weight, self.e_score_correction_bias, cfg.num_experts_per_tok, cfg.scoring_func == "sigmoid",
+                cfg.norm_topk_prob, cfg.routed_scaling_factor, num_shared,
+            )
         weight = self.weight if self.weight.dtype == torch.float32 else self.weight_fp32()
         logits = F.linear(x.float(), weight)  # [T, E]
         if self.use_kernel and x.shape[0] <= ROUTER_KERNEL_MAX_TOKENS:
             return route(
                 logits, self.e_score_correction_bias, cfg.num_experts_per_tok, cfg.scoring_func == "sigmoid",
-                cfg.norm_topk_prob, cfg.routed_scaling_factor, self.shared_ids.numel() if fold_shared else 0,
+                cfg.norm_topk_prob, cfg.routed_scaling_factor, num_shared,
             )
         weights, ids = self.select(logits)
         if fold_shared and self.shared_ids.numel():
@@ -358,6 +390,11 @@ class DeepseekMoE(nn.Module):
 
 # ---------------------------------------------------------------------------------------------- model
 class DecoderLayer(nn.Module):
+    """One pre-norm block. The residual stream is carried as (delta, stream): the hidden state is their sum,
+    and a layer adds the previous layer's output (delta) to the stream first thing, where the compiler fuses
+    the add into the input norm, instead of in a kernel of its own at the end of the previous layer. The
+    values are the same as `x + attn(norm(x))`, `x + mlp(norm(x))`."""
+
     def __init__(self, cfg: ModelConfig, layer_idx: int, rope: RotaryEmbedding) -> None:
         super().__init__()
         self.input_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
@@ -367,28 +404,43 @@ class DecoderLayer(nn.Module):
             DeepseekMoE(cfg) if cfg.is_moe_layer(layer_idx) else MLP(cfg.hidden_size, cfg.intermediate_size)
         )
         # Set by the runner on CUDA: the whole layer for decode; the parts around attention for prefill.
-        self.compiled_decode: Callable[..., torch.Tensor] | None = None
-        self.compiled_pre: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None
-        self.compiled_post: Callable[..., torch.Tensor] | None = None
+        self.compiled_decode: Callable[..., tuple[torch.Tensor, torch.Tensor]] | None = None
+        self.compiled_pre: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] | None = None
+        self.compiled_post: Callable[..., tuple[torch.Tensor, torch.Tensor]] | None = None
 
-    def forward(self, x: torch.Tensor, positions: torch.Tensor, ctx: AttentionContext) -> torch.Tensor:
+    def forward(
+        self, delta: torch.Tensor, stream: torch.Tensor | None, positions: torch.Tensor, ctx: AttentionContext
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(delta, stream) in, (this layer's MLP output, the stream before it) out; stream None: delta is
+        the embedding."""
         if self.compiled_decode is not None and not ctx.is_prefill:
-            return self.compiled_decode(x, positions, ctx)
+            return self.compiled_decode(delta, stream, positions, ctx)
         if self.compiled_pre is not None and self.compiled_post is not None and ctx.is_prefill:
-            q_nope, q_pe, latents = self.compiled_pre(x, positions)
-            return self.compiled_post(x, self.self_attn.attend(q_nope, q_pe, latents, ctx))
-        return self.layer_forward(x, positions, ctx)
+            q_nope, q_pe, latents, stream = self.compiled_pre(delta, stream, positions)
+            return self.compiled_post(stream, self.self_attn.attend(q_nope, q_pe, latents, ctx))
+        return self.layer_forward(delta, stream, positions, ctx)
 
-    def pre_attention(self, x: torch.Tensor, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return self.self_attn.project(self.input_layernorm(x), positions)
+    def pre_attention(
+        self, delta: torch.Tensor, stream: torch.Tensor | None, positions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        x = delta if stream is None else stream + delta
+        return (*self.self_attn.project(self.input_layernorm(x), positions), x)
 
-    def post_attention(self, x: torch.Tensor, attn: torch.Tensor) -> torch.Tensor:
+    def post_attention(self, x: torch.Tensor, attn: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = x + self.self_attn.o_proj(attn.flatten(1))
-        return x + self.mlp(self.post_attention_layernorm(x))
+        return self.mlp(self.post_attention_layernorm(x)), x
 
-    def layer_forward(self, x: torch.Tensor, positions: torch.Tensor, ctx: AttentionContext) -> torch.Tensor:
+    def layer_forward(
+        self, delta: torch.Tensor, stream: torch.Tensor | None, positions: torch.Tensor, ctx: AttentionContext
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        x = delta if stream is None else stream + delta
         x = x + self.self_attn(self.input_layernorm(x), positions, ctx)
-        return x + self.mlp(self.post_attention_layernorm(x))
+        return self.mlp(self.post_attention_layernorm(x)), x
+
+
+def add_and_norm(norm: RMSNorm, delta: torch.Tensor, stream: torch.Tensor | None) -> torch.Tensor:
+    """The final norm over the last layer's (delta, stream)."""
+    return norm(delta if stream is None else stream + delta)
 
 
 class DeepseekModel(nn.Module):
@@ -398,12 +450,13 @@ class DeepseekModel(nn.Module):
         self.rotary = RotaryEmbedding(cfg, max_positions)
         self.layers = nn.ModuleList(DecoderLayer(cfg, i, self.rotary) for i in range(cfg.num_hidden_layers))
         self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+        self.compiled_final_norm: Callable[..., torch.Tensor] | None = None  # set by the runner on CUDA
 
     def forward(self, input_ids: torch.Tensor, positions: torch.Tensor, ctx: AttentionContext) -> torch.Tensor:
-        x = self.embed_tokens(input_ids)  # [T, D]
+        delta, stream = self.embed_tokens(input_ids), None  # [T, D]
         for layer in self.layers:
-            x = layer(x, positions, ctx)
-        return self.norm(x)
+            delta, stream = layer(delta, stream, positions, ctx)
+        return (self.compiled_final_norm or add_and_norm)(self.norm, delta, stream)
 
 
 class DeepseekForCausalLM(nn.Module):

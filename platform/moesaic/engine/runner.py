@@ -13,7 +13,7 @@ from moesaic.engine.attention import AttentionContext, VarlenBatch, flash_varlen
 from moesaic.engine.config import EngineConfig, ModelConfig
 from moesaic.engine.kernels import grouped_mm_available
 from moesaic.engine.loader import create_model, init_random_weights, load_weights
-from moesaic.engine.model import DeepseekForCausalLM, DeepseekMoE, Router
+from moesaic.engine.model import DeepseekForCausalLM, DeepseekMoE, Router, add_and_norm
 from moesaic.engine.sampler import sample, sample_tensor
 from moesaic.engine.scheduler import ScheduledBatch
 
@@ -82,17 +82,19 @@ class ModelRunner:
             self.capture_cuda_graphs()
 
     def _prepare_cuda_fast_paths(self) -> None:
-        """One GEMM for the projections that read the layer input; the Triton router where routing is
-        ungrouped; shared experts folded into the expert kernels. Low precision only (fp32 runs stay on the
+        """One GEMM for the projections that read the layer input; one kernel for the MLA decode prologue; the
+        Triton router (with the logits GEMV for a few tokens) where routing is ungrouped; shared experts
+        folded into the expert kernels. Low precision only (fp32 runs stay on the
         torch reference)."""
         fast = self.dtype in (torch.bfloat16, torch.float16) and self.config.fuse_kernels
         if fast:
             for attn in self.model.mla_layers():
                 attn.fuse_input_projections()
+                attn.fused_decode_prologue = self.attention_backend == "triton"
         grouped = self.cfg.n_group > 1 and self.cfg.topk_method in ("noaux_tc", "group_limited_greedy")
         for module in self.model.modules():
             if isinstance(module, Router):
-                module.use_kernel = fast and not grouped
+                module.use_kernel = module.fused_gemv = fast and not grouped
             if isinstance(module, DeepseekMoE) and fast and self.experts_backend != "torch":
                 module.fuse_shared_experts()
 
@@ -104,6 +106,7 @@ class ModelRunner:
         for module in self.model.modules():
             if isinstance(module, Router) and module.weight.dtype != torch.float32:
                 module.weight_fp32()
+        self.model.model.compiled_final_norm = torch.compile(add_and_norm, dynamic=True)
         for layer in self.model.decoder_layers():
             layer.compiled_decode = torch.compile(layer.layer_forward, dynamic=True)
             if self.config.compile_prefill:

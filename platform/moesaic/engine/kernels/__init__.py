@@ -3,7 +3,9 @@
 - `fused_experts(backend, ...)`: "torch" (loop over the hit experts; CPU and reference), "grouped_mm"
   (tokens sorted by expert, two grouped GEMMs), "triton" (fused kernel reading only the hit experts) or
   "auto" (triton for small batches, grouped_mm for large). The GPU paths are CUDA-graph safe.
-- `route(...)`: ungrouped router (scores, bias, top-k, renormalisation, scaling) in one Triton launch.
+- `route(...)`: ungrouped router (scores, bias, top-k, renormalisation, scaling) in one Triton launch;
+  `route_fused(...)` also computes the logits, for a few tokens.
+- `decode_prologue(...)`: MLA decode rope, kv norm and cache write in one Triton launch.
 - `decode_attention_projected(backend, ...)`: "triton" (paged MLA decode kernel in the absorbed form, then
   one launch that merges the context splits and applies W_UV). The torch reference lives in
   `moesaic.engine.attention`.
@@ -71,6 +73,29 @@ def route(
     from moesaic.engine.kernels.router_triton import triton_route
 
     return triton_route(logits, bias, top_k, sigmoid, renormalize, scaling, num_shared)
+
+
+def route_fused(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, top_k: int, sigmoid: bool, renormalize: bool,
+    scaling: float, num_shared: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """For a few tokens: the fp32 router logits GEMV and the selection in one Triton launch (CUDA)."""
+    from moesaic.engine.kernels.router_triton import triton_route_fused
+
+    return triton_route_fused(x, weight, bias, top_k, sigmoid, renormalize, scaling, num_shared)
+
+
+def decode_prologue(
+    q: torch.Tensor, kv: torch.Tensor, positions: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+    norm_weight: torch.Tensor, eps: float, kv_cache: torch.Tensor, slot_mapping: torch.Tensor,
+    w_uk: torch.Tensor | None = None,
+) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """MLA decode prologue (query rope, kv norm, key rope, cache write, and W_UK when given) in one Triton
+    launch (CUDA); returns (q_lat [T, H, r] or None, the rotated query rope part [T, H, rope]). See
+    `mla_prologue.py`."""
+    from moesaic.engine.kernels.mla_prologue import mla_decode_prologue
+
+    return mla_decode_prologue(q, kv, positions, cos, sin, norm_weight, eps, kv_cache, slot_mapping, w_uk)
 
 
 def grouped_mm_available() -> bool:

@@ -167,10 +167,11 @@ def _align_torch(
     return sorted_ids, torch.where(block_expert < num_experts, block_expert, -1).to(torch.int32)
 
 
-# (block_n, block_k, num_warps, num_stages) per (direct rows?, gate+up?); bench/moe_sweep.py measures them.
+# (block_n, block_k, num_warps, num_stages) per (direct rows?, gate+up?); bench/moe_sweep.py measures them
+# (direct rows: the best of 96 configs timed in a CUDA graph, 2026-11-23, H100).
 KERNEL_CONFIGS: dict[tuple[bool, bool], tuple[int, int, int, int]] = {
-    (True, True): (32, 128, 4, 4),
-    (True, False): (32, 128, 4, 4),
+    (True, True): (32, 128, 2, 3),
+    (True, False): (64, 128, 2, 3),
     (False, True): (64, 128, 4, 3),
     (False, False): (64, 128, 4, 3),
 }
