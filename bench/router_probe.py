@@ -24,12 +24,13 @@ def main() -> None:
     bias = torch.randn(e, device="cuda") * 0.01
     x = torch.randn(1, d, device="cuda", dtype=torch.bfloat16)
     args = (bias, 6, True, True, 2.5, 2)
+    arrivals = torch.zeros(16, dtype=torch.int32, device="cuda")
     t = graph_us(lambda i: triton_route(F.linear(x.float(), weights32[i]), *args), LAYERS)
     print(f"cuBLAS logits + selection kernel: {t:.2f} us", flush=True)
     for block_e in (1, 2, 4):
         for warps in (1, 2, 4):
             t = graph_us(
-                lambda i: triton_route_fused(x, weights[i], *args, block_e=block_e, num_warps=warps), LAYERS
+                lambda i: triton_route_fused(x, weights[i], *args, arrivals, block_e=block_e, num_warps=warps), LAYERS
             )
             print(f"fused block_e={block_e} warps={warps}: {t:.2f} us", flush=True)
 

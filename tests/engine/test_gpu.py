@@ -200,18 +200,21 @@ def test_triton_router_matches_torch_router() -> None:
                 router.e_score_correction_bias.uniform_(-0.1, 0.1)
         # 37 tokens: cuBLAS logits + selection kernel; 1, 3 and 16 (twice in a row, so the arrival counters
         # must have been reset): logits and selection in one launch
+        arrivals = torch.zeros(16, dtype=torch.int32, device="cuda")
         for tokens, fused in ((37, False), (1, True), (3, True), (16, True), (16, True), (1, True)):
             x = torch.randn(tokens, 512, device="cuda", dtype=torch.bfloat16)
             for shared in ([], [64, 65]):  # folded shared experts come last with weight 1
                 router.shared_ids = torch.tensor(shared, device="cuda", dtype=torch.int64)
-                router.use_kernel = router.fused_gemv = False
+                router.use_kernel, router.arrivals = False, None
                 ref_w, ref_ids = router(x, True)
-                router.use_kernel, router.fused_gemv = True, fused
+                router.use_kernel = True
+                router.arrivals = arrivals if fused else None
                 got_w, got_ids = router(x, True)
                 assert got_ids.shape == (tokens, 6 + len(shared))
                 assert torch.equal(got_ids.sort(-1).values, ref_ids.sort(-1).values)
                 order_ref, order_got = ref_ids.argsort(-1), got_ids.argsort(-1)
                 assert rel(got_w.gather(1, order_got), ref_w.gather(1, order_ref)) < 1e-4
+                assert not arrivals.any()  # counters are left at zero for the next launch
 
 
 def test_decode_prologue_matches_project_and_cache_write() -> None:

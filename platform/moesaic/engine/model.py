@@ -271,7 +271,9 @@ class Router(nn.Module):
         self.weight = nn.Parameter(torch.empty(cfg.n_routed_experts, cfg.hidden_size))
         self._weight_fp32: torch.Tensor | None = None
         self.use_kernel = False  # set on CUDA for ungrouped routing (Triton router)
-        self.fused_gemv = False  # with use_kernel: a few tokens' logits GEMV inside the router kernel too
+        # With use_kernel, set on CUDA: per-token counters [ROUTER_FUSED_MAX_TOKENS] int32 that let a few
+        # tokens' logits GEMV run inside the router kernel too (see `route_fused`).
+        self.arrivals: torch.Tensor | None = None
         self.shared_ids = torch.empty(0, dtype=torch.int64)  # folded shared experts, appended when asked
         if cfg.uses_correction_bias:
             self.register_buffer("e_score_correction_bias", torch.zeros(cfg.n_routed_experts, dtype=torch.float32))
@@ -288,10 +290,10 @@ class Router(nn.Module):
         experts follow each token's top-k ([T, k + S], weight 1)."""
         cfg = self.cfg
         num_shared = self.shared_ids.numel() if fold_shared else 0
-        if self.use_kernel and self.fused_gemv and x.shape[0] <= ROUTER_FUSED_MAX_TOKENS:
+        if self.use_kernel and self.arrivals is not None and x.shape[0] <= ROUTER_FUSED_MAX_TOKENS:
             return route_fused(  # reads the low-precision weight (half the bytes), computes in fp32
                 x, self.weight, self.e_score_correction_bias, cfg.num_experts_per_tok, cfg.scoring_func == "sigmoid",
-                cfg.norm_topk_prob, cfg.routed_scaling_factor, num_shared,
+                cfg.norm_topk_prob, cfg.routed_scaling_factor, num_shared, self.arrivals,
             )
         weight = self.weight if self.weight.dtype == torch.float32 else self.weight_fp32()
         logits = F.linear(x.float(), weight)  # [T, E]

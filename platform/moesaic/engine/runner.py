@@ -13,7 +13,7 @@ from moesaic.engine.attention import AttentionContext, VarlenBatch, flash_varlen
 from moesaic.engine.config import EngineConfig, ModelConfig
 from moesaic.engine.kernels import grouped_mm_available
 from moesaic.engine.loader import create_model, init_random_weights, load_weights
-from moesaic.engine.model import DeepseekForCausalLM, DeepseekMoE, Router, add_and_norm
+from moesaic.engine.model import ROUTER_FUSED_MAX_TOKENS, DeepseekForCausalLM, DeepseekMoE, Router, add_and_norm
 from moesaic.engine.sampler import sample, sample_tensor
 from moesaic.engine.scheduler import ScheduledBatch
 
@@ -94,7 +94,9 @@ class ModelRunner:
         grouped = self.cfg.n_group > 1 and self.cfg.topk_method in ("noaux_tc", "group_limited_greedy")
         for module in self.model.modules():
             if isinstance(module, Router):
-                module.use_kernel = module.fused_gemv = fast and not grouped
+                module.use_kernel = fast and not grouped
+                if module.use_kernel:
+                    module.arrivals = torch.zeros(ROUTER_FUSED_MAX_TOKENS, dtype=torch.int32, device=self.device)
             if isinstance(module, DeepseekMoE) and fast and self.experts_backend != "torch":
                 module.fuse_shared_experts()
 

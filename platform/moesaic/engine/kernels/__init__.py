@@ -77,12 +77,13 @@ def route(
 
 def route_fused(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, top_k: int, sigmoid: bool, renormalize: bool,
-    scaling: float, num_shared: int = 0,
+    scaling: float, num_shared: int, arrivals: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """For a few tokens: the fp32 router logits GEMV and the selection in one Triton launch (CUDA)."""
+    """For a few tokens: the fp32 router logits GEMV and the selection in one Triton launch (CUDA);
+    `arrivals` [>= T] int32 zeros are the kernel's per-token counters."""
     from moesaic.engine.kernels.router_triton import triton_route_fused
 
-    return triton_route_fused(x, weight, bias, top_k, sigmoid, renormalize, scaling, num_shared)
+    return triton_route_fused(x, weight, bias, top_k, sigmoid, renormalize, scaling, num_shared, arrivals)
 
 
 def decode_prologue(

@@ -6,7 +6,8 @@ renormalisation and the routed scaling factor. Group-limited routing (n_group > 
 - `triton_route_fused`: for a few tokens, the fp32 logits GEMV and the selection in one launch. Each token's
   experts are split over several programs (a single program would read the whole router weight alone); the
   last program to finish a token, found with an atomic counter, selects its experts. At batch 1 this is one
-  launch instead of four (input cast, GEMV, GEMV reduction, top-k).
+  launch instead of four (input cast, GEMV, GEMV reduction, top-k). The caller owns the counters (one
+  set per router, so no two launches share them).
 
 Imported only on CUDA.
 """
@@ -17,8 +18,6 @@ import torch
 import triton
 import triton.language as tl
 
-FUSED_MAX_TOKENS = 64  # arrival counters kept; callers switch to cuBLAS logits well before
-_COUNTERS: dict[torch.device, torch.Tensor] = {}  # per-token arrival counters, zero between launches
 
 
 @triton.jit
@@ -129,7 +128,7 @@ def triton_route(
 
 @torch.compiler.disable
 def triton_route_fused(
-    x: torch.Tensor,  # [T, D], T <= FUSED_MAX_TOKENS
+    x: torch.Tensor,  # [T, D]
     weight: torch.Tensor,  # [E, D]; products and sums in fp32 whatever its dtype (bf16 values are exact)
     bias: torch.Tensor | None,
     top_k: int,
@@ -137,6 +136,7 @@ def triton_route_fused(
     renormalize: bool,
     scaling: float,
     num_shared: int = 0,
+    arrivals: torch.Tensor | None = None,  # [>= T] int32 zeros, owned by the caller; left zero after the launch
     block_e: int = 2,
     num_warps: int = 1,
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -144,17 +144,15 @@ def triton_route_fused(
     computes `block_e` experts' logits (bench/router_probe.py times the choices)."""
     tokens, dim = x.shape
     experts = weight.shape[0]
-    assert tokens <= FUSED_MAX_TOKENS and x.stride(1) == 1 and weight.is_contiguous()
+    assert arrivals is not None and arrivals.numel() >= tokens and arrivals.dtype == torch.int32
+    assert x.stride(1) == 1 and weight.is_contiguous()
     out_w = torch.empty(tokens, top_k + num_shared, dtype=torch.float32, device=x.device)
     out_ids = torch.empty(tokens, top_k + num_shared, dtype=torch.int64, device=x.device)
     if tokens == 0:
         return out_w, out_ids
-    counter = _COUNTERS.get(x.device)
-    if counter is None:
-        counter = _COUNTERS[x.device] = torch.zeros(FUSED_MAX_TOKENS, dtype=torch.int32, device=x.device)
     logits = torch.empty(tokens, experts, dtype=torch.float32, device=x.device)
     _router_gemv_kernel[(tokens, triton.cdiv(experts, block_e))](
-        x, weight, logits, counter, bias if bias is not None else logits, out_w, out_ids, float(scaling),
+        x, weight, logits, arrivals, bias if bias is not None else logits, out_w, out_ids, float(scaling),
         dim, x.stride(0),
         E=experts, E_PAD=triton.next_power_of_2(experts), TOP_K=top_k,
         K_PAD=triton.next_power_of_2(top_k + num_shared), SHARED=num_shared,
