@@ -150,3 +150,44 @@ def test_serve_cli_arguments():
     assert parse_args(["serve", "--model", "/m", "--decode-steps", "1"]).decode_steps == 1
     with pytest.raises(SystemExit):
         parse_args(["serve", "--model", "/m", "--device", "tpu"])
+
+
+def test_streamable_holds_back_a_possible_stop_string():
+    from moesaic.engine.server import streamable
+
+    assert streamable("hello wor", ["world"]) == "hello "  # "wor" may become "world"
+    assert streamable("hello wox", ["world"]) == "hello wox"
+    assert streamable("say STOP now", ["STOP"]) == "say "  # a whole stop string is never streamed
+    assert streamable("abc", None) == "abc" and streamable("abc", ["", "zz"]) == "abc"
+    assert streamable("a-b", ["b!", "-b?"]) == "a"  # the earliest possible start wins
+    # what is streamable never shrinks as text grows
+    text, stops, last = "xx the end of it", ["end.", "the e"], ""
+    for i in range(len(text) + 1):
+        now = streamable(text[:i], stops)
+        assert now.startswith(last)
+        last = now
+
+
+def _stream_texts(base: str, body: dict) -> list[str]:
+    with httpx.stream("POST", f"{base}/v1/completions", json={**body, "stream": True}, timeout=60) as r:
+        return [json.loads(line[6:])["choices"][0]["text"] for line in r.iter_lines()
+                if line.startswith("data: ") and line != "data: [DONE]"]
+
+
+def test_stream_never_sends_text_a_stop_string_cuts(server):
+    base, _ = server
+    # this prompt's greedy output on the tiny model is mostly printable (most are byte soup)
+    body = {"prompt": "tell me a story", "max_tokens": 24, "temperature": 0, "ignore_eos": True}
+    pieces = _stream_texts(base, body)
+    whole = "".join(pieces)
+    # a two-character stop string across the boundary of two streamed updates: without holding text back,
+    # its first character would already have been sent when the second one arrives
+    ends = [len("".join(pieces[: i + 1])) for i in range(len(pieces) - 1)]
+    usable = [b - 1 for b in ends if 1 < b < len(whole) and whole[b - 1 : b + 1].isprintable()
+              and whole.find(whole[b - 1 : b + 1]) == b - 1]
+    assert usable, f"no printable update boundary in {pieces!r}"
+    middle = usable[0]
+    stop = whole[middle : middle + 2]
+    cut = httpx.post(f"{base}/v1/completions", json={**body, "stop": [stop]}, timeout=60).json()["choices"][0]
+    assert cut["text"] == whole[:middle] and cut["finish_reason"] == "stop"
+    assert "".join(_stream_texts(base, {**body, "stop": [stop]})) == whole[:middle]

@@ -11,7 +11,7 @@ import argparse
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,23 @@ def _error(status: int, message: str, code: str) -> Any:
 
 def _sse(payload: dict[str, Any] | str) -> str:
     return f"data: {payload if isinstance(payload, str) else json.dumps(payload)}\n\n"
+
+
+def streamable(text: str, stops: Sequence[str] | None) -> str:
+    """The part of a running generation's text that may be streamed now: text that could still turn out to
+    be the start of a stop string (which is cut from the output) waits for the next tokens."""
+    cut = len(text)
+    for stop in stops or ():
+        if not stop:
+            continue
+        found = text.find(stop)
+        if found >= 0:
+            cut = min(cut, found)
+        for size in range(min(len(stop) - 1, len(text)), 0, -1):
+            if text.endswith(stop[:size]):
+                cut = min(cut, len(text) - size)
+                break
+    return text[:cut]
 
 
 def build_app(engine: AsyncEngine, model_name: str) -> FastAPI:
@@ -124,7 +141,9 @@ def build_app(engine: AsyncEngine, model_name: str) -> FastAPI:
                         delta: Delta = await request.out.get()
                         out.extend(delta.token_ids)
                         text = delta.text if delta.finished and delta.text is not None else decode(out)
-                        if not delta.finished and text.endswith("\ufffd"):
+                        if not delta.finished:
+                            text = streamable(text, params.stop)
+                        if not delta.finished and (text.endswith("\ufffd") or len(text) < len(sent)):
                             text = sent  # an incomplete UTF-8 sequence: wait for the next token
                         choice = {
                             "index": 0,
@@ -194,8 +213,8 @@ def build_app(engine: AsyncEngine, model_name: str) -> FastAPI:
                     while True:
                         delta: Delta = await request.out.get()
                         out.extend(delta.token_ids)
-                        text = final_text(out, delta) if delta.finished else decode(out)
-                        if not delta.finished and text.endswith("\ufffd"):
+                        text = final_text(out, delta) if delta.finished else streamable(decode(out), params.stop)
+                        if not delta.finished and (text.endswith("\ufffd") or len(text) < len(sent)):
                             text = sent
                         if CALLS_BEGIN in decode(out, skip_special=False):
                             text = sent  # hold tool-call markup back; it is sent parsed at the end
