@@ -96,7 +96,8 @@ def main() -> None:
             if best is None or t < best[5]:
                 best = (m, n, k, kind, f"{bn}/{bk}/{warps}/{stages}", t, mb / t)
             print(f"  {m}x{n}x{k} {kind} {bn}/{bk}/{warps}/{stages}: {t:.2f} us ({mb / t:.2f} TB/s)", flush=True)
-        rows.append(best)
+        if best is not None:
+            rows.append(best)
         del ws
     print("\nshape            variant            us     TB/s")
     for m, n, k, kind, cfg, t, bw in rows:

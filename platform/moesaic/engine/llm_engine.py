@@ -181,7 +181,7 @@ class LLM:
             text = self.tokenizer.decode(seq.output_token_ids)
             hits = [text.find(s) for s in params.stop if s and s in text]
             if hits:
-                seq.text = text[: min(hits)]
+                seq.stop_text = text[: min(hits)]
                 self.scheduler.finish(seq, "stop")
                 return
         if n_out >= params.min_tokens and (
@@ -192,8 +192,8 @@ class LLM:
             self.scheduler.finish(seq, "length")
 
     def output_text(self, seq: Sequence) -> str:
-        if seq.finish_reason == "stop" and seq.params.stop and seq.text:
-            return seq.text
+        if seq.stop_text is not None:  # may be empty: the stop string started the output
+            return seq.stop_text
         if self.tokenizer is None:
             return ""
         return self.tokenizer.decode(seq.output_token_ids)

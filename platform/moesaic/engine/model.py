@@ -27,8 +27,13 @@ from moesaic.engine.config import ModelConfig
 from moesaic.engine.kernels import decode_attention_projected, decode_prologue, fused_experts, route, route_fused
 
 ROUTER_KERNEL_MAX_TOKENS = 4096  # one program per token; prefill-sized batches keep torch's top-k
-ROUTER_FUSED_MAX_TOKENS = 16  # up to here the logits GEMV runs inside the router kernel too
-PROLOGUE_ABSORB_MAX_TOKENS = 16  # up to here W_UK is applied inside the decode prologue kernel, not by bmm
+# Up to here the logits GEMV runs inside the router kernel too (bench/router_probe.py, H100, us per layer
+# fused / cuBLAS logits + selection: 1 token 4.0 / 8.5, 16 tokens 4.6 / 12.7).
+ROUTER_FUSED_MAX_TOKENS = 16
+# Up to here W_UK is applied inside the decode prologue kernel instead of by a bmm after it (each row re-reads
+# W_UK there): bench/prologue_probe.py, H100, us per layer absorbed / separate: 1 row 4.0 / 6.6, 8 rows
+# 6.4 / 6.7, 16 rows 10.2 / 6.6.
+PROLOGUE_ABSORB_MAX_TOKENS = 8
 SHARED_FOLD_MAX_TOKENS = 4  # tokens up to which shared experts run inside the routed-expert kernels
 
 
@@ -180,7 +185,7 @@ class MultiHeadLatentAttention(nn.Module):
         kv norm, cache write) in one kernel and attention in the Triton kernels. Returns [T, H, v]."""
         q, kv = self.project_inputs(x)
         w_uk, w_uv = self.absorbed_weights()
-        absorb = x.shape[0] <= PROLOGUE_ABSORB_MAX_TOKENS
+        absorb = x.shape[0] <= PROLOGUE_ABSORB_MAX_TOKENS and self.nope & (self.nope - 1) == 0  # Triton tile
         q_lat, q_pe = decode_prologue(
             q, kv, positions, self.rope.cos, self.rope.sin, self.kv_a_layernorm.weight, self.kv_a_layernorm.eps,
             self.kv_cache, ctx.slot_mapping, w_uk if absorb else None,
@@ -394,8 +399,10 @@ class DeepseekMoE(nn.Module):
 class DecoderLayer(nn.Module):
     """One pre-norm block. The residual stream is carried as (delta, stream): the hidden state is their sum,
     and a layer adds the previous layer's output (delta) to the stream first thing, where the compiler fuses
-    the add into the input norm, instead of in a kernel of its own at the end of the previous layer. The
-    values are the same as `x + attn(norm(x))`, `x + mlp(norm(x))`."""
+    the add into the input norm, instead of in a kernel of its own at the end of the previous layer. The math
+    is `x + attn(norm(x))`, `x + mlp(norm(x))` as before; eager runs give the same values, while under
+    torch.compile the norm may now read the sum before it is rounded to the model dtype (as it already did
+    for the post-attention norm)."""
 
     def __init__(self, cfg: ModelConfig, layer_idx: int, rope: RotaryEmbedding) -> None:
         super().__init__()

@@ -30,7 +30,7 @@ class Sequence:
         self.num_cached_prompt_tokens = 0  # prefix-cache hit at the last admission
         self.num_hashed_blocks = 0  # full blocks already registered for prefix caching
         self.finish_reason: str | None = None
-        self.text = ""  # decoded output, filled by the engine when a tokenizer exists
+        self.stop_text: str | None = None  # the output text cut before the stop string that ended it
         self.arrival_step = 0
 
     def __len__(self) -> int:

@@ -19,14 +19,13 @@ import triton
 import triton.language as tl
 
 
-
 @triton.jit
 def _select(
     logits, e, t, BIAS, OUT_W, OUT_IDS, scaling,
     E: tl.constexpr, TOP_K: tl.constexpr, K_PAD: tl.constexpr, SHARED: tl.constexpr,
     SIGMOID: tl.constexpr, HAS_BIAS: tl.constexpr, RENORM: tl.constexpr,
 ):
-    """Top-k of one token's logits [E_PAD] (lanes e >= E ignored); stores weights and ids."""
+    """Top-k of one token's logits (a block over lanes `e`; lanes e >= E ignored); stores weights and ids."""
     e_ok = e < E
     if SIGMOID:
         scores = 1.0 / (1.0 + tl.exp(-logits))
