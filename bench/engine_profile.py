@@ -22,10 +22,7 @@ from engine_vs_hf import MOONLIGHT, rand_prompt, rel_err
 def expert_kernels() -> list[tuple[int, float, float, float]]:
     from moesaic.engine.kernels.moe_grouped_mm import grouped_mm_experts
     from moesaic.engine.kernels.moe_torch import torch_experts
-    from moesaic.engine.kernels import fused_experts
-
-    def triton_fused_experts(*args: torch.Tensor) -> torch.Tensor:
-        return fused_experts("triton", *args)
+    from moesaic.engine.kernels.moe_triton import triton_fused_experts
 
     e, d, i, k = 64, 2048, 1408, 6
     w13 = torch.randn(e, 2 * i, d, device="cuda", dtype=torch.bfloat16) * 0.02

@@ -90,14 +90,20 @@ def test_varlen_batch_gathers_every_context_slot():
     assert VarlenBatch.build([3, 2], [3, 2], tables, block_size=4).context_slots is None
 
 
+def _greedy_tokens(llm) -> list[list[int]]:
+    """12 greedy tokens for two prompts of different lengths, batched."""
+    from moesaic.engine import SamplingParams
+
+    params = SamplingParams(temperature=0.0, max_tokens=12, ignore_eos=True)
+    return [o.token_ids for o in llm.generate([[5, 6, 7, 8], list(range(20, 45))], params)]
+
+
 @pytest.mark.parametrize("variant", ["v3", "v2lite"])
 def test_fused_input_projections_keep_outputs(variant, checkpoints):
-    from moesaic.engine import LLM, SamplingParams
+    from moesaic.engine import LLM
 
     llm = LLM(checkpoints[variant], device="cpu", dtype="float32")
-    prompts = [[5, 6, 7, 8], list(range(20, 45))]
-    params = SamplingParams(temperature=0.0, max_tokens=12, ignore_eos=True)
-    before = [o.token_ids for o in llm.generate(prompts, params)]
+    before = _greedy_tokens(llm)
     attn = llm.runner.model.mla_layers()[0]
     first = attn.q_proj if attn.q_lora_rank is None else attn.q_a_proj
     weight = first.weight.detach().clone()
@@ -105,17 +111,15 @@ def test_fused_input_projections_keep_outputs(variant, checkpoints):
         layer.fuse_input_projections()
     assert torch.equal(first.weight, weight)  # same values, now a view of the fused weight
     assert first.weight.data_ptr() == attn._input_proj.data_ptr()
-    assert [o.token_ids for o in llm.generate(prompts, params)] == before
+    assert _greedy_tokens(llm) == before
 
 
 @pytest.mark.parametrize("variant", ["v3", "moonlight"])
 def test_shared_experts_folded_into_routed_experts_keep_outputs(variant, checkpoints):
-    from moesaic.engine import LLM, SamplingParams
+    from moesaic.engine import LLM
 
     llm = LLM(checkpoints[variant], device="cpu", dtype="float32")
-    prompts = [[5, 6, 7, 8], list(range(20, 45))]
-    params = SamplingParams(temperature=0.0, max_tokens=12, ignore_eos=True)
-    before = [o.token_ids for o in llm.generate(prompts, params)]
+    before = _greedy_tokens(llm)
     moes = [m for m in llm.runner.model.modules() if isinstance(m, DeepseekMoE) and m.shared_experts is not None]
     assert moes
     w13 = moes[0].experts.w13.detach().clone()
@@ -129,4 +133,4 @@ def test_shared_experts_folded_into_routed_experts_keep_outputs(variant, checkpo
     shared = moe.gate.shared_ids.tolist()
     assert ids[:, -len(shared):].tolist() == [shared] * 3
     assert weights[:, -len(shared):].eq(1).all()
-    assert [o.token_ids for o in llm.generate(prompts, params)] == before
+    assert _greedy_tokens(llm) == before

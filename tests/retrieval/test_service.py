@@ -241,7 +241,6 @@ def test_keyword_search_drops_the_most_common_terms_past_its_budget(service: Kno
     if service.db.dialect == "postgresql":  # term frequencies come from the planner's statistics
         with service.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("ANALYZE retrieval_chunks"))
-    service.configure_knowledge_base("acme", "kb", keyword_max_postings=100)
     from moesaic.retrieval.keyword import KeywordIndex
 
     with service.db.session() as session:

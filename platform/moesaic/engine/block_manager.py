@@ -109,8 +109,7 @@ class BlockManager:
 
     def append(self, seq: Sequence) -> None:
         """Make room for every token of `seq` (called before a step computes its last token)."""
-        while len(seq.block_table) < seq.num_blocks(self.block_size):
-            seq.block_table.append(self._take_free().block_id)
+        self.reserve(seq, len(seq))
 
     def blocks_to_hold(self, seq: Sequence, num_tokens: int) -> int:
         """Blocks `seq` still needs so that its cache can hold `num_tokens` tokens."""

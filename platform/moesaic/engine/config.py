@@ -59,6 +59,11 @@ class ModelConfig:
         return self.kv_lora_rank + self.qk_rope_head_dim
 
     @property
+    def uses_group_limited_routing(self) -> bool:
+        """Experts chosen within the top groups first (V3 `noaux_tc`, V2 `group_limited_greedy`)."""
+        return self.n_group > 1 and self.topk_method in ("noaux_tc", "group_limited_greedy")
+
+    @property
     def uses_correction_bias(self) -> bool:
         return self.topk_method == "noaux_tc"
 

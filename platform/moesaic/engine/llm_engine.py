@@ -164,7 +164,7 @@ class LLM:
             alive = [(s, t) for s, t in zip(batch.seqs, tokens) if s.status == SequenceStatus.RUNNING]
             if not alive:
                 break
-            self.scheduler.finish_step(ScheduledBatch([s for s, _ in alive], [1] * len(alive), is_prefill=False))
+            self.scheduler.finish_step(batch)  # skips the sequences that stopped earlier in the run
             for seq, token in alive:  # tokens after a sequence stopped are dropped
                 self._accept(seq, token)
         return list(batch.seqs)

@@ -317,7 +317,7 @@ class Router(nn.Module):
         cfg = self.cfg
         scores = logits.sigmoid() if cfg.scoring_func == "sigmoid" else logits.softmax(dim=-1)
         choice = scores if self.e_score_correction_bias is None else scores + self.e_score_correction_bias
-        if cfg.n_group > 1 and cfg.topk_method in ("noaux_tc", "group_limited_greedy"):
+        if cfg.uses_group_limited_routing:
             grouped = choice.view(-1, cfg.n_group, cfg.n_routed_experts // cfg.n_group)  # [T, G, E/G]
             if cfg.topk_method == "noaux_tc":
                 group_scores = grouped.topk(2, dim=-1).values.sum(dim=-1)  # [T, G]

@@ -91,7 +91,7 @@ class ModelRunner:
             for attn in self.model.mla_layers():
                 attn.fuse_input_projections()
                 attn.fused_decode_prologue = self.attention_backend == "triton"
-        grouped = self.cfg.n_group > 1 and self.cfg.topk_method in ("noaux_tc", "group_limited_greedy")
+        grouped = self.cfg.uses_group_limited_routing
         for module in self.model.modules():
             if isinstance(module, Router):
                 module.use_kernel = fast and not grouped
@@ -199,14 +199,12 @@ class ModelRunner:
         if self.graphs and sum(batch.num_tokens) <= max(self.graphs):
             # Decode, and any prefill of few tokens (a prefix-cache hit, a short prompt): every new token is
             # one row of a decode batch with its own causal context length, replayed through a CUDA graph.
-            logits, rows = self._replay_graph(batch)
-            logits = logits[rows]
-            sampled_seqs = [s for i, s in enumerate(batch.seqs) if batch.samples(i)]
+            logits = self._replay_graph(batch)
         else:
             input_ids, positions, ctx, rows = self.prepare(batch)
             hidden = self.model(input_ids, positions, ctx)
             logits = self.model.logits(hidden[rows])  # [S, V]
-            sampled_seqs = [s for i, s in enumerate(batch.seqs) if batch.samples(i)]
+        sampled_seqs = [s for i, s in enumerate(batch.seqs) if batch.samples(i)]
         if not sampled_seqs:
             return []
         return sample(logits, sampled_seqs)
@@ -318,8 +316,8 @@ class ModelRunner:
         self.g_block_tables[:bs, :width].copy_(self._tensor(tables, torch.int32))
         return bs, sample_rows
 
-    def _replay_graph(self, batch: ScheduledBatch) -> tuple[torch.Tensor, list[int]]:
-        """Replay the graph with one row per new token; return all row logits and the rows to sample."""
+    def _replay_graph(self, batch: ScheduledBatch) -> torch.Tensor:
+        """Replay the graph with one row per new token; return the logits of the rows to sample."""
         bs, sample_rows = self._load_graph_rows(batch)
         self.graphs[bs].replay()
-        return self.g_logits[bs], sample_rows
+        return self.g_logits[bs][sample_rows]

@@ -38,9 +38,10 @@ def _sse(payload: dict[str, Any] | str) -> str:
     return f"data: {payload if isinstance(payload, str) else json.dumps(payload)}\n\n"
 
 
-def streamable(text: str, stops: Sequence[str] | None) -> str:
-    """The part of a running generation's text that may be streamed now: text that could still turn out to
-    be the start of a stop string (which is cut from the output) waits for the next tokens."""
+def streamable(text: str, stops: Sequence[str] | None, sent: str = "") -> str:
+    """The part of a running generation's text that may be streamed now. Waiting for the next tokens: text
+    that could still turn out to be the start of a stop string (which is cut from the output), and text
+    that ends in an incomplete UTF-8 sequence. Never less than what was already `sent`."""
     cut = len(text)
     for stop in stops or ():
         if not stop:
@@ -52,7 +53,8 @@ def streamable(text: str, stops: Sequence[str] | None) -> str:
             if text.endswith(stop[:size]):
                 cut = min(cut, len(text) - size)
                 break
-    return text[:cut]
+    text = text[:cut]
+    return sent if text.endswith("\ufffd") or len(text) < len(sent) else text
 
 
 def build_app(engine: AsyncEngine, model_name: str) -> FastAPI:
@@ -142,9 +144,7 @@ def build_app(engine: AsyncEngine, model_name: str) -> FastAPI:
                         out.extend(delta.token_ids)
                         text = delta.text if delta.finished and delta.text is not None else decode(out)
                         if not delta.finished:
-                            text = streamable(text, params.stop)
-                        if not delta.finished and (text.endswith("\ufffd") or len(text) < len(sent)):
-                            text = sent  # an incomplete UTF-8 sequence: wait for the next token
+                            text = streamable(text, params.stop, sent)
                         choice = {
                             "index": 0,
                             "text": text[len(sent) :],
@@ -213,9 +213,7 @@ def build_app(engine: AsyncEngine, model_name: str) -> FastAPI:
                     while True:
                         delta: Delta = await request.out.get()
                         out.extend(delta.token_ids)
-                        text = final_text(out, delta) if delta.finished else streamable(decode(out), params.stop)
-                        if not delta.finished and (text.endswith("\ufffd") or len(text) < len(sent)):
-                            text = sent
+                        text = final_text(out, delta) if delta.finished else streamable(decode(out), params.stop, sent)
                         if CALLS_BEGIN in decode(out, skip_special=False):
                             text = sent  # hold tool-call markup back; it is sent parsed at the end
                         if text[len(sent) :]:

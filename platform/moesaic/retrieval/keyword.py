@@ -78,11 +78,8 @@ class KeywordIndex:
         params: dict[str, object] = {f"q{i}": f'"{term}"' for i, term in enumerate(terms)}
         params["cap"] = cap
         row = session.execute(text(f"SELECT {columns}"), params).one()
-        counts = {term: int(count) for term, count in zip(terms, row)}
-        kept = [t for t in sorted(terms, key=lambda t: counts[t]) if counts[t] > 0]
-        while len(kept) > 1 and sum(counts[t] for t in kept) > self.max_postings:
-            kept.pop()
-        return kept
+        counts = {term: float(count) for term, count in zip(terms, row) if count > 0}
+        return _rarest_within(counts, self.max_postings)
 
     def _search_sqlite(
         self, session: Session, kb_id: str, terms: list[str], n: int, document_ids: list[str] | None
@@ -149,8 +146,13 @@ class KeywordIndex:
             ),
             {"q": query},
         ).all()
-        counts = {row[0]: float(row[1] or 0.0) for row in rows}
-        kept = sorted(counts, key=lambda lexeme: counts[lexeme])
-        while len(kept) > 1 and sum(counts[lexeme] for lexeme in kept) > self.max_postings:
-            kept.pop()
-        return kept
+        return _rarest_within({row[0]: float(row[1] or 0.0) for row in rows}, self.max_postings)
+
+
+def _rarest_within(counts: dict[str, float], budget: int) -> list[str]:
+    """Terms rarest first, dropping the most common while their summed postings exceed the budget (the
+    rarest term is always kept)."""
+    kept = sorted(counts, key=lambda term: counts[term])
+    while len(kept) > 1 and sum(counts[term] for term in kept) > budget:
+        kept.pop()
+    return kept

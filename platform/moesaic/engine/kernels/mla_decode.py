@@ -2,8 +2,9 @@
 
 Each program takes one sequence, a block of heads and one split of its context; it streams latent tiles
 [BLOCK_N, r + rope] straight from the paged cache (no gather copy), scores them against the absorbed query
-with an online softmax, and writes a partial output and its log-sum-exp. A small torch step merges the
-splits. Every launch parameter depends only on the batch size, so the kernel is CUDA-graph safe.
+with an online softmax, and writes a partial output and its log-sum-exp. `merge_and_up_project` merges the
+splits and applies W_UV in one more launch (`merge_splits` is the torch reference for the merge alone).
+Every launch parameter depends only on the batch size, so the kernels are CUDA-graph safe.
 Imported only on CUDA machines.
 """
 
@@ -98,11 +99,11 @@ def triton_mla_decode(
         H=num_heads, R=rank, P=rope, PAGE=page, BLOCK_H=block_h, BLOCK_N=block_n, NUM_SPLITS=splits,
         num_warps=4, num_stages=2,
     )
-    return partial, lse  # merged by `merge_splits` (outside, so torch.compile can fuse it)
+    return partial, lse  # merged by `merge_and_up_project`
 
 
 def merge_splits(partial: torch.Tensor, lse: torch.Tensor) -> torch.Tensor:
-    """partial [B, H, S, r], lse [B, H, S] -> [B, H, r]."""
+    """partial [B, H, S, r], lse [B, H, S] -> [B, H, r]: the split merge in torch (reference for tests)."""
     if partial.shape[2] == 1:
         return partial[:, :, 0]
     weights = torch.softmax(lse, dim=-1)  # [B, H, S]
