@@ -66,7 +66,7 @@ def main() -> None:
     from moesaic.api.main import create_app
     from moesaic.config import Settings
     from moesaic.llm.openai_compat import OpenAIChatModel
-    from moesaic.memory import authenticate, create_api_key
+    from moesaic.access import authenticate, create_api_key
     from moesaic.services import Platform
 
     question = [{"role": "user", "content": "How do I connect a model to Moesaic?"}]

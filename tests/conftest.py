@@ -70,7 +70,7 @@ def platform(settings: Settings, fake_model: FakeChatModel):  # type: ignore[no-
 @pytest.fixture
 def api_key(platform) -> str:  # type: ignore[no-untyped-def]
     """A key for a tenant of its own, so tests never see each other's data."""
-    from moesaic.memory import create_api_key
+    from moesaic.access import create_api_key
 
     return create_api_key(platform.db, f"tenant-{secrets.token_hex(4)}")
 
@@ -81,6 +81,21 @@ def client(platform, api_key):  # type: ignore[no-untyped-def]
 
     from moesaic.api.main import create_app
 
+    writes: list[str] = []
+
+    def remember_writes(response) -> None:  # type: ignore[no-untyped-def]
+        if response.request.method not in ("GET", "HEAD", "OPTIONS") and response.status_code < 400:
+            writes.append(f"{response.request.method} {response.request.url.path}")
+
     with TestClient(create_app(platform=platform)) as test_client:
+        test_client.event_hooks["response"].append(remember_writes)
         test_client.headers["Authorization"] = f"Bearer {api_key}"
         yield test_client
+    # every state-changing request that succeeded left an audit row
+    from sqlalchemy import func, select
+
+    from moesaic.access.tables import AuditRecord
+
+    with platform.db.session() as session:
+        audited = session.scalar(select(func.count()).select_from(AuditRecord))
+    assert audited >= len(writes), f"{len(writes)} successful writes but {audited} audit rows: {writes}"

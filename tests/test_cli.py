@@ -30,7 +30,7 @@ def test_keys_create_prints_a_key_that_authenticates(home: Path) -> None:
     key = result.output.strip()
     assert key.startswith("msk-")
     from moesaic.db import Database
-    from moesaic.memory import authenticate
+    from moesaic.access import authenticate
 
     db = Database(f"sqlite:///{(home / 'home' / 'moesaic.db').resolve()}")
     assert authenticate(db, key).tenant_id

@@ -36,7 +36,7 @@ from moesaic.agent import AgentResult
 from moesaic.config import Settings
 from moesaic.errors import MoesaicError
 from moesaic.llm.base import ChatModel, ModelRequest
-from moesaic.memory import ensure_tenant
+from moesaic.access import ensure_tenant
 from moesaic.types import Message
 
 STOP, TRANSFER, OUT_OF_SCOPE = "###STOP###", "###TRANSFER###", "###OUT-OF-SCOPE###"

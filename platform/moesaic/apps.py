@@ -113,12 +113,12 @@ class AppRegistry:
     def __init__(self, apps: dict[str, AppManifest]) -> None:
         self._apps = dict(sorted(apps.items()))
 
-    def get(self, name: str) -> AppManifest:
+    def get(self, name: str, *, field: str = "model") -> AppManifest:
         try:
             return self._apps[name]
         except KeyError:
             valid = ", ".join(self._apps) or "none installed"
-            raise NotFound(f"unknown app {name!r}; valid apps: {valid}", field="model") from None
+            raise NotFound(f"unknown app {name!r}; valid apps: {valid}", field=field) from None
 
     def register(self, app: AppManifest) -> None:
         """Add an app at run time (tests, notebooks); entry points are the normal road."""

@@ -70,7 +70,7 @@ def ingest(
     tenant: str = "default",
 ) -> None:
     """Ingest files into a knowledge base, with a progress bar."""
-    from moesaic.memory import ensure_tenant
+    from moesaic.access import ensure_tenant
     from moesaic.retrieval.commands import ingest_paths
     from moesaic.services import Platform
 
@@ -82,16 +82,21 @@ def ingest(
 
 
 @keys_cli.command("create")
-def keys_create(tenant: str = "default", name: str = "", app: Annotated[Optional[list[str]], typer.Option(help="Limit the key to these apps.")] = None) -> None:
-    """Create an API key (printed once; stored hashed)."""
+def keys_create(
+    tenant: str = "default",
+    name: str = "",
+    app: Annotated[Optional[list[str]], typer.Option(help="Limit the key to these apps.")] = None,
+    role: Annotated[str, typer.Option(help="viewer (reads), operator (acts) or admin (also manages keys and accounts).")] = "operator",
+) -> None:
+    """Create an API key (printed once; stored as a salted hash)."""
+    from moesaic.access import create_api_key
     from moesaic.db import Database
-    from moesaic.memory import create_api_key
 
     settings = get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
     db.migrate()
-    typer.echo(create_api_key(db, tenant, name=name, apps=app or None))
+    typer.echo(create_api_key(db, tenant, name=name, apps=app or None, role=role))
 
 
 @eval_cli.command("retrieval")
@@ -143,7 +148,7 @@ def customer_service(ctx: typer.Context) -> None:
 @cli.command()
 def seed() -> None:
     """Load the demo documents (written by us) into the knowledge base 'default'."""
-    from moesaic.memory import ensure_tenant
+    from moesaic.access import ensure_tenant
     from moesaic.retrieval.commands import ingest_paths
     from moesaic.services import Platform
 

@@ -14,7 +14,8 @@ from moesaic.apps import AppManifest, AppRegistry, ToolContext, load_apps
 from moesaic.config import Settings
 from moesaic.db import Database
 from moesaic.llm import ChatModel, ModelRequest, create_chat_model
-from moesaic.memory import ConversationStore, create_api_key, ensure_tenant
+from moesaic.access import create_api_key, ensure_tenant
+from moesaic.memory import ConversationStore
 from moesaic.metrics import Metrics
 from moesaic.types import Message
 
@@ -55,7 +56,7 @@ class Platform:
         db.migrate()
         default_tenant = ensure_tenant(db)
         if settings.bootstrap_api_key:
-            create_api_key(db, name="bootstrap", plaintext=settings.bootstrap_api_key)
+            create_api_key(db, name="bootstrap", role="admin", plaintext=settings.bootstrap_api_key)
         registry = AppRegistry(apps if apps is not None else load_apps())
         model = model or create_chat_model(settings)
         reranker = LLMReranker(lambda prompt: complete_text(model, prompt)) if settings.rerank_with_model else None
@@ -73,6 +74,14 @@ class Platform:
         for filename, data in app.knowledge_documents(self.settings):
             self.knowledge.add_document(tenant_id, app.knowledge_base, filename, data, metadata={"source": f"app:{app.name}"})
         self._seeded.add((app.name, tenant_id))
+
+    def knowledge_base_owner(self, kb: str) -> str | None:
+        """The app that owns knowledge base ``kb``: the app whose manifest names it; None: tenant-wide.
+
+        So ``default`` belongs to ``kb_assistant`` and ``customer_service`` to its app; a knowledge
+        base no manifest names is shared by every key of the tenant.
+        """
+        return next((app.name for app in self.apps if app.knowledge_base == kb), None)
 
     def agent(self, app: AppManifest, tenant_id: str, conversation_id: str) -> Agent:
         self.ensure_app_knowledge(app, tenant_id)

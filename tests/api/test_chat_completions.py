@@ -124,7 +124,7 @@ def test_missing_or_wrong_key_is_401(client) -> None:  # type: ignore[no-untyped
 
 
 def test_other_tenants_conversation_is_404(platform, client, fake_model) -> None:  # type: ignore[no-untyped-def]
-    from moesaic.memory import create_api_key
+    from moesaic.access import create_api_key
 
     fake_model.add("hello")
     conversation_id = chat(client, "hi").json()["conversation_id"]
@@ -183,7 +183,7 @@ def test_reranking_with_the_model_reorders_passages(tmp_path) -> None:  # type: 
     from apps.kb_assistant.manifest import APP
     from moesaic.config import Settings
     from moesaic.llm import FakeChatModel
-    from moesaic.memory import ensure_tenant
+    from moesaic.access import ensure_tenant
     from moesaic.services import Platform
 
     model = FakeChatModel()
@@ -210,7 +210,7 @@ def test_reranking_with_the_model_reorders_passages(tmp_path) -> None:  # type: 
 
 
 def test_a_key_limited_to_some_apps_sees_and_uses_only_those(platform, client) -> None:  # type: ignore[no-untyped-def]
-    from moesaic.memory import create_api_key
+    from moesaic.access import create_api_key
 
     limited = {"Authorization": f"Bearer {create_api_key(platform.db, 'scoped-tenant', apps=['other_app'])}"}
     assert client.get("/v1/models", headers=limited).json()["data"] == []

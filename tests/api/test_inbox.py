@@ -1,6 +1,6 @@
 """Operator inbox: take over, claim, reply, hand back; the bot is silent in between."""
 
-from moesaic.memory import create_api_key
+from moesaic.access import create_api_key
 
 
 def send(client, text, conversation_id=None):  # type: ignore[no-untyped-def]

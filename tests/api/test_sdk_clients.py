@@ -17,7 +17,7 @@ from moesaic.api.main import create_app
 from moesaic.config import Settings
 from moesaic.llm import ExtractiveModel
 from moesaic.llm.openai_compat import OpenAIChatModel
-from moesaic.memory import create_api_key
+from moesaic.access import create_api_key
 from moesaic.services import Platform
 from tests.live import serve
 
@@ -42,7 +42,7 @@ def live_api(tmp_path):  # type: ignore[no-untyped-def]
 
 
 def _tenant(platform: Platform, key: str) -> str:
-    from moesaic.memory import authenticate
+    from moesaic.access import authenticate
 
     return authenticate(platform.db, key).tenant_id
 

@@ -30,7 +30,7 @@ def test_chat_through_the_platform_runs_on_the_engine(engine_url: str, tmp_path:
     from moesaic.api.main import create_app
     from moesaic.config import Settings
     from moesaic.llm.openai_compat import OpenAIChatModel
-    from moesaic.memory import create_api_key
+    from moesaic.access import create_api_key
     from moesaic.services import Platform
     from tests.live import serve
 

@@ -1,5 +1,6 @@
 from moesaic.db import Database
-from moesaic.memory import ConversationStore, ensure_tenant
+from moesaic.access import ensure_tenant
+from moesaic.memory import ConversationStore
 from moesaic.types import Message, ToolCall
 
 

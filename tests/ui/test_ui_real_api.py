@@ -20,7 +20,7 @@ main = pytest.importorskip("moesaic.api.main", reason="the REST API is not built
 @pytest.fixture(scope="module")
 def real_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     from moesaic.config import Settings
-    from moesaic.memory import create_api_key
+    from moesaic.access import create_api_key
     from moesaic.services import Platform
 
     from apps.kb_assistant.manifest import APP  # after moesaic, which completes AppManifest

@@ -1,4 +1,4 @@
-"""FastAPI dependencies: the platform, the caller's principal, the app a request names."""
+"""FastAPI dependencies: the platform and the caller's principal (decided by ``api.gate``)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from moesaic.errors import Forbidden, Unauthorized
-from moesaic.memory import Principal, authenticate
+from moesaic.access import Principal
+from moesaic.api.gate import current_principal
 from moesaic.services import Platform
 
 
@@ -16,21 +16,4 @@ def get_platform(request: Request) -> Platform:
 
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]
-
-
-def get_principal(request: Request, platform: PlatformDep) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
-    return authenticate(platform.db, token.strip())
-
-
-PrincipalDep = Annotated[Principal, Depends(get_principal)]
-
-
-def require_app(platform: Platform, principal: Principal, name: str, field: str = "model"):  # type: ignore[no-untyped-def]
-    app = platform.apps.get(name)
-    if not principal.may_use(name):
-        raise Forbidden(f"this API key may not use app {name!r}", field=field)
-    return app
+PrincipalDep = Annotated[Principal, Depends(current_principal)]

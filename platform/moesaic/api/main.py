@@ -1,4 +1,4 @@
-"""Build the FastAPI application: one router per resource, errors in OpenAI's shape, metrics."""
+"""Build the FastAPI application: one router per resource behind one gate, errors in OpenAI's shape, metrics."""
 
 from __future__ import annotations
 
@@ -6,13 +6,32 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.routing import APIRoute
+
+from moesaic.access.declaration import with_app
 
 from moesaic.api.errors import install_error_handlers
-from moesaic.api.routes import apps, chat, conversations, health, inbox, knowledge
+from moesaic.api.gate import authorize, check_routes, install_gate
+from moesaic.api.routes import accounts, apps, audit, chat, conversations, health, inbox, keys, knowledge
+from moesaic.apps import AppManifest
 from moesaic.config import Settings, get_settings
 from moesaic.privacy import install_log_redaction
 from moesaic.services import Platform
+
+CORE_ROUTERS = (chat, apps, conversations, inbox, knowledge, keys, accounts, audit, health)
+
+
+def mount_app_routes(app: FastAPI, manifest: AppManifest) -> None:
+    """Mount an app's router once at ``/v1/apps/{name}``; the app owns every route of it (the gate checks)."""
+    if manifest.api_router is None or manifest.name in app.state.mounted_apps:
+        return
+    for route in manifest.api_router.routes:
+        if isinstance(route, APIRoute):
+            route.openapi_extra = with_app(route.openapi_extra, manifest.name)
+    app.include_router(manifest.api_router, prefix=f"/v1/apps/{manifest.name}")
+    app.state.mounted_apps.add(manifest.name)
+    app.openapi_schema = None
 
 
 def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
@@ -24,21 +43,25 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         install_log_redaction()
         app.state.platform = platform or Platform.create(settings or get_settings())
         for manifest in app.state.platform.apps:
-            if manifest.api_router is not None:
-                app.include_router(manifest.api_router, prefix=f"/v1/apps/{manifest.name}")
+            mount_app_routes(app, manifest)
+        check_routes(app)
         try:
             yield
         finally:
             if owned:
                 app.state.platform.close()
 
-    app = FastAPI(title="Moesaic", version="0.1.0", lifespan=lifespan,
+    # The gate is a dependency of the application's router, so every route included later has it too.
+    app = FastAPI(title="Moesaic", version="0.1.0", lifespan=lifespan, dependencies=[Depends(authorize)],
                   description="Domain AI assistants over a Mixture-of-Experts model service.")
+    app.state.mounted_apps = set()
     if platform is not None:
         app.state.platform = platform
     install_error_handlers(app)
-    for module in (chat, apps, conversations, inbox, knowledge, health):
+    install_gate(app)
+    for module in CORE_ROUTERS:
         app.include_router(module.router)
+    check_routes(app)
 
     @app.middleware("http")
     async def _metrics(request: Request, call_next):  # type: ignore[no-untyped-def]

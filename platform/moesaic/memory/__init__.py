@@ -1,6 +1,5 @@
-"""Conversations, messages, tool calls, tenants and API keys in SQL."""
+"""Conversations, messages and tool calls in SQL (tenants' keys and accounts live in ``moesaic.access``)."""
 
-from moesaic.memory.keys import Principal, authenticate, create_api_key, ensure_tenant
 from moesaic.memory.store import ConversationInfo, ConversationStore
 
-__all__ = ["ConversationInfo", "ConversationStore", "Principal", "authenticate", "create_api_key", "ensure_tenant"]
+__all__ = ["ConversationInfo", "ConversationStore"]

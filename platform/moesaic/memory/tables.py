@@ -1,4 +1,4 @@
-"""Tables for tenants, API keys, apps, conversations, messages and tool calls.
+"""Tables for tenants, conversations, messages and tool calls (keys live in ``moesaic.access``).
 
 Every row carries its tenant; queries in ``memory.store`` always filter on it.
 """
@@ -19,30 +19,6 @@ class Tenant(TimestampMixin, Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-
-
-class ApiKey(TimestampMixin, Base):
-    """An API key, stored as a SHA-256 hash; ``apps`` limits it to some apps (null: all)."""
-
-    __tablename__ = "api_keys"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
-    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    prefix: Mapped[str] = mapped_column(String(16))
-    name: Mapped[str] = mapped_column(String(200), default="")
-    apps: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-
-class AppRecord(TimestampMixin, Base):
-    """An installed app as the database knows it (the manifest itself lives in code)."""
-
-    __tablename__ = "apps"
-
-    name: Mapped[str] = mapped_column(String(100), primary_key=True)
-    title: Mapped[str] = mapped_column(String(200))
-    version: Mapped[str] = mapped_column(String(50), default="")
 
 
 class Conversation(TimestampMixin, Base):

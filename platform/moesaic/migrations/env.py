@@ -2,7 +2,8 @@
 
 from alembic import context
 
-import moesaic.memory.tables  # noqa: F401  (register tables on Base.metadata)
+import moesaic.access.tables  # noqa: F401  (register tables on Base.metadata)
+import moesaic.memory.tables  # noqa: F401
 import moesaic.retrieval.tables  # noqa: F401
 from moesaic.db import Base
 

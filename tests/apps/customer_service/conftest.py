@@ -116,7 +116,7 @@ def shop_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     from apps.customer_service.manifest import APP
     from moesaic.api.main import create_app
     from moesaic.llm import FakeChatModel
-    from moesaic.memory import create_api_key, ensure_tenant
+    from moesaic.access import create_api_key, ensure_tenant
     from moesaic.services import Platform
 
     home = tmp_path_factory.mktemp("shop")

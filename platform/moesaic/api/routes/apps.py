@@ -6,12 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from moesaic.access import access
 from moesaic.api.deps import PlatformDep, PrincipalDep
 
 router = APIRouter(tags=["apps"])
 
 
-@router.get("/v1/apps")
+@router.get("/v1/apps", openapi_extra=access())
 def list_apps(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
     return {
         "data": [
@@ -29,7 +30,7 @@ def list_apps(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/models")
+@router.get("/v1/models", openapi_extra=access())
 def list_models(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
     return {
         "object": "list",

@@ -18,7 +18,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from moesaic.agent import AgentEvent, AgentResult, TextDelta, ToolEvent
-from moesaic.api.deps import PlatformDep, PrincipalDep, require_app
+from moesaic.access import access
+from moesaic.api.deps import PlatformDep, PrincipalDep
 from moesaic.api.schemas import ChatCompletionRequest
 from moesaic.errors import MoesaicError, UserError
 from moesaic.types import Message
@@ -26,9 +27,13 @@ from moesaic.types import Message
 router = APIRouter(tags=["chat"])
 
 
-@router.post("/v1/chat/completions", response_model=None)
+@router.post(
+    "/v1/chat/completions",
+    response_model=None,
+    openapi_extra=access(app="body:model", conversation="body:conversation_id", knowledge_base="body:knowledge_base"),
+)
 def create_chat_completion(body: ChatCompletionRequest, platform: PlatformDep, principal: PrincipalDep) -> Any:
-    app = require_app(platform, principal, body.model)
+    app = platform.apps.get(body.model)  # the gate checked that the principal may use it
     tenant = principal.tenant_id
     if body.conversation_id:
         conversation = platform.store.get(tenant, body.conversation_id)

@@ -9,17 +9,18 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
+from moesaic.access import access
 from moesaic.api.deps import PlatformDep
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", openapi_extra=access(public=True))
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=None)
+@router.get("/readyz", response_model=None, openapi_extra=access(public=True))
 def readyz(platform: PlatformDep) -> Any:
     checks: dict[str, str] = {}
     try:
@@ -33,7 +34,7 @@ def readyz(platform: PlatformDep) -> Any:
     return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503)
 
 
-@router.get("/metrics")
+@router.get("/metrics", openapi_extra=access(public=True))
 def metrics(platform: PlatformDep) -> Response:
     platform.metrics.ingestion_queue.set(platform.knowledge.queue_depth())
     return Response(platform.metrics.render(), media_type=CONTENT_TYPE_LATEST)

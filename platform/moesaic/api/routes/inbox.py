@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
+from moesaic.access import access
 from moesaic.api.deps import PlatformDep, PrincipalDep
 from moesaic.api.schemas import HandoffRequest, OperatorMessage
 from moesaic.errors import Conflict
@@ -20,15 +21,15 @@ router = APIRouter(tags=["inbox"])
 INBOX_STATES = ("handed_off", "claimed")
 
 
-@router.get("/v1/inbox")
+@router.get("/v1/inbox", openapi_extra=access(app="query:app"))
 def list_inbox(
     platform: PlatformDep, principal: PrincipalDep, app: str | None = Query(default=None, max_length=100)
 ) -> dict[str, Any]:
     conversations = platform.store.conversations(principal.tenant_id, app=app, states=INBOX_STATES, limit=200)
-    return {"data": [c.to_dict() | {"operator": c.metadata.get("operator")} for c in conversations]}
+    return {"data": [c.to_dict() | {"operator": c.metadata.get("operator")} for c in conversations if principal.may_use(c.app)]}
 
 
-@router.post("/v1/conversations/{conversation_id}/handoff")
+@router.post("/v1/conversations/{conversation_id}/handoff", openapi_extra=access(conversation="path:conversation_id"))
 def hand_off(conversation_id: str, body: HandoffRequest, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
     conversation = platform.store.get(principal.tenant_id, conversation_id)
     if conversation.state in INBOX_STATES:
@@ -36,16 +37,16 @@ def hand_off(conversation_id: str, body: HandoffRequest, platform: PlatformDep, 
     return platform.store.update(principal.tenant_id, conversation_id, state="handed_off", summary=body.summary).to_dict()
 
 
-@router.post("/v1/conversations/{conversation_id}/claim")
+@router.post("/v1/conversations/{conversation_id}/claim", openapi_extra=access(conversation="path:conversation_id"))
 def claim(conversation_id: str, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
     conversation = platform.store.get(principal.tenant_id, conversation_id)
     if conversation.state != "handed_off":
         raise Conflict(f"only a handed-off conversation can be claimed; this one is {conversation.state}", field="conversation_id")
-    metadata = {**conversation.metadata, "operator": principal.key_id}
+    metadata = {**conversation.metadata, "operator": principal.label, "operator_id": principal.id}
     return platform.store.update(principal.tenant_id, conversation_id, state="claimed", metadata=metadata).to_dict()
 
 
-@router.post("/v1/conversations/{conversation_id}/operator-messages", status_code=201)
+@router.post("/v1/conversations/{conversation_id}/operator-messages", status_code=201, openapi_extra=access(conversation="path:conversation_id"))
 def reply_as_operator(conversation_id: str, body: OperatorMessage, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
     conversation = platform.store.get(principal.tenant_id, conversation_id)
     if conversation.state not in INBOX_STATES:
@@ -53,16 +54,16 @@ def reply_as_operator(conversation_id: str, body: OperatorMessage, platform: Pla
     return platform.store.append(principal.tenant_id, conversation_id, Message(role="assistant", content=body.content), author="operator")
 
 
-@router.post("/v1/conversations/{conversation_id}/resolve")
+@router.post("/v1/conversations/{conversation_id}/resolve", openapi_extra=access(conversation="path:conversation_id"))
 def resolve(conversation_id: str, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
     platform.store.get(principal.tenant_id, conversation_id)
     return platform.store.update(principal.tenant_id, conversation_id, state="resolved").to_dict()
 
 
-@router.post("/v1/conversations/{conversation_id}/handback")
+@router.post("/v1/conversations/{conversation_id}/handback", openapi_extra=access(conversation="path:conversation_id"))
 def hand_back(conversation_id: str, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
     conversation = platform.store.get(principal.tenant_id, conversation_id)
     if conversation.state not in INBOX_STATES:
         raise Conflict(f"conversation is {conversation.state}, not with an operator", field="conversation_id")
-    metadata = {k: v for k, v in conversation.metadata.items() if k != "operator"}
+    metadata = {k: v for k, v in conversation.metadata.items() if k not in ("operator", "operator_id")}
     return platform.store.update(principal.tenant_id, conversation_id, state="active", metadata=metadata).to_dict()

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, File, Query, Response, UploadFile
 
+from moesaic.access import access
 from moesaic.api.deps import PlatformDep, PrincipalDep
 from moesaic.errors import UserError
 
@@ -13,12 +14,17 @@ router = APIRouter(tags=["knowledge"])
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 
-@router.get("/v1/knowledge-bases")
+@router.get("/v1/knowledge-bases", openapi_extra=access())
 def list_knowledge_bases(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
-    return {"data": platform.knowledge.list_knowledge_bases(principal.tenant_id)}
+    visible = []
+    for kb in platform.knowledge.list_knowledge_bases(principal.tenant_id):
+        owner = platform.knowledge_base_owner(kb["name"])
+        if owner is None or principal.may_use(owner):
+            visible.append(kb | {"owner_app": owner})
+    return {"data": visible}
 
 
-@router.post("/v1/knowledge-bases/{kb}/documents", status_code=201)
+@router.post("/v1/knowledge-bases/{kb}/documents", status_code=201, openapi_extra=access(knowledge_base="path:kb"))
 def upload_document(kb: str, platform: PlatformDep, principal: PrincipalDep, file: UploadFile = File(...)) -> dict[str, Any]:
     data = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
@@ -27,24 +33,24 @@ def upload_document(kb: str, platform: PlatformDep, principal: PrincipalDep, fil
     return info.to_dict()
 
 
-@router.get("/v1/knowledge-bases/{kb}/documents")
+@router.get("/v1/knowledge-bases/{kb}/documents", openapi_extra=access(knowledge_base="path:kb"))
 def list_documents(kb: str, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
     documents, counts = platform.knowledge.list_documents(principal.tenant_id, kb)
     return {"data": [d.to_dict() for d in documents], "counts": counts}
 
 
-@router.get("/v1/knowledge-bases/{kb}/documents/{document_id}")
+@router.get("/v1/knowledge-bases/{kb}/documents/{document_id}", openapi_extra=access(knowledge_base="path:kb"))
 def get_document(kb: str, document_id: str, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
     return platform.knowledge.get_document(principal.tenant_id, kb, document_id).to_dict()
 
 
-@router.delete("/v1/knowledge-bases/{kb}/documents/{document_id}", status_code=204)
+@router.delete("/v1/knowledge-bases/{kb}/documents/{document_id}", status_code=204, openapi_extra=access(knowledge_base="path:kb"))
 def delete_document(kb: str, document_id: str, platform: PlatformDep, principal: PrincipalDep) -> Response:
     platform.knowledge.delete_document(principal.tenant_id, kb, document_id)
     return Response(status_code=204)
 
 
-@router.get("/v1/knowledge-bases/{kb}/search")
+@router.get("/v1/knowledge-bases/{kb}/search", openapi_extra=access(knowledge_base="path:kb"))
 def search(
     kb: str,
     platform: PlatformDep,

@@ -1,0 +1,171 @@
+"""The one authorisation gate: every route of the API, core and app routes alike, passes through it.
+
+``install_gate`` adds a global dependency that reads the route's ``access(...)`` declaration and
+- authenticates the bearer key (401), unless the route is public;
+- checks the principal's role against the route's (403 naming the role);
+- resolves each declared resource to its owning app inside the caller's tenant: a named app the
+  principal may not use is a 403 naming the app; an id-addressed resource (a conversation, a job) of
+  another tenant or of an app the principal may not use is a 404, so existence does not leak; a
+  knowledge base owned by such an app is a 403 naming the app;
+- leaves the principal on ``request.state.principal`` for the route.
+A middleware writes one audit row for every successful state-changing request. ``check_routes``
+refuses an application with a route that declares nothing. This module does not know what a
+conversation or job is beyond the owner lookups registered in ``OWNER_LOOKUPS``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+
+from moesaic.access import Principal, authenticate, record
+from moesaic.access.declaration import EXTENSION, AccessRule, ResourceRef, parse
+from moesaic.errors import ConfigError, Forbidden, NotFound, Unauthorized
+
+log = logging.getLogger(__name__)
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
+
+# kind -> (platform, tenant_id, value) -> owning app, or None for a tenant-wide resource.
+# Raise NotFound when the resource is not in the tenant.
+OwnerLookup = Callable[[Any, str, str], str | None]
+
+
+def _conversation_owner(platform: Any, tenant_id: str, conversation_id: str) -> str | None:
+    return str(platform.store.get(tenant_id, conversation_id).app)
+
+
+def _knowledge_base_owner(platform: Any, _tenant_id: str, kb: str) -> str | None:
+    return platform.knowledge_base_owner(kb)  # type: ignore[no-any-return]
+
+
+def _job_owner(platform: Any, tenant_id: str, job_id: str) -> str | None:
+    return str(platform.jobs.get(tenant_id, job_id).app)
+
+
+OWNER_LOOKUPS: dict[str, OwnerLookup] = {
+    "conversation": _conversation_owner,
+    "knowledge_base": _knowledge_base_owner,
+    "job": _job_owner,
+}
+
+
+def rule_of(route: APIRoute) -> AccessRule:
+    raw = (route.openapi_extra or {}).get(EXTENSION)
+    if raw is None:
+        raise ConfigError(f"route {sorted(route.methods)} {route.path} declares no access(...); every route must")
+    return parse(raw)
+
+
+def bearer_token(request: Request) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
+    return token.strip()
+
+
+async def _value(request: Request, ref: ResourceRef) -> str | None:
+    if ref.source == "const":
+        return ref.name
+    if ref.source == "path":
+        value = request.path_params.get(ref.name)
+    elif ref.source == "query":
+        value = request.query_params.get(ref.name)
+    else:
+        try:
+            body = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            return None  # the route's own validation answers 422
+        value = body.get(ref.name) if isinstance(body, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def _resolve(platform: Any, principal: Principal, ref: ResourceRef, value: str) -> str | None:
+    """The app that owns ``value``, after checking the principal may reach it."""
+    field = ref.name
+    if ref.kind == "app":
+        platform.apps.get(value, field=field)  # 404 naming the valid apps
+        if not principal.may_use(value):
+            raise Forbidden(f"this {principal.kind} may not use app {value!r}", field=field)
+        return value
+    owner = OWNER_LOOKUPS[ref.kind](platform, principal.tenant_id, value)
+    if owner is not None and not principal.may_use(owner):
+        if ref.kind == "knowledge_base":
+            raise Forbidden(f"knowledge base {value!r} belongs to app {owner!r}, which this {principal.kind} may not use", field=field)
+        raise NotFound(f"{ref.kind.replace('_', ' ')} {value!r} not found", field=field)
+    return owner
+
+
+async def authorize(request: Request) -> None:
+    """The gate (a global dependency): see the module docstring."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    rule = rule_of(route)
+    if rule.public:
+        return
+    platform = request.app.state.platform
+    principal: Principal = await run_in_threadpool(authenticate, platform.db, bearer_token(request))
+    needed = rule.required_role(request.method)
+    if not principal.has_role(needed):
+        raise Forbidden(f"this needs the {needed!r} role; this {principal.kind} has {principal.role!r}", field="role")
+    owner: str | None = None
+    for ref in rule.resources:
+        value = await _value(request, ref)
+        if value is not None:
+            owner = await run_in_threadpool(_resolve, platform, principal, ref, value) or owner
+    request.state.principal = principal
+    request.state.owner_app = owner
+
+
+def current_principal(request: Request) -> Principal:
+    principal = getattr(request.state, "principal", None)
+    assert principal is not None, "a public route asked for the principal"
+    return principal  # type: ignore[no-any-return]
+
+
+def api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
+    """Every ``APIRoute`` under ``routes``, through included routers (FastAPI includes them lazily)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        nested = getattr(route, "original_router", None)
+        if nested is not None:
+            yield from api_routes(nested.routes)
+
+
+def check_routes(app: FastAPI) -> int:
+    """Every API route declares its access; a route that does not stops start-up. Returns how many."""
+    routes = list(api_routes(app.router.routes))
+    for route in routes:
+        rule_of(route)
+    return len(routes)
+
+
+def _audit(request: Request, status: int) -> None:
+    principal = getattr(request.state, "principal", None)
+    if principal is None or request.method in READ_METHODS or status >= 400:
+        return
+    route = request.scope.get("route")
+    path = getattr(route, "path", request.url.path)
+    target = json.dumps(request.path_params, sort_keys=True) if request.path_params else ""
+    try:
+        record(request.app.state.platform.db, principal, f"{request.method} {path}",
+               app=getattr(request.state, "owner_app", None), target=target, status=status)
+    except Exception:  # the action happened; a failed audit write is logged loudly, not hidden
+        log.exception("audit write failed for %s %s", request.method, path)
+
+
+def install_gate(app: FastAPI) -> None:
+    """The audit middleware; the gate itself is ``FastAPI(dependencies=[Depends(authorize)])``."""
+
+    @app.middleware("http")
+    async def _audit_middleware(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        await run_in_threadpool(_audit, request, response.status_code)
+        return response

@@ -1,0 +1,47 @@
+"""API keys of the caller's tenant: list, create, revoke, rotate (admins only), and ``whoami``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter
+
+from moesaic.access import access, issue_key, list_keys, revoke_key, rotate_key
+from moesaic.api.deps import PlatformDep, PrincipalDep
+from moesaic.api.schemas import KeyCreate, KeyCreated, KeyList, KeyOut, KeyRotate, PrincipalOut
+from moesaic.db import utcnow
+
+router = APIRouter(tags=["access"])
+
+
+@router.get("/v1/me", openapi_extra=access())
+def whoami(principal: PrincipalDep) -> PrincipalOut:
+    return PrincipalOut(id=principal.id, kind=principal.kind, name=principal.label, role=principal.role,
+                        apps=list(principal.apps) if principal.apps is not None else None, tenant_id=principal.tenant_id)
+
+
+@router.get("/v1/keys", openapi_extra=access(role="admin"))
+def list_api_keys(platform: PlatformDep, principal: PrincipalDep) -> KeyList:
+    return KeyList(data=[KeyOut(**key.to_dict()) for key in list_keys(platform.db, principal.tenant_id)])
+
+
+@router.post("/v1/keys", status_code=201, openapi_extra=access(role="admin"))
+def create_key(body: KeyCreate, platform: PlatformDep, principal: PrincipalDep) -> KeyCreated:
+    for app in body.apps or []:
+        platform.apps.get(app, field="apps")
+    expires = utcnow() + timedelta(days=body.expires_in_days) if body.expires_in_days else None
+    plaintext, info = issue_key(platform.db, principal.tenant_id, name=body.name, role=body.role, apps=body.apps, expires_at=expires)
+    return KeyCreated(key=plaintext, **info.to_dict())
+
+
+@router.post("/v1/keys/{key_id}/revoke", openapi_extra=access(role="admin"))
+def revoke(key_id: str, platform: PlatformDep, principal: PrincipalDep) -> KeyOut:
+    return KeyOut(**revoke_key(platform.db, principal.tenant_id, key_id).to_dict())
+
+
+@router.post("/v1/keys/{key_id}/rotate", status_code=201, openapi_extra=access(role="admin"))
+def rotate(key_id: str, body: KeyRotate, platform: PlatformDep, principal: PrincipalDep) -> KeyCreated:
+    plaintext, info = rotate_key(platform.db, principal.tenant_id, key_id, grace_seconds=body.grace_seconds)
+    return KeyCreated(key=plaintext, **info.to_dict())
+
+
