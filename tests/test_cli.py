@@ -33,7 +33,19 @@ def test_keys_create_prints_a_key_that_authenticates(home: Path) -> None:
     from moesaic.access import authenticate
 
     db = Database(f"sqlite:///{(home / 'home' / 'moesaic.db').resolve()}")
-    assert authenticate(db, key).tenant_id
+    principal = authenticate(db, key)
+    assert principal.tenant_id and principal.role == "operator"
+
+    listed = runner.invoke(cli, ["keys", "list", "--tenant", "acme"])
+    assert principal.id in listed.output and key not in listed.output and "active" in listed.output
+    assert runner.invoke(cli, ["keys", "revoke", principal.id, "--tenant", "acme"]).exit_code == 0
+    assert "revoked" in runner.invoke(cli, ["keys", "list", "--tenant", "acme"]).output
+    import pytest
+
+    from moesaic.errors import Unauthorized
+
+    with pytest.raises(Unauthorized):
+        authenticate(db, key)
 
 
 def test_eval_retrieval_prints_metrics_and_a_json_last_line(home: Path) -> None:

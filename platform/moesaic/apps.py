@@ -36,6 +36,7 @@ class ToolContext:
     settings: "Settings"
     services: dict[str, Any] = field(default_factory=dict)
     handoff_summary: str | None = None
+    principal: Any = None  # the moesaic.access.Principal the conversation runs for (None: the platform)
 
     def request_handoff(self, summary: str) -> None:
         """Ask the agent loop to put the conversation in the ``handed_off`` state after this step."""

@@ -83,7 +83,7 @@ class Platform:
         """
         return next((app.name for app in self.apps if app.knowledge_base == kb), None)
 
-    def agent(self, app: AppManifest, tenant_id: str, conversation_id: str) -> Agent:
+    def agent(self, app: AppManifest, tenant_id: str, conversation_id: str, principal: Any = None) -> Agent:
         self.ensure_app_knowledge(app, tenant_id)
         context = ToolContext(
             tenant_id=tenant_id,
@@ -92,6 +92,7 @@ class Platform:
             db=self.db,
             settings=self.settings,
             services=self.app_services.get(app.name, {}),
+            principal=principal,
         )
         return Agent(
             app=app,

@@ -20,6 +20,7 @@ from moesaic.errors import UpstreamError
 from moesaic.llm.base import ChatModel, ModelReply, ModelRequest
 from moesaic.memory.store import ConversationStore
 from moesaic.metrics import Metrics
+from moesaic.access.audit import record
 from moesaic.agent.citing import CITATION_MARK_PATTERN, cite_sentences
 from moesaic.agent.pii import StreamRevealer, hide_pii, reveal_pii
 from moesaic.privacy import PiiVault
@@ -207,6 +208,9 @@ class Agent:
         else:
             result = run_tool_call(spec, call, {"ctx": self.tool_context})
         self.store.record_tool_call(tenant, conversation_id, call, result.output, result.error, result.duration_ms)
+        if spec is not None and spec.writes and not held and not result.error:  # a change to the app's data
+            record(self.tool_context.db, self.tool_context.principal, f"tool {call.name}", tenant_id=tenant,
+                   app=self.app.name, target=conversation_id, detail={"call_id": call.id})
         self.store.append(tenant, conversation_id, Message(role="tool", content=result.output, tool_call_id=call.id, name=call.name))
         if self.metrics:
             outcome = "held" if held else ("error" if result.error else "ok")
