@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -77,7 +78,10 @@ class AppManifest(BaseModel):
     tools: tuple[ToolSpec, ...] = ()
     knowledge_base: str | None = "default"
     confirm_writes: bool = True
-    # Called once per process when the API starts: create the app's tables, seed demo data.
+    # A folder of Alembic revisions for the app's tables; the first has ``branch_labels = ("<name>",)``,
+    # ``down_revision = None`` and ``depends_on`` a core revision. ``Platform.create`` upgrades to it.
+    migrations: Path | None = None
+    # Called once per process when the API starts (after the migrations): build the app's services.
     setup: Callable[..., dict[str, Any]] | None = None  # (Database, Settings) -> services
     offline: OfflineBehaviour = Field(default_factory=OfflineBehaviour)
     # Documents that belong to the app (a policy, an FAQ): settings -> [(filename, bytes)]. They are

@@ -21,11 +21,14 @@ from moesaic.db import Database  # noqa: E402
 from tests.conftest import DATASETS_DIR  # noqa: E402
 
 TAU2_DIR = DATASETS_DIR / "tau2_retail"
+TENANT = "t1"  # the tenant whose store the scratch fixtures seed
 
 
-def make_context(db: Database, store: RetailStore, *, reference_compat: bool = False) -> ToolContext:
+def make_context(
+    db: Database, store: RetailStore, *, tenant_id: str = TENANT, reference_compat: bool = False
+) -> ToolContext:
     return ToolContext(
-        tenant_id="t1",
+        tenant_id=tenant_id,
         conversation_id="c1",
         app="customer_service",
         db=db,
@@ -37,9 +40,8 @@ def make_context(db: Database, store: RetailStore, *, reference_compat: bool = F
 @pytest.fixture
 def demo_db(tmp_path: Path) -> Iterator[Database]:
     db = Database(f"sqlite:///{tmp_path / 'store.db'}")
-    store = RetailStore(db.engine)
-    store.create_tables()
-    seed_store(db.engine, load_store_data(DEMO_STORE_PATH))
+    RetailStore(db.engine).create_tables()
+    seed_store(db.engine, load_store_data(DEMO_STORE_PATH), TENANT)
     yield db
     db.dispose()
 
@@ -98,12 +100,14 @@ class Shop:
     def order(self, order_id: str) -> dict[str, Any]:
         from apps.customer_service import tools
 
-        return call(tools.get_order_details, make_context(self.platform.db, self.store), order_id=order_id).value
+        ctx = make_context(self.platform.db, self.store, tenant_id=self.tenant_id)
+        return call(tools.get_order_details, ctx, order_id=order_id).value
 
     def gift_card_balance(self, user_id: str, method_id: str) -> float:
         from apps.customer_service import tools
 
-        user = call(tools.get_user_details, make_context(self.platform.db, self.store), user_id=user_id).value
+        ctx = make_context(self.platform.db, self.store, tenant_id=self.tenant_id)
+        user = call(tools.get_user_details, ctx, user_id=user_id).value
         return float(user["payment_methods"][method_id]["balance"])
 
 
@@ -144,12 +148,14 @@ def cs_model(fake_model: Any) -> Any:
 
 @pytest.fixture
 def shop(shop_session: Shop, cs_model: Any) -> Shop:
-    """The session's shop with this test's model and a freshly seeded demo store."""
+    """The session's shop with this test's model and empty stores (each tenant's is seeded on first use)."""
     from apps.customer_service.manifest import APP
     from apps.customer_service.store import StoreBase
 
     platform = shop_session.platform
-    StoreBase.metadata.drop_all(platform.db.engine)
+    with platform.db.engine.begin() as connection:
+        for table in reversed(StoreBase.metadata.sorted_tables):
+            connection.execute(table.delete())
     platform.app_services[APP.name] = APP.setup(platform.db, platform.settings)
     platform.model = cs_model
     return shop_session
