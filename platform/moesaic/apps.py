@@ -7,7 +7,7 @@ This module does not run conversations (``agent.loop`` does) or serve HTTP (``ap
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -95,6 +95,15 @@ class AppManifest(BaseModel):
 
     def tool(self, name: str) -> ToolSpec | None:
         return next((t for t in self.tools if t.name == name), None)
+
+
+def migration_folders(apps: Iterable[AppManifest]) -> list[Path]:
+    """The Alembic folders of ``apps``: what ``Database.migrate`` needs besides the core revisions.
+
+    Every process that migrates a database must pass the folders of every app that has ever migrated
+    it: Alembic refuses to upgrade a database whose version table names a revision it cannot find.
+    """
+    return [app.migrations for app in apps if app.migrations is not None]
 
 
 def load_apps() -> dict[str, AppManifest]:

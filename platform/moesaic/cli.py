@@ -84,13 +84,14 @@ def ingest(
 @keys_cli.command("create")
 def keys_create(tenant: str = "default", name: str = "", app: Annotated[Optional[list[str]], typer.Option(help="Limit the key to these apps.")] = None) -> None:
     """Create an API key (printed once; stored hashed)."""
+    from moesaic.apps import load_apps, migration_folders
     from moesaic.db import Database
     from moesaic.memory import create_api_key
 
     settings = get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
-    db.migrate()
+    db.migrate(version_locations=migration_folders(load_apps().values()))
     typer.echo(create_api_key(db, tenant, name=name, apps=app or None))
 
 

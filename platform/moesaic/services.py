@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from moesaic.agent import Agent
-from moesaic.apps import AppManifest, AppRegistry, ToolContext, load_apps
+from moesaic.apps import AppManifest, AppRegistry, ToolContext, load_apps, migration_folders
 from moesaic.config import Settings
 from moesaic.db import Database
 from moesaic.llm import ChatModel, ModelRequest, create_chat_model
@@ -53,7 +53,7 @@ class Platform:
         settings.home.mkdir(parents=True, exist_ok=True)
         registry = AppRegistry(apps if apps is not None else load_apps())
         db = Database(settings.resolved_database_url)
-        db.migrate(version_locations=[app.migrations for app in registry if app.migrations is not None])
+        db.migrate(version_locations=migration_folders(registry))
         default_tenant = ensure_tenant(db)
         if settings.bootstrap_api_key:
             create_api_key(db, name="bootstrap", plaintext=settings.bootstrap_api_key)
