@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,12 @@ from typing import Any
 import pytest
 
 from apps.customer_service import tools
+from sqlalchemy import func, select
+
 from apps.customer_service.export import export_store
 from apps.customer_service.manifest import APP, setup
 from apps.customer_service.seed import DEMO_STORE_PATH, load_store_data, seed_store, validate_store_data
+from apps.customer_service.store import Order
 from moesaic.apps import ToolContext
 from moesaic.config import Settings
 from moesaic.db import Database
@@ -103,6 +107,30 @@ def test_two_tenants_hold_the_same_ids_independently(platform_db: Database, serv
     )
     with platform_db.engine.connect() as connection:
         assert json.dumps(export_store(connection, second.tenant_id)) == json.dumps(load_store_data(DEMO_STORE_PATH))
+
+
+def test_two_processes_seeding_a_new_tenant_at_once_seed_it_once(platform_db: Database, tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home", datasets_dir=tmp_path / "no-data")
+    stores = [setup(platform_db, settings)["store"] for _ in range(2)]  # one store handle per process
+    tenant_id = ensure_tenant(platform_db, "newcomer")
+    barrier = threading.Barrier(len(stores))
+    errors: list[BaseException] = []
+
+    def first_use(store: Any) -> None:
+        barrier.wait()
+        try:
+            store.ensure_seeded(tenant_id)
+        except BaseException as error:  # noqa: BLE001 (reported below)
+            errors.append(error)
+
+    threads = [threading.Thread(target=first_use, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    with platform_db.engine.connect() as connection:
+        assert connection.scalar(select(func.count()).where(Order.tenant_id == tenant_id)) == 4
 
 
 # ---------------------------------------------------------------- through the chat API
