@@ -48,6 +48,18 @@ def test_keys_create_prints_a_key_that_authenticates(home: Path) -> None:
         authenticate(db, key)
 
 
+def test_keys_create_works_on_a_database_that_apps_have_migrated(home: Path) -> None:
+    """The database carries customer_service's Alembic branch; the command must find its revisions."""
+    from apps.customer_service.manifest import APP
+    from moesaic.db import Database
+
+    db = Database(f"sqlite:///{(home / 'home' / 'moesaic.db').resolve()}")
+    db.migrate(version_locations=[APP.migrations])
+    db.dispose()
+    result = runner.invoke(cli, ["keys", "create", "--tenant", "acme"])
+    assert result.exit_code == 0, result.output
+
+
 def test_eval_retrieval_prints_metrics_and_a_json_last_line(home: Path) -> None:
     beir = home / "beir"
     (beir / "qrels").mkdir(parents=True)

@@ -96,12 +96,14 @@ def keys_create(
 
 
 def _database():  # type: ignore[no-untyped-def]
+    """The configured database, migrated with every registered app's folder."""
+    from moesaic.apps import load_apps, migration_folders
     from moesaic.db import Database
 
     settings = get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
-    db.migrate()
+    db.migrate(version_locations=migration_folders(load_apps().values()))
     return db
 
 
