@@ -17,7 +17,9 @@ from ui.client import ApiError, connect
 from ui.contributions import installed
 from ui.widgets import connection_defaults, connection_sidebar
 
-PAGES = Path(__file__).resolve().parent / "pages"
+# Not "pages/": until some session has run st.navigation, Streamlit serves a deep link such as /metrics
+# straight from a pages/ folder beside the main script, without running this file (no app pages, no sidebar).
+PAGES = Path(__file__).resolve().parent / "core_pages"
 APPS_TTL_S = 15.0
 
 

@@ -15,7 +15,7 @@ import ui.contributions as contributions
 from fake_moesaic_api import API_KEY, ORDER
 
 ROOT = Path(__file__).resolve().parents[2]
-CORE_PAGES = sorted((ROOT / "ui" / "pages").glob("*.py"))
+CORE_PAGES = sorted((ROOT / "ui" / "core_pages").glob("*.py"))
 APP_PAGES = [page.path for c in contributions.installed().apps.values() for page in c.pages]
 REVIEW = ROOT / "apps" / "customer_service" / "pages" / "review.py"
 USER = {"user_id": "yusuf_rossi_9620", "name": {"first_name": "Yusuf", "last_name": "Rossi"},
@@ -167,3 +167,9 @@ def test_chat_lists_only_apps_with_a_chat_part(open_page, fake_api) -> None:  # 
     fake_api.apps.append({"name": "ledger", "title": "Ledger", "chat": False, "tools": []})
     at = open_page("chat").run()
     assert at.sidebar.selectbox[0].options == ["Customer service", "Knowledge assistant"]
+
+
+def test_no_streamlit_v1_pages_folder_beside_the_console() -> None:
+    """Until a session has run st.navigation, Streamlit serves /<name> from ui/pages/<name>.py without
+    running ui/app.py (no navigation, no app pages); the browser test shows it, this says it at once."""
+    assert not (ROOT / "ui" / "pages").exists()
