@@ -35,7 +35,7 @@ def default_api_key() -> str:
     return os.environ.get("MOESAIC_UI_API_KEY") or os.environ.get("MOESAIC_BOOTSTRAP_API_KEY") or ""
 
 
-def connect(settings: Mapping[str, Any]) -> ApiClient:
+def connect(settings: Mapping[Any, Any]) -> ApiClient:
     """The client for the connection in ``settings`` (``api_url``, ``api_key``; the environment's
     defaults where they are missing). Pass ``st.session_state``; clients are shared per URL and key."""
     url = str(settings.get("api_url") or default_api_url()).strip()

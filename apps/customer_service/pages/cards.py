@@ -82,7 +82,7 @@ def user_card(output: Any) -> bool:
     """A customer account: name, email, address, payment methods and orders."""
     if not isinstance(output, Mapping) or "user_id" not in output or "order_id" in output:
         return False
-    name = output.get("name") if isinstance(output.get("name"), Mapping) else {}
+    name: Mapping[str, Any] = output["name"] if isinstance(output.get("name"), Mapping) else {}
     full_name = f"{name.get('first_name', '')} {name.get('last_name', '')}".strip()
     with st.container(border=True):
         st.markdown(f"**User {output['user_id']}**" + (f" · {full_name}" if full_name else ""))
