@@ -27,7 +27,10 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PAGE_TIMEOUT_MS = 60_000
-TABLES_DRAWN = "[...document.querySelectorAll('[data-testid=stDataFrame]')].every(t => t.querySelector('canvas'))"
+# Elements load their code after the script run: wait until no placeholder is left and every visible
+# table has drawn its grid (a table in a closed expander draws none).
+SETTLED = ("!document.querySelector('[data-testid=stSkeleton]') && [...document.querySelectorAll("
+           "'[data-testid=stDataFrame]')].every(t => !t.checkVisibility() || t.querySelector('canvas'))")
 ORDER_ID = "#W1000001"  # in customer_service's demo store
 # A deep link first (/metrics): on a console no session has opened yet, Streamlit serves it straight from a
 # pages/ folder beside ui/app.py if there is one, without the navigation (and so without any app page).
@@ -84,7 +87,7 @@ def open_page(browser: Any, url: str, shot: Path) -> tuple[Any, list[str]]:
     page.goto(url, timeout=PAGE_TIMEOUT_MS)
     page.wait_for_selector("h1", timeout=PAGE_TIMEOUT_MS)
     page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=PAGE_TIMEOUT_MS)
-    page.wait_for_function(TABLES_DRAWN, timeout=PAGE_TIMEOUT_MS)  # tables load their grid after the run
+    page.wait_for_function(SETTLED, timeout=PAGE_TIMEOUT_MS)
     page.screenshot(path=str(shot), full_page=True)
     return page, page_errors
 
