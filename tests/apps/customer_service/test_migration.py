@@ -21,7 +21,7 @@ from apps.customer_service.store import StoreBase
 from moesaic.apps import ToolContext
 from moesaic.config import Settings
 from moesaic.db import Database
-from moesaic.memory import authenticate, create_api_key, ensure_tenant
+from moesaic.access import authenticate, create_api_key, ensure_tenant
 from tests.apps.customer_service.conftest import call
 from tests.apps.customer_service.legacy_store import create_legacy_store
 

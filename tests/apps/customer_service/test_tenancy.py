@@ -25,7 +25,7 @@ from moesaic.db import Database
 from moesaic.llm import ExtractiveModel, FakeChatModel
 from moesaic.llm.fake import call as model_call
 from moesaic.llm.fake import reply_with_tools
-from moesaic.memory import create_api_key, ensure_tenant
+from moesaic.access import create_api_key, ensure_tenant
 from tests.apps.customer_service.conftest import Shop, call
 
 ONLY_DEFAULT = "#W9000001"  # the default tenant's copy of the demo store calls #W1000001 this
