@@ -1,7 +1,8 @@
 """The customer_service app: retail support over the tau2 retail store (or our demo store).
 
 ``setup`` creates the ``cs_`` tables in the platform database and seeds them once; the tools reach
-the store through ``ctx.services["store"]``. The policy and our FAQ are the app's knowledge
+the store through ``ctx.services["store"]``. The system prompt quotes the policy the settings locate
+(the same settings that locate the knowledge documents). ``commands`` holds the app's CLI and evaluations. The policy and our FAQ are the app's knowledge
 (``knowledge``); ``gate`` turns away out-of-scope requests for any model; offline, ``rules`` and
 ``render`` let the extractive model run lookups and show them to the customer. Registered in pyproject.toml under ``moesaic.apps``.
 """
@@ -9,10 +10,9 @@ the store through ``ctx.services["store"]``. The policy and our FAQ are the app'
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
-
 from sqlalchemy.exc import IntegrityError
 
+from apps.customer_service.commands import EVALS, commands
 from apps.customer_service.gate import scope_check
 from apps.customer_service.knowledge import OFFLINE_FALLBACK, knowledge_documents
 from apps.customer_service.prompts import build_system_prompt
@@ -21,21 +21,18 @@ from apps.customer_service.rules import offline_rules
 from apps.customer_service.seed import DEMO_STORE_PATH, dataset_db_path, load_store_data, seed_store
 from apps.customer_service.store import RetailStore
 from apps.customer_service.tools import TOOLS
-from moesaic.apps import AppManifest, OfflineBehaviour
-
-if TYPE_CHECKING:
-    from moesaic.config import Settings
-    from moesaic.db import Database
+from moesaic.apps import AppContext, AppManifest, OfflineBehaviour
 
 log = logging.getLogger(__name__)
 
 
-def setup(db: "Database", settings: "Settings") -> dict[str, Any]:
+def setup(ctx: AppContext) -> None:
     """Create the store tables in the platform database and seed them if empty.
 
-    Seeds the dataset's db.json when ``settings.datasets_dir`` has it, else our demo store.
-    Returns the services the tools use: ``store`` and ``reference_compat`` (always False here).
+    Seeds the dataset's db.json when ``settings.datasets_dir`` has it, else our demo store. Puts the
+    services the tools use in ``ctx.services``: ``store`` and ``reference_compat`` (always False here).
     """
+    db, settings = ctx.db, ctx.settings
     store = RetailStore(db.engine)
     store.create_tables()
     if store.is_empty():
@@ -47,7 +44,7 @@ def setup(db: "Database", settings: "Settings") -> dict[str, Any]:
             if store.is_empty():
                 raise
             log.info("customer_service: another process seeded the store first")
-    return {"store": store, "reference_compat": False}
+    ctx.services.update(store=store, reference_compat=False)
 
 
 APP = AppManifest(
@@ -56,7 +53,7 @@ APP = AppManifest(
     description="Retail support: look up users, orders and products; cancel or modify pending orders; "
     "return or exchange delivered items; change addresses; hand off to a person. Writes need the "
     "customer's explicit confirmation.",
-    system_prompt=build_system_prompt(),
+    system_prompt=build_system_prompt,
     tools=TOOLS,
     knowledge_base="customer_service",
     confirm_writes=True,
@@ -64,4 +61,6 @@ APP = AppManifest(
     offline=OfflineBehaviour(rules=offline_rules, fallback=OFFLINE_FALLBACK, renderers=TOOL_RENDERERS),
     knowledge_documents=knowledge_documents,
     scope_check=scope_check,
+    commands=commands,
+    evals=EVALS,
 )

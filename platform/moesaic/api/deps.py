@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from moesaic.errors import Forbidden, Unauthorized
+from moesaic.errors import Forbidden, Unauthorized, UserError
 from moesaic.memory import Principal, authenticate
 from moesaic.services import Platform
 
@@ -29,8 +29,12 @@ def get_principal(request: Request, platform: PlatformDep) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require_app(platform: Platform, principal: Principal, name: str, field: str = "model"):  # type: ignore[no-untyped-def]
+def require_app(platform: Platform, principal: Principal, name: str, field: str = "model", *, chat: bool = False):  # type: ignore[no-untyped-def]
+    """The app ``name`` if the key may use it; with ``chat``, only an app that has a chat part."""
     app = platform.apps.get(name)
     if not principal.may_use(name):
         raise Forbidden(f"this API key may not use app {name!r}", field=field)
+    if chat and not app.is_chat:
+        usable = ", ".join(a.name for a in platform.apps.chat_apps if principal.may_use(a.name)) or "none"
+        raise UserError(f"app {name!r} has no chat; chat models for this key: {usable}", field=field)
     return app

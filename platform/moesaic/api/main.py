@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 
+from moesaic.api.app_routes import mount_app_routers
 from moesaic.api.errors import install_error_handlers
 from moesaic.api.routes import apps, chat, conversations, health, inbox, knowledge
 from moesaic.config import Settings, get_settings
@@ -23,9 +24,9 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         owned = platform is None
         install_log_redaction()
         app.state.platform = platform or Platform.create(settings or get_settings())
-        for manifest in app.state.platform.apps:
-            if manifest.api_router is not None:
-                app.include_router(manifest.api_router, prefix=f"/v1/apps/{manifest.name}")
+        mount_app_routers(app, app.state.platform)
+        if owned:
+            app.state.platform.warm_up()  # heavy app models load before /readyz says ready
         try:
             yield
         finally:
@@ -39,6 +40,8 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     install_error_handlers(app)
     for module in (chat, apps, conversations, inbox, knowledge, health):
         app.include_router(module.router)
+    if platform is not None:
+        mount_app_routers(app, platform)  # now, so the routes are in the OpenAPI schema from the start
 
     @app.middleware("http")
     async def _metrics(request: Request, call_next):  # type: ignore[no-untyped-def]

@@ -28,7 +28,7 @@ router = APIRouter(tags=["chat"])
 
 @router.post("/v1/chat/completions", response_model=None)
 def create_chat_completion(body: ChatCompletionRequest, platform: PlatformDep, principal: PrincipalDep) -> Any:
-    app = require_app(platform, principal, body.model)
+    app = require_app(platform, principal, body.model, chat=True)
     tenant = principal.tenant_id
     if body.conversation_id:
         conversation = platform.store.get(tenant, body.conversation_id)

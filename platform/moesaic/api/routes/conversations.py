@@ -14,7 +14,7 @@ router = APIRouter(tags=["conversations"])
 
 @router.post("/v1/apps/{app}/conversations", status_code=201)
 def create_conversation(app: str, body: ConversationCreate, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
-    manifest = require_app(platform, principal, app, field="app")
+    manifest = require_app(platform, principal, app, field="app", chat=True)
     return platform.store.create(principal.tenant_id, manifest.name, title=body.title).to_dict()
 
 

@@ -1,0 +1,72 @@
+"""Mounting apps' routers: each once, at ``/v1/apps/<name>``, owned by that app, never over a core route.
+
+``mount_app_routers`` is the one place an app's routes join the API. Every route it adds belongs to
+the app (the gate's declaration ``app="const:<name>"``); a route whose method and path would also
+match a core route stops start-up, naming the app and both paths. This module does not authorise
+anything itself beyond binding the caller and the app's context to the request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.routing import APIRoute
+
+from moesaic.api.deps import get_principal
+from moesaic.errors import ConfigError, Forbidden
+from moesaic.services import Platform
+
+
+def mount_app_routers(api: FastAPI, platform: Platform) -> None:
+    """Include every app's router once (a second call, e.g. a second lifespan, adds nothing)."""
+    mounted: set[str] = api.state.__dict__.setdefault("mounted_apps", set())
+    core = [route for route in api.routes if isinstance(route, APIRoute)]
+    for manifest in platform.apps:
+        if manifest.router is None or manifest.name in mounted:
+            continue
+        prefix = f"/v1/apps/{manifest.name}"
+        check_collisions(manifest.name, prefix, manifest.router.routes, core)
+        # ACCESS: every route here gets app="const:<manifest.name>" added to its declaration.
+        api.include_router(manifest.router, prefix=prefix, dependencies=[Depends(_bind_app(manifest.name))])
+        mounted.add(manifest.name)
+
+
+def _bind_app(name: str) -> Callable[..., None]:
+    """The dependency that puts the caller and the app's context on the request for app routes."""
+
+    def bind(request: Request) -> None:
+        platform: Platform = request.app.state.platform
+        principal = getattr(request.state, "principal", None)
+        if principal is None:  # until the gate sets it for every route
+            principal = get_principal(request, platform)
+            request.state.principal = principal
+        if not principal.may_use(name):
+            raise Forbidden(f"this API key may not use app {name!r}", field="app")
+        request.state.app_context = platform.app_context(name)
+
+    return bind
+
+
+def check_collisions(app: str, prefix: str, routes: list[Any], core: list[APIRoute]) -> None:
+    for route in routes:
+        if not isinstance(route, APIRoute):
+            continue
+        path = prefix + route.path
+        for other in core:
+            if route.methods & other.methods and _paths_overlap(path, other.path):
+                methods = ",".join(sorted(route.methods & other.methods))
+                raise ConfigError(f"app {app!r}: route {methods} {path} collides with the core route {other.path}")
+
+
+def _paths_overlap(a: str, b: str) -> bool:
+    """True when one request path could match both templates (a ``{param}`` matches any one segment)."""
+    left, right = a.rstrip("/").split("/"), b.rstrip("/").split("/")
+    if len(left) != len(right):
+        return False
+    return all(x == y or _is_param(x) or _is_param(y) for x, y in zip(left, right))
+
+
+def _is_param(segment: str) -> bool:
+    return segment.startswith("{") and segment.endswith("}")
