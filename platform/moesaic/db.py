@@ -17,6 +17,8 @@ from pathlib import Path
 from sqlalchemy import DateTime, Engine, String, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from moesaic.errors import ConfigError
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 CORE_VERSIONS_DIR = MIGRATIONS_DIR / "versions"
 
@@ -75,9 +77,15 @@ def migrate(engine: Engine, version_locations: Iterable[Path | str] = ()) -> Non
     folders = [str(CORE_VERSIONS_DIR), *(str(Path(folder)) for folder in version_locations)]
     config.set_main_option("path_separator", "os")
     config.set_main_option("version_locations", os.pathsep.join(dict.fromkeys(folders)))
+    from alembic.util.exc import CommandError
+
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "heads")
+        try:
+            command.upgrade(config, "heads")
+        except CommandError as exc:
+            raise ConfigError(f"database migration failed: {exc} (is an app whose migrations this database "
+                              "holds no longer installed?)") from exc
 
 
 class Database:

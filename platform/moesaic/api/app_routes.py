@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from moesaic.api.deps import get_principal
 from moesaic.errors import ConfigError, Forbidden
@@ -22,7 +22,7 @@ from moesaic.services import Platform
 def mount_app_routers(api: FastAPI, platform: Platform) -> None:
     """Include every app's router once (a second call, e.g. a second lifespan, adds nothing)."""
     mounted: set[str] = api.state.__dict__.setdefault("mounted_apps", set())
-    core = [route for route in api.routes if isinstance(route, APIRoute)]
+    core = api_routes(api)
     for manifest in platform.apps:
         if manifest.router is None or manifest.name in mounted:
             continue
@@ -49,15 +49,20 @@ def _bind_app(name: str) -> Callable[..., None]:
     return bind
 
 
-def check_collisions(app: str, prefix: str, routes: list[Any], core: list[APIRoute]) -> None:
+def api_routes(api: FastAPI) -> list[tuple[str, set[str]]]:
+    """(path, methods) of every HTTP route the API serves now, included routers flattened."""
+    return [(str(ctx.path), set(ctx.methods)) for ctx in iter_route_contexts(api.routes) if ctx.path and ctx.methods]
+
+
+def check_collisions(app: str, prefix: str, routes: list[Any], core: list[tuple[str, set[str]]]) -> None:
     for route in routes:
         if not isinstance(route, APIRoute):
             continue
         path = prefix + route.path
-        for other in core:
-            if route.methods & other.methods and _paths_overlap(path, other.path):
-                methods = ",".join(sorted(route.methods & other.methods))
-                raise ConfigError(f"app {app!r}: route {methods} {path} collides with the core route {other.path}")
+        for other_path, other_methods in core:
+            if route.methods & other_methods and _paths_overlap(path, other_path):
+                methods = ",".join(sorted(route.methods & other_methods))
+                raise ConfigError(f"app {app!r}: route {methods} {path} collides with the core route {other_path}")
 
 
 def _paths_overlap(a: str, b: str) -> bool:

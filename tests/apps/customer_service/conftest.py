@@ -150,6 +150,8 @@ def shop(shop_session: Shop, cs_model: Any) -> Shop:
 
     platform = shop_session.platform
     StoreBase.metadata.drop_all(platform.db.engine)
-    platform.app_services[APP.name] = APP.setup(platform.db, platform.settings)
+    context = platform.app_context(APP.name)
+    context.services.clear()
+    APP.setup(context)
     platform.model = cs_model
     return shop_session
