@@ -16,7 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -38,7 +37,7 @@ def _load_installed() -> dict[str, "AppManifest"]:
     return load_apps()
 
 
-def installed_apps(ctx: click.Context | None = None) -> dict[str, "AppManifest"]:
+def installed_apps(ctx: typer.Context | None = None) -> dict[str, "AppManifest"]:
     """The apps for this invocation (loaded once per command line)."""
     if ctx is None:
         return app_loader()
@@ -48,7 +47,7 @@ def installed_apps(ctx: click.Context | None = None) -> dict[str, "AppManifest"]
     return meta[APPS_KEY]  # type: ignore[no-any-return]
 
 
-def _platform_for(ctx: click.Context) -> Any:
+def _platform_for(ctx: typer.Context) -> Any:
     """One platform per command line, built on first use and closed when the command ends."""
     if PLATFORM_KEY not in ctx.meta:
         from moesaic.services import Platform
@@ -62,10 +61,10 @@ def _platform_for(ctx: click.Context) -> Any:
 class AppCommandsGroup(TyperGroup):
     """``moesaic apps <name> ...``: each app's own ``commands`` (a typer.Typer), found at run time."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: typer.Context) -> list[str]:
         return sorted(name for name, app in installed_apps(ctx).items() if app.commands is not None)
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:
         app = installed_apps(ctx).get(cmd_name)
         if app is None or app.commands is None:
             return None
@@ -81,11 +80,11 @@ class AppCommandsGroup(TyperGroup):
 class EvalGroup(TyperGroup):
     """``moesaic eval``: the core's ``retrieval`` plus ``moesaic eval <app> [<evaluation>] ARGS``."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: typer.Context) -> list[str]:
         apps = [name for name, app in installed_apps(ctx).items() if any(e.main for e in app.evals)]
         return [*super().list_commands(ctx), *sorted(apps)]
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             return command
@@ -95,12 +94,16 @@ class EvalGroup(TyperGroup):
         return _app_eval_command(app)
 
 
-def _app_eval_command(app: "AppManifest") -> click.Command:
+def _app_eval_command(app: "AppManifest") -> Any:
     runnable = [e for e in app.evals if e.main is not None]
     names = ", ".join(e.name for e in runnable)
+    holder = typer.Typer()
 
-    def run(args: tuple[str, ...]) -> None:
-        argv = list(args)
+    @holder.command(app.name, help=f"{app.title}: `moesaic eval {app.name} [EVALUATION] ARGS` (evaluations: "
+                    f"{names}; the first is the default; ARGS --help for its options).",
+                    context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
+    def run(ctx: typer.Context) -> None:
+        argv = list(ctx.args)
         chosen = next((e for e in runnable if argv and argv[0] == e.name), None)
         if chosen is not None:
             argv = argv[1:]
@@ -108,12 +111,7 @@ def _app_eval_command(app: "AppManifest") -> click.Command:
         assert evaluation.main is not None, "runnable evaluations have a main"
         raise typer.Exit(evaluation.main(argv) or 0)
 
-    return click.Command(
-        app.name, callback=run, params=[click.Argument(["args"], nargs=-1, type=click.UNPROCESSED)],
-        help=f"{app.title}: `moesaic eval {app.name} [EVALUATION] ARGS` (evaluations: {names}; the first is "
-        "the default; ARGS --help for its options).",
-        context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
-    )
+    return typer.main.get_command(holder)
 
 
 cli = typer.Typer(help="Moesaic: domain AI assistants on a Mixture-of-Experts model service.", no_args_is_help=True)
@@ -282,7 +280,7 @@ def seed(ctx: typer.Context) -> None:
     ran = []
     for name in group.list_commands(ctx):
         app_group = group.get_command(ctx, name)
-        if isinstance(app_group, click.Group) and app_group.get_command(ctx, "seed") is not None:
+        if isinstance(app_group, TyperGroup) and app_group.get_command(ctx, "seed") is not None:
             with app_group.make_context(name, ["seed"], parent=ctx) as sub:
                 app_group.invoke(sub)
             ran.append(name)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import click
+import typer
 from fastapi import Depends, Request
 
 from moesaic.apps.context import AppContext
@@ -38,7 +38,7 @@ AppContextDep = Annotated[AppContext, Depends(current_app_context)]
 TenantIdDep = Annotated[str, Depends(current_tenant_id)]
 
 
-def command_context(ctx: click.Context) -> AppContext:
+def command_context(ctx: typer.Context) -> AppContext:
     """The ``AppContext`` of the app whose command is running (pass typer's ``ctx: typer.Context``).
 
     The platform is built on the first call and closed when the command ends."""
