@@ -61,10 +61,10 @@ def _platform_for(ctx: typer.Context) -> Any:
 class AppCommandsGroup(TyperGroup):
     """``moesaic apps <name> ...``: each app's own ``commands`` (a typer.Typer), found at run time."""
 
-    def list_commands(self, ctx: typer.Context) -> list[str]:
+    def list_commands(self, ctx: Any) -> list[str]:
         return sorted(name for name, app in installed_apps(ctx).items() if app.commands is not None)
 
-    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
         app = installed_apps(ctx).get(cmd_name)
         if app is None or app.commands is None:
             return None
@@ -80,11 +80,11 @@ class AppCommandsGroup(TyperGroup):
 class EvalGroup(TyperGroup):
     """``moesaic eval``: the core's ``retrieval`` plus ``moesaic eval <app> [<evaluation>] ARGS``."""
 
-    def list_commands(self, ctx: typer.Context) -> list[str]:
+    def list_commands(self, ctx: Any) -> list[str]:
         apps = [name for name, app in installed_apps(ctx).items() if any(e.main for e in app.evals)]
         return [*super().list_commands(ctx), *sorted(apps)]
 
-    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             return command

@@ -60,8 +60,9 @@ def check_collisions(app: str, prefix: str, routes: list[Any], core: list[tuple[
             continue
         path = prefix + route.path
         for other_path, other_methods in core:
-            if route.methods & other_methods and _paths_overlap(path, other_path):
-                methods = ",".join(sorted(route.methods & other_methods))
+            shared = set(route.methods or ()) & other_methods
+            if shared and _paths_overlap(path, other_path):
+                methods = ",".join(sorted(shared))
                 raise ConfigError(f"app {app!r}: route {methods} {path} collides with the core route {other_path}")
 
 

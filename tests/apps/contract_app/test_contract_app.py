@@ -177,3 +177,18 @@ def test_quick_gate_fails(cli_home: Path, floors: dict[str, Any], shown: str) ->
     gate = runner.invoke(cli, ["eval", "--all", "--quick", "--floors", str(path)])
     assert gate.exit_code == 1, gate.output
     assert shown in gate.output and json.loads(gate.output.strip().splitlines()[-1])["failed"] == ["contract_app.notes"]
+
+
+def test_readyz_reports_an_app_whose_warmup_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moesaic.api.main import create_app
+
+    def broken_warmup(ctx: Any) -> None:
+        raise RuntimeError("model file missing")
+
+    cold = APP.model_copy(update={"warmup": broken_warmup})
+    monkeypatch.setattr("moesaic.services.load_apps", lambda: {cold.name: cold, KB_APP.name: KB_APP})
+    api = create_app(Settings(home=tmp_path / "home", datasets_dir=tmp_path / "none", ingest_worker=False))
+    with TestClient(api) as client:
+        ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["apps"] == {"contract_app": "error: RuntimeError: model file missing", "kb_assistant": "ready"}
