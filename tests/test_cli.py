@@ -108,3 +108,39 @@ def test_replay_command_writes_the_expected_format(home: Path, tmp_path: Path) -
     assert len(produced) == 2
     for task_id, outcome in produced.items():
         assert outcome == expected[task_id]
+
+
+def test_the_quick_gate_fails_when_customer_service_has_no_data(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOESAIC_DATASETS_DIR", str(home / "no-data"))
+    gate = runner.invoke(cli, ["eval", "--quick", "--app", "customer_service"])
+    assert gate.exit_code == 1 and "customer_service.compat" in gate.output and "missing data" in gate.output
+    allowed = runner.invoke(cli, ["eval", "--quick", "--app", "customer_service", "--allow-missing-data"])
+    assert allowed.exit_code == 0 and "SKIPPED" in allowed.output
+
+
+def test_the_quick_gate_passes_on_the_recorded_floors(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import DATASETS_DIR
+
+    if not (DATASETS_DIR / "tau2_retail" / "expected_train.json").is_file():
+        pytest.skip("tau2 retail data not present")
+    monkeypatch.setenv("MOESAIC_DATASETS_DIR", str(DATASETS_DIR))
+    gate = runner.invoke(cli, ["eval", "--all", "--quick"])
+    assert gate.exit_code == 0, gate.output
+    results = json.loads(gate.output.strip().splitlines()[-1])["results"]
+    assert results["customer_service.compat"] == {"compat_identical": 1.0}
+    assert results["kb_assistant.retrieval"]["hit@3"] == 1.0
+
+
+def test_seed_runs_each_apps_seed_command(home: Path) -> None:
+    result = runner.invoke(cli, ["seed"])
+    assert result.exit_code == 0, result.output
+    assert "returns-policy.txt: indexed" in result.output and "seeded: kb_assistant" in result.output
+
+
+def test_the_core_cli_lists_app_commands_and_evaluations_from_manifests(home: Path) -> None:
+    apps = runner.invoke(cli, ["apps", "--help"])
+    assert apps.exit_code == 0 and "customer_service" in apps.output and "kb_assistant" in apps.output
+    evals = runner.invoke(cli, ["eval", "--help"])
+    assert "customer_service" in evals.output and "retrieval" in evals.output
+    bare = runner.invoke(cli, ["eval", "--quick"])
+    assert bare.exit_code != 0 and "--all" in bare.output

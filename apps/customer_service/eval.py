@@ -32,11 +32,13 @@ from apps.customer_service.export import IncrementalHasher
 from apps.customer_service.replay import build_template, final_state, fresh_store, replay_tasks
 from apps.customer_service.seed import load_store_data
 from apps.customer_service.store import RetailStore
+from moesaic import AppContext, open_app_context
 from moesaic.agent import AgentResult
 from moesaic.config import Settings
 from moesaic.errors import MoesaicError
-from moesaic.llm.base import ChatModel, ModelRequest
 from moesaic.access import ensure_tenant
+from moesaic.llm import ChatModel, ModelRequest
+from moesaic.memory import ConversationStore
 from moesaic.types import Message
 
 STOP, TRANSFER, OUT_OF_SCOPE = "###STOP###", "###TRANSFER###", "###OUT-OF-SCOPE###"
@@ -116,7 +118,7 @@ class TaskResult:
 
 
 @dataclass
-class Evaluation:
+class SimulatedCustomerEval:
     """Runs tasks against one in-process platform; each task gets a fresh copy of the store."""
 
     agent_model: ChatModel
@@ -129,25 +131,24 @@ class Evaluation:
 
     def run(self, tasks: list[dict[str, Any]]) -> dict[str, Any]:
         from apps.customer_service.manifest import APP
-        from moesaic.services import Platform
 
         gold = replay_tasks(self.store_data, tasks, reference_compat=self.reference_compat)
         app = APP.model_copy(update={"setup": None})  # each task brings its own store
-        platform = Platform.create(self.settings, model=self.agent_model, apps={app.name: app},
-                                   start_worker=self.wait_for_knowledge)
-        tenant_id = ensure_tenant(platform.db)  # the default tenant: Platform.create queued its knowledge
-        template = build_template(self.store_data, tenant_id)
         hasher = IncrementalHasher(self.store_data)
+        template = None
         try:
-            if self.wait_for_knowledge:
-                platform.ensure_app_knowledge(app, tenant_id)
-                infos, _ = platform.knowledge.list_documents(tenant_id, app.knowledge_base or "")
-                platform.knowledge.wait([info.id for info in infos], timeout=300)
-            results = [self._run_task(platform, app, tenant_id, template, hasher, task, gold[str(task["id"])])
-                       for task in tasks]
+            with open_app_context(self.settings, app, model=self.agent_model,
+                                  start_worker=self.wait_for_knowledge) as ctx:
+                tenant_id = ensure_tenant(ctx.db)  # the default tenant: the platform queued its knowledge
+                template = build_template(self.store_data, tenant_id)
+                if self.wait_for_knowledge:
+                    infos, _ = ctx.knowledge.list_documents(tenant_id, app.knowledge_base or "")
+                    ctx.knowledge.wait([info.id for info in infos], timeout=300)
+                results = [self._run_task(ctx, tenant_id, template, hasher, task, gold[str(task["id"])])
+                           for task in tasks]
         finally:
-            template.close()
-            platform.close()
+            if template is not None:
+                template.close()
         passed = sum(r.reward for r in results)
         return {
             "num_tasks": len(results),
@@ -159,11 +160,11 @@ class Evaluation:
             "tasks": [asdict(r) for r in results],
         }
 
-    def _run_task(self, platform: Any, app: Any, tenant_id: str, template: Any, hasher: IncrementalHasher,
+    def _run_task(self, ctx: AppContext, tenant_id: str, template: Any, hasher: IncrementalHasher,
                   task: dict[str, Any], gold: dict[str, Any]) -> TaskResult:
         connection, engine = fresh_store(template)
-        platform.app_services[app.name] = {"store": RetailStore(engine), "reference_compat": self.reference_compat}
-        conversation = platform.store.create(tenant_id, app.name)
+        services = {"store": RetailStore(engine), "reference_compat": self.reference_compat}
+        conversation = ConversationStore(ctx.db).create(tenant_id, ctx.app)
         simulator = UserSimulator(self.user_model, task)
         agent_messages: list[str] = []
         tool_calls: list[str] = []
@@ -175,7 +176,8 @@ class Evaluation:
                 if stop is not None:
                     termination = {STOP: "user_stop", TRANSFER: "transfer", OUT_OF_SCOPE: "out_of_scope"}[stop]
                     break
-                result = _collect(platform.agent(app, tenant_id, conversation.id).run(conversation.id, user_text))
+                agent = ctx.agent(tenant_id, conversation.id, services=services)
+                result = _collect(agent.run(conversation.id, user_text))
                 agent_messages.append(result.content)
                 tool_calls += [event.call.name for event in result.tool_events]
                 if result.state != "active":
@@ -257,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="moesaic-eval-") as home:
         run_settings = settings.model_copy(update={"home": Path(home), "database_url": None,
                                                    "agent_max_steps": args.max_steps})
-        evaluation = Evaluation(
+        evaluation = SimulatedCustomerEval(
             agent_model=create_chat_model(run_settings),
             user_model=create_chat_model(user_settings),
             store_data=load_store_data(db_json),

@@ -51,7 +51,7 @@ def get_router() -> ScopeRouter:
     global _router
     with _router_lock:
         if _router is None:
-            from moesaic.retrieval.embeddings import default_embedder
+            from moesaic.retrieval import default_embedder
 
             _router = ScopeRouter.load(embedder=default_embedder())
         return _router

@@ -3,16 +3,18 @@
 The ``cs_`` tables come from the app's own Alembic branch (``migrations/``, run by ``Platform.create``);
 ``setup`` builds the ``RetailStore``, which seeds each tenant's store on first use. The tools reach
 the store through ``ctx.services["store"]`` and their tenant's part of it through ``ctx.tenant_id``.
-The policy and our FAQ are the app's knowledge (``knowledge``); ``gate`` turns away out-of-scope
-requests for any model; offline, ``rules`` and ``render`` let the extractive model run lookups and
-show them to the customer. Registered in pyproject.toml under ``moesaic.apps``.
+The system prompt quotes the policy the settings locate (the same settings that locate the knowledge
+documents). ``commands`` holds the app's CLI and evaluations. The policy and our FAQ are the app's
+knowledge (``knowledge``); ``gate`` turns away out-of-scope requests for any model; offline, ``rules``
+and ``render`` let the extractive model run lookups and show them to the customer. Registered in
+pyproject.toml under ``moesaic.apps``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+from apps.customer_service.commands import EVALS, commands
 from apps.customer_service.gate import scope_check
 from apps.customer_service.knowledge import OFFLINE_FALLBACK, knowledge_documents
 from apps.customer_service.prompts import build_system_prompt
@@ -21,24 +23,20 @@ from apps.customer_service.rules import offline_rules
 from apps.customer_service.seed import DEMO_STORE_PATH, dataset_db_path, file_seeder
 from apps.customer_service.store import RetailStore
 from apps.customer_service.tools import TOOLS
-from moesaic.apps import AppManifest, OfflineBehaviour
-
-if TYPE_CHECKING:
-    from moesaic.config import Settings
-    from moesaic.db import Database
+from moesaic.apps import AppContext, AppManifest, OfflineBehaviour
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def setup(db: "Database", settings: "Settings") -> dict[str, Any]:
-    """The services the tools use: ``store`` and ``reference_compat`` (always False here).
+def setup(ctx: AppContext) -> None:
+    """Put the services the tools use in ``ctx.services``: ``store`` and ``reference_compat`` (False here).
 
     The store seeds a tenant's empty store on first use from the dataset's db.json when
     ``settings.datasets_dir`` has it, else from our demo store. The tables must exist already (the
     app's migrations); setup itself touches no table, so it is cheap in every process.
     """
-    source = dataset_db_path(settings) or DEMO_STORE_PATH
-    return {"store": RetailStore(db.engine, seeder=file_seeder(source)), "reference_compat": False}
+    source = dataset_db_path(ctx.settings) or DEMO_STORE_PATH
+    ctx.services.update(store=RetailStore(ctx.db.engine, seeder=file_seeder(source)), reference_compat=False)
 
 
 APP = AppManifest(
@@ -47,7 +45,7 @@ APP = AppManifest(
     description="Retail support: look up users, orders and products; cancel or modify pending orders; "
     "return or exchange delivered items; change addresses; hand off to a person. Writes need the "
     "customer's explicit confirmation.",
-    system_prompt=build_system_prompt(),
+    system_prompt=build_system_prompt,
     tools=TOOLS,
     knowledge_base="customer_service",
     confirm_writes=True,
@@ -56,4 +54,6 @@ APP = AppManifest(
     offline=OfflineBehaviour(rules=offline_rules, fallback=OFFLINE_FALLBACK, renderers=TOOL_RENDERERS),
     knowledge_documents=knowledge_documents,
     scope_check=scope_check,
+    commands=commands,
+    evals=EVALS,
 )

@@ -39,4 +39,6 @@ def policy_text(settings: Settings | None = None) -> str:
 
 
 def build_system_prompt(settings: Settings | None = None) -> str:
+    """The manifest's system prompt: a function of the settings, so that it quotes the same policy file
+    as the app's knowledge documents (``knowledge.knowledge_documents``)."""
     return f"{PREAMBLE}\n# Store policy\n\n{policy_text(settings)}\n"

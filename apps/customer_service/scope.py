@@ -1,6 +1,6 @@
 """Out-of-scope routing: is a customer's message something retail support should handle?
 
-A multinomial logistic regression over MiniLM sentence embeddings (``moesaic.retrieval.embeddings``)
+A multinomial logistic regression over MiniLM sentence embeddings (``moesaic.retrieval.default_embedder``)
 with 152 labels: the 150 clinc150 intents, clinc150's ``oos`` and our own ``retail_support`` (trained
 on ``seed/retail_utterances.txt``, written for this app). A message whose best probability is below
 a threshold is also out of scope; the threshold is chosen on held-out *training* data so that 5% of
@@ -74,7 +74,7 @@ class ScopeRouter:
     @property
     def embedder(self) -> Any:
         if self._embedder is None:
-            from moesaic.retrieval.embeddings import default_embedder
+            from moesaic.retrieval import default_embedder
 
             self._embedder = default_embedder()
         return self._embedder

@@ -1,8 +1,8 @@
 """The manifest of the generic knowledge-base assistant (no tools: retrieval and citations only)."""
 
-from moesaic import AppManifest
-
+from apps.kb_assistant.commands import EVALS, commands
 from apps.kb_assistant.prompts import SYSTEM_PROMPT
+from moesaic import AppManifest
 
 APP = AppManifest(
     name="kb_assistant",
@@ -11,4 +11,6 @@ APP = AppManifest(
     "base 'default' unless a request names another with the field 'knowledge_base'.",
     system_prompt=SYSTEM_PROMPT,
     knowledge_base="default",
+    commands=commands,
+    evals=EVALS,
 )

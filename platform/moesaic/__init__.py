@@ -1,8 +1,12 @@
 """Moesaic: an open platform for domain AI assistants on a Mixture-of-Experts model service.
 
-Public names for apps and the UI; everything else is reached through documented subpackages
-(``moesaic.tools``, ``moesaic.llm``, ``moesaic.retrieval``, ``moesaic.engine``). The names load
-lazily, so that ``moesaic.engine`` imports on a GPU host that has torch but no web stack.
+Public names for apps; everything else an app may use is reached through the documented
+subpackages, each through its ``__init__`` only (docs/APPS.md, "What an app may import"; a test
+enforces it): ``moesaic.apps``, ``moesaic.tools``, ``moesaic.llm``, ``moesaic.retrieval``, ``moesaic.db``,
+``moesaic.memory``, ``moesaic.agent``, ``moesaic.access``, ``moesaic.jobs``, ``moesaic.config``,
+``moesaic.errors``, ``moesaic.types``. The API layer, ``moesaic.services``, the CLI and the engine are
+not for apps. The names load lazily, so that ``moesaic.engine`` imports on a GPU host that has torch
+but no web stack.
 """
 
 from __future__ import annotations
@@ -11,7 +15,12 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
+    "AppContext": "moesaic.apps",
     "AppManifest": "moesaic.apps",
+    "Evaluation": "moesaic.apps",
+    "MissingData": "moesaic.apps",
+    "TenantScoped": "moesaic.db",
+    "open_app_context": "moesaic.services",
     "OfflineBehaviour": "moesaic.apps",
     "RuleCall": "moesaic.apps",
     "ToolContext": "moesaic.apps",
@@ -28,7 +37,12 @@ _EXPORTS = {
     "ToolCall": "moesaic.types",
 }
 __all__ = [
+    "AppContext",
     "AppManifest",
+    "Evaluation",
+    "MissingData",
+    "TenantScoped",
+    "open_app_context",
     "Chunk",
     "Citation",
     "ConfigError",
@@ -47,7 +61,9 @@ __all__ = [
 assert sorted(__all__) == sorted(_EXPORTS), "__all__ and _EXPORTS must name the same things"
 
 if TYPE_CHECKING:
-    from moesaic.apps import AppManifest, OfflineBehaviour, RuleCall, ToolContext
+    from moesaic.apps import AppContext, AppManifest, Evaluation, MissingData, OfflineBehaviour, RuleCall, ToolContext
+    from moesaic.db import TenantScoped
+    from moesaic.services import open_app_context
     from moesaic.errors import ConfigError, MoesaicError, NotFound, ToolError, UserError
     from moesaic.tools.spec import ToolSpec, tool
     from moesaic.types import Chunk, Citation, Message, ToolCall

@@ -1,24 +1,125 @@
-"""The ``moesaic`` command: serve, ui, demo, worker, ingest, keys, eval, engine, apps."""
+"""The ``moesaic`` command: serve, ui, demo, seed, worker, ingest, keys, eval, engine, apps.
+
+The core names no app: `moesaic apps <name> ...` and `moesaic eval <name> ...` come from the installed
+apps' manifests (``app_loader``; tests replace it), `moesaic eval --all --quick` is the evaluation gate.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from moesaic.config import get_settings
 from moesaic.errors import MoesaicError
 
+if TYPE_CHECKING:
+    from moesaic.apps import AppManifest
+
+# What the CLI runs: the installed apps. Tests set this to register apps without entry points.
+app_loader: Callable[[], dict[str, "AppManifest"]] = lambda: _load_installed()
+PLATFORM_KEY = "moesaic.cli.platform"
+APPS_KEY = "moesaic.cli.apps"
+
+
+def _load_installed() -> dict[str, "AppManifest"]:
+    from moesaic.apps import load_apps
+
+    return load_apps()
+
+
+def installed_apps(ctx: typer.Context | None = None) -> dict[str, "AppManifest"]:
+    """The apps for this invocation (loaded once per command line)."""
+    if ctx is None:
+        return app_loader()
+    meta = ctx.meta
+    if APPS_KEY not in meta:
+        meta[APPS_KEY] = app_loader()
+    return meta[APPS_KEY]  # type: ignore[no-any-return]
+
+
+def _platform_for(ctx: typer.Context) -> Any:
+    """One platform per command line, built on first use and closed when the command ends."""
+    if PLATFORM_KEY not in ctx.meta:
+        from moesaic.services import Platform
+
+        platform = Platform.create(get_settings(), apps=installed_apps(ctx), start_worker=True)
+        ctx.find_root().call_on_close(platform.close)
+        ctx.meta[PLATFORM_KEY] = platform
+    return ctx.meta[PLATFORM_KEY]
+
+
+class AppCommandsGroup(TyperGroup):
+    """``moesaic apps <name> ...``: each app's own ``commands`` (a typer.Typer), found at run time."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return sorted(name for name, app in installed_apps(ctx).items() if app.commands is not None)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        app = installed_apps(ctx).get(cmd_name)
+        if app is None or app.commands is None:
+            return None
+        from moesaic.apps.routing import CONTEXT_FACTORY_KEY
+
+        ctx.meta[CONTEXT_FACTORY_KEY] = lambda: _platform_for(ctx).app_context(cmd_name)
+        group = typer.main.get_group(app.commands)
+        group.name = cmd_name
+        group.help = group.help or f"{app.title}: the app's own commands."
+        return group
+
+
+class EvalGroup(TyperGroup):
+    """``moesaic eval``: the core's ``retrieval`` plus ``moesaic eval <app> [<evaluation>] ARGS``."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        apps = [name for name, app in installed_apps(ctx).items() if any(e.main for e in app.evals)]
+        return [*super().list_commands(ctx), *sorted(apps)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        app = installed_apps(ctx).get(cmd_name)
+        if app is None or not any(e.main for e in app.evals):
+            return None
+        return _app_eval_command(app)
+
+
+def _app_eval_command(app: "AppManifest") -> Any:
+    runnable = [e for e in app.evals if e.main is not None]
+    names = ", ".join(e.name for e in runnable)
+    holder = typer.Typer()
+
+    @holder.command(app.name, help=f"{app.title}: `moesaic eval {app.name} [EVALUATION] ARGS` (evaluations: "
+                    f"{names}; the first is the default; ARGS --help for its options).",
+                    context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
+    def run(ctx: typer.Context) -> None:
+        argv = list(ctx.args)
+        chosen = next((e for e in runnable if argv and argv[0] == e.name), None)
+        if chosen is not None:
+            argv = argv[1:]
+        evaluation = chosen or runnable[0]
+        assert evaluation.main is not None, "runnable evaluations have a main"
+        raise typer.Exit(evaluation.main(argv) or 0)
+
+    return typer.main.get_command(holder)
+
+
 cli = typer.Typer(help="Moesaic: domain AI assistants on a Mixture-of-Experts model service.", no_args_is_help=True)
 keys_cli = typer.Typer(help="API keys.", no_args_is_help=True)
-eval_cli = typer.Typer(help="Evaluations.", no_args_is_help=True)
-apps_cli = typer.Typer(help="App-specific commands.", no_args_is_help=True)
+eval_cli = typer.Typer(cls=EvalGroup, help="Evaluations: `moesaic eval --all --quick` is the gate.",
+                       no_args_is_help=True, invoke_without_command=True)
+apps_cli = typer.Typer(cls=AppCommandsGroup, help="App-specific commands: `moesaic apps <name> ...`.",
+                       no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(eval_cli, name="eval")
 cli.add_typer(apps_cli, name="apps")
@@ -26,6 +127,7 @@ cli.add_typer(apps_cli, name="apps")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 UI_ENTRY = REPO_ROOT / "ui" / "app.py"
 DEMO_KEY = "msk-demo-0000-change-me"
+FLOORS_PATH = REPO_ROOT / "evals" / "floors.json"
 
 
 @cli.command()
@@ -52,7 +154,8 @@ def worker() -> None:
     """Run an ingestion worker against the configured database until interrupted."""
     from moesaic.services import Platform
 
-    platform = Platform.create(get_settings(), start_worker=True)
+    platform = Platform.create(get_settings(), apps=installed_apps(), start_worker=True)
+    platform.warm_up()
     typer.echo("worker running; Ctrl-C to stop")
     try:
         while True:
@@ -74,7 +177,7 @@ def ingest(
     from moesaic.retrieval.commands import ingest_paths
     from moesaic.services import Platform
 
-    platform = Platform.create(get_settings(), start_worker=True)
+    platform = Platform.create(get_settings(), apps=installed_apps(), start_worker=True)
     try:
         ingest_paths(platform.knowledge, ensure_tenant(platform.db, tenant), kb, list(paths), progress=True)
     finally:
@@ -97,13 +200,13 @@ def keys_create(
 
 def _database():  # type: ignore[no-untyped-def]
     """The configured database, migrated with every registered app's folder."""
-    from moesaic.apps import load_apps, migration_folders
+    from moesaic.apps import migration_folders
     from moesaic.db import Database
 
     settings = get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
-    db.migrate(version_locations=migration_folders(load_apps().values()))
+    db.migrate(version_locations=migration_folders(installed_apps().values()))
     return db
 
 
@@ -129,6 +232,56 @@ def keys_revoke(key_id: str, tenant: str = "default") -> None:
     typer.echo(f"revoked {key_id}")
 
 
+@eval_cli.callback()
+def eval_gate(
+    ctx: typer.Context,
+    all_apps: Annotated[bool, typer.Option("--all", help="Every installed app.")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="Quick evaluations on small slices, gated by the floors.")] = False,
+    app: Annotated[Optional[list[str]], typer.Option("--app", help="Only this app (repeatable).")] = None,
+    floors: Annotated[Path, typer.Option(help="Floors file: {'<app>.<eval>': {metric: floor}}.")] = FLOORS_PATH,
+    allow_missing_data: Annotated[bool, typer.Option(help="Count an evaluation whose data is absent as skipped, not failed.")] = False,
+) -> None:
+    """Run app evaluations. `moesaic eval --all --quick` fails (exit 1) when a metric is under its floor."""
+    if ctx.invoked_subcommand is not None:
+        if all_apps or quick or app:
+            raise typer.BadParameter("--all, --quick and --app go without a subcommand")
+        return
+    if not quick:
+        raise typer.BadParameter("without a subcommand, evaluations run quick: add --quick (with --all or --app NAME)")
+    if not all_apps and not app:
+        raise typer.BadParameter("name the apps: --all, or --app NAME")
+    _run_quick_gate(ctx, app or [], floors, allow_missing_data)
+
+
+def _run_quick_gate(ctx: typer.Context, only: list[str], floors_path: Path, allow_missing_data: bool) -> None:
+    from moesaic.apps import load_floors
+    from moesaic.quick_evals import run_quick_evals
+
+    apps = installed_apps(ctx)
+    unknown = sorted(set(only) - set(apps))
+    if unknown:
+        raise typer.BadParameter(f"unknown app(s) {', '.join(unknown)}; installed: {', '.join(sorted(apps)) or 'none'}")
+    selected = {name: manifest for name, manifest in apps.items() if not only or name in only}
+    results = run_quick_evals(get_settings(), selected, load_floors(floors_path))
+    failed = [r.key for r in results if not r.passed(allow_missing_data=allow_missing_data)]
+    for result in results:
+        if result.error or result.missing_data:
+            label = "SKIPPED" if result.missing_data and allow_missing_data else "FAILED"
+            typer.echo(f"{result.key:<36} {label}: {result.error or 'missing data: ' + str(result.missing_data)}")
+        for check in result.checks:
+            value = "missing" if check.value is None else f"{check.value:.4f}"
+            floor = "-" if check.floor is None else f"{check.floor:.4f}"
+            verdict = "ok" if check.passed else "UNDER FLOOR"
+            typer.echo(f"{result.key:<36} {check.metric:<22} {value:>8}  floor {floor:>8}  {verdict}")
+    if not results:
+        failed.append("(no quick evaluation registered)")
+    summary = {"passed": not failed, "failed": failed, "floors": str(floors_path),
+               "results": {r.key: {c.metric: c.value for c in r.checks} for r in results}}
+    typer.echo(json.dumps(summary))
+    if failed:
+        raise typer.Exit(1)
+
+
 @eval_cli.command("retrieval")
 def eval_retrieval(
     beir: Annotated[Path, typer.Option("--beir", exists=True, file_okay=False, help="BEIR-layout folder.")],
@@ -147,15 +300,6 @@ def eval_retrieval(
     print_eval(results)
 
 
-@eval_cli.command("customer_service", context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
-                                                         "help_option_names": []})
-def eval_customer_service(ctx: typer.Context) -> None:
-    """tau2-style agent evaluation with a simulated customer: `--tasks FILE [--limit N] [--out OUT]` (--help for all)."""
-    from apps.customer_service.eval import main as eval_main
-
-    raise typer.Exit(eval_main(list(ctx.args)) or 0)
-
-
 @cli.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def engine(ctx: typer.Context) -> None:
     """The MoE inference engine: `moesaic engine serve --model DIR ...`."""
@@ -164,30 +308,18 @@ def engine(ctx: typer.Context) -> None:
     engine_main(list(ctx.args))
 
 
-@apps_cli.command("customer_service", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def customer_service(ctx: typer.Context) -> None:
-    """Customer service commands: `replay --db DB --tasks TASKS --out OUT [--reference-compat]`."""
-    from apps.customer_service.replay import main as replay_main
-
-    args = list(ctx.args)
-    if not args or args[0] != "replay":
-        raise typer.BadParameter("the only command is 'replay'")
-    raise typer.Exit(replay_main(args[1:]) or 0)
-
-
 @cli.command()
-def seed() -> None:
-    """Load the demo documents (written by us) into the knowledge base 'default'."""
-    from moesaic.access import ensure_tenant
-    from moesaic.retrieval.commands import ingest_paths
-    from moesaic.services import Platform
-
-    platform = Platform.create(get_settings(), start_worker=True)
-    try:
-        seed_dir = REPO_ROOT / "apps" / "kb_assistant" / "seed"
-        ingest_paths(platform.knowledge, ensure_tenant(platform.db), "default", sorted(seed_dir.iterdir()), progress=True)
-    finally:
-        platform.close()
+def seed(ctx: typer.Context) -> None:
+    """Load the demo data: runs `moesaic apps <name> seed` for every app that has a `seed` command."""
+    group = AppCommandsGroup(name="apps")
+    ran = []
+    for name in group.list_commands(ctx):
+        app_group = group.get_command(ctx, name)
+        if isinstance(app_group, TyperGroup) and app_group.get_command(ctx, "seed") is not None:
+            with app_group.make_context(name, ["seed"], parent=ctx) as sub:
+                app_group.invoke(sub)
+            ran.append(name)
+    typer.echo(f"seeded: {', '.join(ran) or 'no app has a seed command'}")
 
 
 @cli.command()

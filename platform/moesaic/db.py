@@ -1,23 +1,26 @@
 """SQLAlchemy engine, sessions and the declarative base shared by every table.
 
-Schema changes go through Alembic: the core revisions live in ``moesaic/migrations/versions``; an app
-may bring a folder of its own (its own branch, ``depends_on`` a core revision). ``migrate()`` brings a
-database to the heads of the core history plus the folders it is given.
+Schema changes go through Alembic: the core's revisions in ``moesaic/migrations/versions`` plus each
+app's own folder (a branch of its own, see docs/APPS.md); ``migrate()`` brings a database to every head.
+``TenantScoped`` is the mixin every app table uses. Nothing here knows about apps by name.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import DateTime, Engine, String, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from moesaic.errors import ConfigError
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+CORE_VERSIONS_DIR = MIGRATIONS_DIR / "versions"
 
 
 def new_id() -> str:
@@ -34,6 +37,14 @@ class Base(DeclarativeBase):
 
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+
+class TenantScoped:
+    """Mixin for app tables: an indexed ``tenant_id`` column (the platform refuses app tables without it).
+
+    Every query of such a table filters on the caller's tenant; one tenant never sees another's rows."""
+
+    tenant_id: Mapped[str] = mapped_column(String(32), index=True, nullable=False)
 
 
 def make_engine(url: str) -> Engine:
@@ -55,20 +66,26 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def migrate(engine: Engine, version_locations: Sequence[str | Path] = ()) -> None:
-    """Upgrade the database behind ``engine`` to the heads of the core revisions plus ``version_locations``
-    (folders of app revisions), in one transaction."""
+def migrate(engine: Engine, version_locations: Iterable[Path | str] = ()) -> None:
+    """Upgrade the database behind ``engine`` to every head: the core's revisions plus the revision
+    folders in ``version_locations`` (one per app that has migrations)."""
     from alembic import command
     from alembic.config import Config
 
-    folders = [MIGRATIONS_DIR / "versions", *(Path(folder) for folder in version_locations)]
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    folders = [str(CORE_VERSIONS_DIR), *(str(Path(folder)) for folder in version_locations)]
     config.set_main_option("path_separator", "os")
-    config.set_main_option("version_locations", os.pathsep.join(str(folder) for folder in folders))
+    config.set_main_option("version_locations", os.pathsep.join(dict.fromkeys(folders)))
+    from alembic.util.exc import CommandError
+
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "heads")
+        try:
+            command.upgrade(config, "heads")
+        except CommandError as exc:
+            raise ConfigError(f"database migration failed: {exc} (is an app whose migrations this database "
+                              "holds no longer installed?)") from exc
 
 
 class Database:
@@ -83,7 +100,7 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def migrate(self, version_locations: Sequence[str | Path] = ()) -> None:
+    def migrate(self, version_locations: Iterable[Path | str] = ()) -> None:
         migrate(self.engine, version_locations)
 
     @contextmanager

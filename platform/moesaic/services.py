@@ -1,18 +1,26 @@
 """``Platform``: the long-lived services one process needs, built once from the settings.
 
-The API, the CLI and the tests all build the platform here, so they share one wiring.
+The API, the CLI and the tests all build the platform here, so they share one wiring: migrations
+(the core's and every app's), one ``AppContext`` per app, app ``setup`` (every process) and ``warmup``
+(only processes that serve: the API before it is ready, the worker). ``open_app_context`` is the public
+road for code outside the core (an app's evaluation) that needs a whole platform for one app.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import inspect
+
 from moesaic.agent import Agent
-from moesaic.apps import AppManifest, AppRegistry, ToolContext, load_apps, migration_folders
+from moesaic.apps import AppContext, AppManifest, AppRegistry, ToolContext, load_apps
 from moesaic.config import Settings
 from moesaic.db import Database
+from moesaic.errors import ConfigError, UserError
 from moesaic.llm import ChatModel, ModelRequest, create_chat_model
 from moesaic.access import create_api_key, ensure_tenant
 from moesaic.memory import ConversationStore
@@ -36,7 +44,8 @@ class Platform:
     model: ChatModel
     knowledge: Any  # moesaic.retrieval.KnowledgeService
     metrics: Metrics
-    app_services: dict[str, dict[str, Any]] = field(default_factory=dict)
+    contexts: dict[str, AppContext] = field(default_factory=dict)
+    app_status: dict[str, str] = field(default_factory=dict)  # name -> "set up" | "ready" | "error: ..."
     _seeded: set[tuple[str, str]] = field(default_factory=set)
 
     @classmethod
@@ -47,14 +56,17 @@ class Platform:
         model: ChatModel | None = None,
         apps: dict[str, AppManifest] | None = None,
         start_worker: bool = True,
+        jobs: Any = None,
     ) -> "Platform":
+        """Migrate, build the services, set every app up. A broken app fails here, naming itself."""
         from moesaic.retrieval import KnowledgeService
         from moesaic.retrieval.rerank import LLMReranker
 
-        settings.home.mkdir(parents=True, exist_ok=True)
         registry = AppRegistry(apps if apps is not None else load_apps())
+        settings.home.mkdir(parents=True, exist_ok=True)
         db = Database(settings.resolved_database_url)
-        db.migrate(version_locations=migration_folders(registry))
+        db.migrate(version_locations=registry.migration_folders())
+        check_app_tables(db, registry)
         default_tenant = ensure_tenant(db)
         if settings.bootstrap_api_key:
             create_api_key(db, name="bootstrap", role="admin", plaintext=settings.bootstrap_api_key)
@@ -63,9 +75,42 @@ class Platform:
         knowledge = KnowledgeService(db, settings, start_worker=start_worker and settings.ingest_worker, reranker=reranker)
         platform = cls(settings, db, ConversationStore(db), registry, model, knowledge, Metrics())
         for app in registry:
-            platform.app_services[app.name] = app.setup(db, settings) if app.setup else {}
+            context = platform.app_context(app.name)
+            context.jobs = jobs
+            if app.setup is not None:
+                app.setup(context)
+            platform.app_status[app.name] = "set up"
             platform.ensure_app_knowledge(app, default_tenant)
         return platform
+
+    def app_context(self, name: str) -> AppContext:
+        """The app's one context in this process (built on first use)."""
+        if name not in self.contexts:
+            app = self.apps.get(name)
+            self.contexts[name] = AppContext(
+                app=name, settings=self.settings, db=self.db, model=self.model, knowledge=self.knowledge,
+                metrics=self.metrics,
+                agent_factory=lambda tenant_id, conversation_id, **kw: self.agent(app, tenant_id, conversation_id, **kw),
+            )
+        return self.contexts[name]
+
+    @property
+    def app_services(self) -> dict[str, dict[str, Any]]:
+        """Each app's ``AppContext.services`` (read-only view by name)."""
+        return {name: context.services for name, context in self.contexts.items()}
+
+    def warm_up(self) -> None:
+        """Run every app's ``warmup`` (heavy models); a failure marks that app, it does not stop the others."""
+        for app in self.apps:
+            if app.warmup is None:
+                self.app_status[app.name] = "ready"
+                continue
+            try:
+                app.warmup(self.app_context(app.name))
+                self.app_status[app.name] = "ready"
+            except Exception as exc:  # reported per app by /readyz
+                log.exception("app %s: warmup failed", app.name)
+                self.app_status[app.name] = f"error: {type(exc).__name__}: {exc}"
 
     def ensure_app_knowledge(self, app: AppManifest, tenant_id: str) -> None:
         """Queue the app's own documents into its knowledge base for this tenant, once per process."""
@@ -83,7 +128,13 @@ class Platform:
         """
         return next((app.name for app in self.apps if app.knowledge_base == kb), None)
 
-    def agent(self, app: AppManifest, tenant_id: str, conversation_id: str, principal: Any = None) -> Agent:
+    def agent(self, app: AppManifest, tenant_id: str, conversation_id: str, principal: Any = None, *,
+              services: dict[str, Any] | None = None, max_steps: int | None = None) -> Agent:
+        """The agent loop for one conversation, run for ``principal``. ``services`` stands in for the
+        app's services for this agent only (nothing shared is modified)."""
+        if not app.is_chat:
+            chat = ", ".join(a.name for a in self.apps.chat_apps) or "none installed"
+            raise UserError(f"app {app.name!r} has no chat; chat models: {chat}", field="model")
         self.ensure_app_knowledge(app, tenant_id)
         context = ToolContext(
             tenant_id=tenant_id,
@@ -91,7 +142,7 @@ class Platform:
             app=app.name,
             db=self.db,
             settings=self.settings,
-            services=self.app_services.get(app.name, {}),
+            services=services if services is not None else self.app_context(app.name).services,
             principal=principal,
         )
         return Agent(
@@ -100,7 +151,7 @@ class Platform:
             store=self.store,
             retriever=self.knowledge,
             tool_context=context,
-            max_steps=self.settings.agent_max_steps,
+            max_steps=max_steps or self.settings.agent_max_steps,
             top_k=self.settings.retrieval_top_k,
             history_budget=self.settings.history_token_budget,
             metrics=self.metrics,
@@ -110,3 +161,30 @@ class Platform:
     def close(self) -> None:
         self.knowledge.stop()
         self.db.dispose()
+
+
+def check_app_tables(db: Database, registry: AppRegistry) -> None:
+    """Every table an app declares must exist after its migrations ran, with its tenant_id column."""
+    declared = [(app.name, table_class.__table__.name) for app in registry for table_class in app.tables]
+    if not declared:
+        return
+    inspector = inspect(db.engine)
+    existing = set(inspector.get_table_names())
+    for app_name, table in declared:
+        if table not in existing:
+            raise ConfigError(f"app {app_name!r}: table {table!r} is declared but its migrations did not create it")
+        if "tenant_id" not in {column["name"] for column in inspector.get_columns(table)}:
+            raise ConfigError(f"app {app_name!r}: table {table!r} has no tenant_id column in the database; "
+                              "add it in a migration")
+
+
+@contextmanager
+def open_app_context(settings: Settings, app: AppManifest, *, model: ChatModel | None = None,
+                     start_worker: bool = True) -> Iterator[AppContext]:
+    """A whole platform running only ``app`` (set up, not warmed), closed on exit. For evaluations
+    and scripts outside the core; the API and CLI build their platform themselves."""
+    platform = Platform.create(settings, model=model, apps={app.name: app}, start_worker=start_worker)
+    try:
+        yield platform.app_context(app.name)
+    finally:
+        platform.close()

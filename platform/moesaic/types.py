@@ -105,3 +105,8 @@ class Usage:
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+
+def estimate_tokens(text: str) -> int:
+    """A cheap token estimate (no tokenizer download): about 4 characters per token."""
+    return max(1, (len(text) + 3) // 4) if text else 0

@@ -39,7 +39,7 @@ OTHER_APP = AppManifest(
     title="Another app",
     system_prompt="You are another app.",
     knowledge_base="other_kb",
-    api_router=other_app_router(),
+    router=other_app_router(),
 )
 
 

@@ -108,7 +108,7 @@ class Agent:
 
         passages = self._retrieve(knowledge_base or self.app.knowledge_base, user_text)
         citations = [Citation.from_chunk(i, chunk) for i, chunk in enumerate(passages, start=1)]
-        system = Message(role="system", content=build_system_prompt(self.app.system_prompt, passages))
+        system = Message(role="system", content=build_system_prompt(self.app.system_prompt_for(self.tool_context.settings), passages))
         texts: list[str] = []
         events: list[ToolEvent] = []
         usage = Usage()

@@ -7,31 +7,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request, Response
-from fastapi.routing import APIRoute
 
-from moesaic.access.declaration import with_app
-
+from moesaic.api.app_routes import mount_app_routers
 from moesaic.api.errors import install_error_handlers
 from moesaic.api.gate import authorize, check_routes, install_gate
 from moesaic.api.routes import accounts, apps, audit, chat, conversations, health, inbox, keys, knowledge
-from moesaic.apps import AppManifest
 from moesaic.config import Settings, get_settings
 from moesaic.privacy import install_log_redaction
 from moesaic.services import Platform
 
 CORE_ROUTERS = (chat, apps, conversations, inbox, knowledge, keys, accounts, audit, health)
-
-
-def mount_app_routes(app: FastAPI, manifest: AppManifest) -> None:
-    """Mount an app's router once at ``/v1/apps/{name}``; the app owns every route of it (the gate checks)."""
-    if manifest.api_router is None or manifest.name in app.state.mounted_apps:
-        return
-    for route in manifest.api_router.routes:
-        if isinstance(route, APIRoute):
-            route.openapi_extra = with_app(route.openapi_extra, manifest.name)
-    app.include_router(manifest.api_router, prefix=f"/v1/apps/{manifest.name}")
-    app.state.mounted_apps.add(manifest.name)
-    app.openapi_schema = None
 
 
 def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
@@ -42,9 +27,10 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         owned = platform is None
         install_log_redaction()
         app.state.platform = platform or Platform.create(settings or get_settings())
-        for manifest in app.state.platform.apps:
-            mount_app_routes(app, manifest)
+        mount_app_routers(app, app.state.platform)
         check_routes(app)
+        if owned:
+            app.state.platform.warm_up()  # heavy app models load before /readyz says ready
         try:
             yield
         finally:
@@ -54,13 +40,14 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     # The gate is a dependency of the application's router, so every route included later has it too.
     app = FastAPI(title="Moesaic", version="0.1.0", lifespan=lifespan, dependencies=[Depends(authorize)],
                   description="Domain AI assistants over a Mixture-of-Experts model service.")
-    app.state.mounted_apps = set()
     if platform is not None:
         app.state.platform = platform
     install_error_handlers(app)
     install_gate(app)
     for module in CORE_ROUTERS:
         app.include_router(module.router)
+    if platform is not None:
+        mount_app_routers(app, platform)  # now, so the routes are in the OpenAPI schema from the start
     check_routes(app)
 
     @app.middleware("http")

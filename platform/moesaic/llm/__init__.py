@@ -4,6 +4,7 @@ from moesaic.config import Settings
 from moesaic.llm.base import ChatModel, ModelReply, ModelRequest
 from moesaic.llm.extractive import ExtractiveModel
 from moesaic.llm.fake import FakeChatModel
+from moesaic.llm.offline import OfflineBehaviour, RuleCall
 
 
 def create_chat_model(settings: Settings) -> ChatModel:
@@ -22,4 +23,7 @@ def create_chat_model(settings: Settings) -> ChatModel:
     return ExtractiveModel()
 
 
-__all__ = ["ChatModel", "ExtractiveModel", "FakeChatModel", "ModelReply", "ModelRequest", "create_chat_model"]
+__all__ = [
+    "ChatModel", "ExtractiveModel", "FakeChatModel", "ModelReply", "ModelRequest", "OfflineBehaviour", "RuleCall",
+    "create_chat_model",
+]

@@ -11,9 +11,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from moesaic.apps import OfflineBehaviour
+from moesaic.llm.offline import OfflineBehaviour
 from moesaic.tools.spec import ToolSpec
-from moesaic.types import Chunk, Message, ToolCall, Usage
+from moesaic.types import Chunk, Message, ToolCall, Usage, estimate_tokens
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,4 @@ def _with_latency(reply: ModelReply, seconds: float) -> ModelReply:
     return replace(reply, latency_s=seconds)
 
 
-def estimate_tokens(text: str) -> int:
-    """A cheap token estimate (no tokenizer download): about 4 characters per token."""
-    return max(1, (len(text) + 3) // 4) if text else 0
+__all__ = ["ChatModel", "ModelReply", "ModelRequest", "StreamItem", "estimate_tokens", "split_for_streaming"]

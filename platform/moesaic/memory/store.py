@@ -15,9 +15,8 @@ from sqlalchemy.exc import IntegrityError
 
 from moesaic.db import Database, utcnow
 from moesaic.errors import Conflict, NotFound
-from moesaic.llm.base import estimate_tokens
 from moesaic.memory.tables import Conversation, MessageRecord, ToolCallRecord
-from moesaic.types import Message, ToolCall
+from moesaic.types import Message, ToolCall, estimate_tokens
 
 SUMMARY_CHARS_PER_TURN = 160
 SUMMARY_MAX_CHARS = 1200

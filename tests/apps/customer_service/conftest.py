@@ -185,6 +185,19 @@ def shop(shop_session: Shop, cs_model: Any) -> Shop:
     with platform.db.engine.begin() as connection:
         for table in reversed(StoreBase.metadata.sorted_tables):
             connection.execute(table.delete())
-    platform.app_services[APP.name] = APP.setup(platform.db, platform.settings)
+    context = platform.app_context(APP.name)
+    context.services.clear()
+    APP.setup(context)
     platform.model = cs_model
     return shop_session
+
+
+def run_setup(db: Database, settings: Settings) -> dict[str, Any]:
+    """The app's setup on a context of its own (as the platform runs it); returns the services it made."""
+    from apps.customer_service.manifest import APP
+    from moesaic.apps import AppContext
+
+    context = AppContext(app=APP.name, settings=settings, db=db, model=None, knowledge=None, metrics=None)  # type: ignore[arg-type]
+    assert APP.setup is not None
+    APP.setup(context)
+    return context.services

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from apps.customer_service.eval import STOP, Evaluation, main, missing_info
+from apps.customer_service.eval import STOP, SimulatedCustomerEval, main, missing_info
 from apps.customer_service.seed import DEMO_STORE_PATH, load_store_data
 from moesaic.config import Settings
 from moesaic.llm import FakeChatModel
@@ -59,7 +59,7 @@ def models() -> tuple[FakeChatModel, FakeChatModel]:
 
 def run(tasks: list[dict[str, Any]], agent: FakeChatModel, user: FakeChatModel, tmp_path: Path) -> dict[str, Any]:
     settings = Settings(home=tmp_path / "home", datasets_dir=tmp_path / "none", ingest_worker=False, agent_max_steps=8)
-    evaluation = Evaluation(agent, user, load_store_data(DEMO_STORE_PATH), settings, wait_for_knowledge=False)
+    evaluation = SimulatedCustomerEval(agent, user, load_store_data(DEMO_STORE_PATH), settings, wait_for_knowledge=False)
     return evaluation.run(tasks)
 
 
@@ -158,7 +158,7 @@ def test_gold_actions_through_the_agent_loop_match_the_gold_replay(task_id: str,
     agent, user = FakeChatModel(), FakeChatModel()
     gold_scripts(tasks[0], agent, user)
     settings = Settings(home=tmp_path / "home", datasets_dir=tmp_path / "none", ingest_worker=False, agent_max_steps=50)
-    report = Evaluation(agent, user, load_store_data(tau2_dir / "db.json"), settings, wait_for_knowledge=False).run(tasks)
+    report = SimulatedCustomerEval(agent, user, load_store_data(tau2_dir / "db.json"), settings, wait_for_knowledge=False).run(tasks)
     (result,) = report["tasks"]
     assert result["db_match"], result
     assert result["db_sha256"] != "f08162ba14d2d3ce9ebe4ebc0fa3cd4bdc2876eaaf9d3411802cdba96ea1f41a"  # the DB changed

@@ -8,14 +8,15 @@ import pytest
 from sqlalchemy import func, select
 
 from apps.customer_service import tools
-from apps.customer_service.manifest import APP, setup
+from apps.customer_service.manifest import APP
 from apps.customer_service.prompts import build_system_prompt
 from apps.customer_service.rules import offline_rules
 from apps.customer_service.store import Order, User
-from moesaic.apps import RuleCall, ToolContext
+from moesaic.apps import AppContext, RuleCall, ToolContext
 from moesaic.config import Settings
 from moesaic.db import Database
-from tests.apps.customer_service.conftest import call
+from moesaic.llm import FakeChatModel
+from tests.apps.customer_service.conftest import call, run_setup
 
 
 def _count(db: Database, column, tenant_id: str) -> int:  # type: ignore[no-untyped-def]
@@ -32,13 +33,13 @@ def _migrated(settings: Settings) -> Database:
 def test_setup_seeds_a_tenants_demo_store_once_on_first_use_without_the_dataset(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home", datasets_dir=tmp_path / "no-data")
     db = _migrated(settings)
-    services = setup(db, settings)
+    services = run_setup(db, settings)
     assert services["reference_compat"] is False
     assert _count(db, User.user_id, "t1") == 0  # nothing is seeded before the tenant uses the store
     ctx = ToolContext("t1", "c1", "customer_service", db, settings, services=services)
     assert call(tools.find_user_id_by_email, ctx, email="chen.wu@example.com").output == "chen_wu_1003"
     assert _count(db, User.user_id, "t1") == 3 and _count(db, Order.order_id, "t1") == 4
-    again = setup(db, settings)  # a second start (a fresh store handle) must not seed again
+    again = run_setup(db, settings)  # a second start (a fresh store handle) must not seed again
     ctx = ToolContext("t1", "c1", "customer_service", db, settings, services=again)
     assert call(tools.get_order_details, ctx, order_id="#W1000001").error is None
     assert _count(db, Order.order_id, "t1") == 4
@@ -48,7 +49,7 @@ def test_setup_seeds_a_tenants_demo_store_once_on_first_use_without_the_dataset(
 def test_setup_seeds_the_dataset_when_present(tmp_path: Path, tau2_dir: Path) -> None:
     settings = Settings(home=tmp_path / "home", datasets_dir=tau2_dir.parent)
     db = _migrated(settings)
-    services = setup(db, settings)
+    services = run_setup(db, settings)
     ctx = ToolContext("t1", "c1", "customer_service", db, settings, services=services)
     assert call(tools.find_user_id_by_name_zip, ctx, first_name="Yusuf", last_name="Rossi", zip="19122").output == (
         "yusuf_rossi_9620"
@@ -86,4 +87,15 @@ def test_offline_rules_only_propose_read_tools() -> None:
 def test_system_prompt_carries_the_policy(tmp_path: Path) -> None:
     demo = build_system_prompt(Settings(datasets_dir=tmp_path))
     assert "Demo store policy" in demo and "authenticate" in demo.lower()
-    assert "transfer_to_human_agents" in APP.system_prompt
+    assert "transfer_to_human_agents" in APP.system_prompt_for(Settings(datasets_dir=tmp_path))
+
+
+def test_system_prompt_follows_the_settings_like_the_knowledge_documents(tmp_path: Path) -> None:
+    from apps.customer_service.knowledge import knowledge_documents
+
+    (tmp_path / "tau2_retail").mkdir()
+    (tmp_path / "tau2_retail" / "policy.md").write_text("# Retail agent policy\nOnly refunds on Tuesdays.")
+    settings = Settings(datasets_dir=tmp_path)
+    assert "Only refunds on Tuesdays." in APP.system_prompt_for(settings)
+    assert b"Only refunds on Tuesdays." in dict(knowledge_documents(settings))["policy.md"]
+    assert "Only refunds on Tuesdays." not in APP.system_prompt_for(Settings(datasets_dir=tmp_path / "none"))

@@ -15,14 +15,14 @@ from sqlalchemy import func, inspect, select, text
 
 from apps.customer_service import tools
 from apps.customer_service.export import export_store
-from apps.customer_service.manifest import APP, setup
+from apps.customer_service.manifest import APP
 from apps.customer_service.seed import DEMO_STORE_PATH, load_store_data
 from apps.customer_service.store import StoreBase
 from moesaic.apps import ToolContext
 from moesaic.config import Settings
 from moesaic.db import Database
 from moesaic.access import authenticate, create_api_key, ensure_tenant
-from tests.apps.customer_service.conftest import call
+from tests.apps.customer_service.conftest import call, run_setup
 from tests.apps.customer_service.legacy_store import create_legacy_store
 
 STORE_REVISION = "cs_0001_tenant_store"
@@ -94,7 +94,7 @@ def test_a_store_made_by_the_old_code_upgrades_into_the_default_tenant(
         assert authenticate(db, key).tenant_id == tenant_id
 
     settings = Settings(home=tmp_path / "home", datasets_dir=tmp_path / "no-data")
-    services = setup(db, settings)
+    services = run_setup(db, settings)
     default = _context(db, settings, services, tenant_id)
     assert call(tools.find_user_id_by_email, default, email="ada.lane@example.com").output == "ada_lane_1001"
     cancelled = call(tools.cancel_pending_order, default, order_id="#W1000001", reason="no longer needed")

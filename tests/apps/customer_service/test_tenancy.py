@@ -16,7 +16,7 @@ from apps.customer_service import tools
 from sqlalchemy import func, select
 
 from apps.customer_service.export import export_store
-from apps.customer_service.manifest import APP, setup
+from apps.customer_service.manifest import APP
 from apps.customer_service.seed import DEMO_STORE_PATH, load_store_data, seed_store, validate_store_data
 from apps.customer_service.store import Order
 from moesaic.apps import ToolContext
@@ -26,7 +26,7 @@ from moesaic.llm import ExtractiveModel, FakeChatModel
 from moesaic.llm.fake import call as model_call
 from moesaic.llm.fake import reply_with_tools
 from moesaic.access import create_api_key, ensure_tenant
-from tests.apps.customer_service.conftest import Shop, call
+from tests.apps.customer_service.conftest import run_setup, Shop, call
 
 ONLY_DEFAULT = "#W9000001"  # the default tenant's copy of the demo store calls #W1000001 this
 
@@ -55,7 +55,7 @@ def platform_db(fresh_database_url: str) -> Iterator[Database]:
 @pytest.fixture
 def services(platform_db: Database, tmp_path: Path) -> dict[str, Any]:
     """The app's services as the platform builds them: every tenant's store is seeded from the demo store."""
-    return setup(platform_db, Settings(home=tmp_path / "home", datasets_dir=tmp_path / "no-data"))
+    return run_setup(platform_db, Settings(home=tmp_path / "home", datasets_dir=tmp_path / "no-data"))
 
 
 def tenant_context(db: Database, services: dict[str, Any], tenant: str) -> ToolContext:
@@ -111,7 +111,7 @@ def test_two_tenants_hold_the_same_ids_independently(platform_db: Database, serv
 
 def test_two_processes_seeding_a_new_tenant_at_once_seed_it_once(platform_db: Database, tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home", datasets_dir=tmp_path / "no-data")
-    stores = [setup(platform_db, settings)["store"] for _ in range(2)]  # one store handle per process
+    stores = [run_setup(platform_db, settings)["store"] for _ in range(2)]  # one store handle per process
     tenant_id = ensure_tenant(platform_db, "newcomer")
     barrier = threading.Barrier(len(stores))
     errors: list[BaseException] = []

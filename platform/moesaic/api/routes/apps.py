@@ -1,4 +1,4 @@
-"""Apps and models: ``GET /v1/apps`` (native) and ``GET /v1/models`` (OpenAI's listing of apps)."""
+"""Apps and models: ``GET /v1/apps`` (native, every app) and ``GET /v1/models`` (OpenAI's listing: chat apps only)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ def list_apps(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
                 "knowledge_base": app.knowledge_base,
                 "tools": [t.name for t in app.tools],
                 "write_tools": [t.name for t in app.tools if t.writes],
+                "chat": app.is_chat,
             }
             for app in platform.apps
             if principal.may_use(app.name)
@@ -36,7 +37,7 @@ def list_models(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any
         "object": "list",
         "data": [
             {"id": app.name, "object": "model", "created": 0, "owned_by": "moesaic"}
-            for app in platform.apps
+            for app in platform.apps.chat_apps
             if principal.may_use(app.name)
         ],
     }

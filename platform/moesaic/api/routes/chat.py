@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from moesaic.agent import AgentEvent, AgentResult, TextDelta, ToolEvent
 from moesaic.access import access
-from moesaic.api.deps import PlatformDep, PrincipalDep
+from moesaic.api.deps import PlatformDep, PrincipalDep, require_chat_app
 from moesaic.api.schemas import ChatCompletionRequest
 from moesaic.errors import MoesaicError, UserError
 from moesaic.types import Message
@@ -33,7 +33,7 @@ router = APIRouter(tags=["chat"])
     openapi_extra=access(app="body:model", conversation="body:conversation_id", knowledge_base="body:knowledge_base"),
 )
 def create_chat_completion(body: ChatCompletionRequest, platform: PlatformDep, principal: PrincipalDep) -> Any:
-    app = platform.apps.get(body.model)  # the gate checked that the principal may use it
+    app = require_chat_app(platform, principal, body.model)  # the gate checked the principal may use it
     tenant = principal.tenant_id
     if body.conversation_id:
         conversation = platform.store.get(tenant, body.conversation_id)

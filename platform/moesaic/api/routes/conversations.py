@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from moesaic.access import access
-from moesaic.api.deps import PlatformDep, PrincipalDep
+from moesaic.api.deps import PlatformDep, PrincipalDep, require_chat_app
 from moesaic.api.schemas import ConversationCreate
 
 router = APIRouter(tags=["conversations"])
@@ -15,7 +15,7 @@ router = APIRouter(tags=["conversations"])
 
 @router.post("/v1/apps/{app}/conversations", status_code=201, openapi_extra=access(app="path:app"))
 def create_conversation(app: str, body: ConversationCreate, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
-    manifest = platform.apps.get(app, field="app")
+    manifest = require_chat_app(platform, principal, app, field="app")
     return platform.store.create(principal.tenant_id, manifest.name, title=body.title).to_dict()
 
 

@@ -30,8 +30,10 @@ def readyz(platform: PlatformDep) -> Any:
     except Exception as exc:  # readiness reports, it does not raise
         checks["database"] = f"error: {exc}"
     checks["model"] = platform.model.name
-    ready = checks["database"] == "ok"
-    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503)
+    apps = dict(platform.app_status)
+    ready = checks["database"] == "ok" and not any(status.startswith("error") for status in apps.values())
+    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks, "apps": apps},
+                        status_code=200 if ready else 503)
 
 
 @router.get("/metrics", openapi_extra=access(public=True))

@@ -1,0 +1,34 @@
+"""The app contract: ``AppManifest`` and what the platform hands an app (``AppContext``, ``ToolContext``).
+
+Public surface for app authors (see docs/APPS.md): the manifest and its parts (``Evaluation``,
+``MissingData``, ``OfflineBehaviour``, ``RuleCall``), the contexts, and the helpers that reach them
+from route and command code (``AppContextDep``, ``TenantIdDep``, ``command_context``). The platform
+side (``load_apps``, ``AppRegistry``) is here too. Nothing in this package serves HTTP or runs jobs.
+"""
+
+from moesaic.apps.context import AppContext, ToolContext
+from moesaic.apps.evaluation import Evaluation, MissingData, check_floors, load_floors
+from moesaic.apps.manifest import AppManifest
+from moesaic.apps.registry import ENTRY_POINT_GROUP, AppRegistry, check_app, load_apps, migration_folders
+from moesaic.apps.routing import AppContextDep, TenantIdDep, command_context
+from moesaic.llm.offline import OfflineBehaviour, RuleCall
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "AppContext",
+    "AppContextDep",
+    "AppManifest",
+    "AppRegistry",
+    "Evaluation",
+    "MissingData",
+    "OfflineBehaviour",
+    "RuleCall",
+    "TenantIdDep",
+    "ToolContext",
+    "check_app",
+    "check_floors",
+    "command_context",
+    "load_apps",
+    "load_floors",
+    "migration_folders",
+]

@@ -1,0 +1,69 @@
+"""What the platform hands an app at run time: ``AppContext`` (setup, routes, jobs, commands, evals)
+and ``ToolContext`` (one tool call inside one conversation).
+
+Plain dataclasses: they hold references to the platform's services, they build none. The platform
+(``moesaic.services``) fills them in; this module never imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from moesaic.errors import ConfigError
+
+if TYPE_CHECKING:
+    from moesaic.config import Settings
+    from moesaic.db import Database
+    from moesaic.llm import ChatModel
+    from moesaic.metrics import Metrics
+
+
+@dataclass
+class AppContext:
+    """One app's view of the platform in this process.
+
+    ``services`` is the app's own scratch space: ``setup`` puts what its tools, routes and jobs share
+    there (a store, a loaded model); tools see the same dict as ``ToolContext.services``.
+    ``jobs`` is the job queue (``None`` in processes that have none).
+    """
+
+    app: str
+    settings: "Settings"
+    db: "Database"
+    model: "ChatModel"
+    knowledge: Any  # moesaic.retrieval.KnowledgeService
+    metrics: "Metrics"
+    jobs: Any = None  # moesaic.jobs.JobQueue
+    services: dict[str, Any] = field(default_factory=dict)
+    agent_factory: Callable[..., Any] | None = field(default=None, repr=False)
+
+    def agent(self, tenant_id: str, conversation_id: str, *, services: dict[str, Any] | None = None,
+              max_steps: int | None = None) -> Any:
+        """An agent loop (``moesaic.agent.Agent``) over this app for one conversation.
+
+        ``services`` replaces the app's services for this agent only (an evaluation gives each task its
+        own store); the platform's shared services are never modified.
+        """
+        if self.agent_factory is None:
+            raise ConfigError(f"app {self.app!r}: this context was built without an agent loop")
+        return self.agent_factory(tenant_id, conversation_id, services=services, max_steps=max_steps)
+
+
+@dataclass
+class ToolContext:
+    """What a tool may reach besides its arguments: passed as the ``ctx`` parameter."""
+
+    tenant_id: str
+    conversation_id: str | None
+    app: str
+    db: "Database"
+    settings: "Settings"
+    services: dict[str, Any] = field(default_factory=dict)
+    handoff_summary: str | None = None
+    principal: Any = None  # the moesaic.access.Principal the conversation runs for (None: the platform)
+
+    def request_handoff(self, summary: str) -> None:
+        """Ask the agent loop to put the conversation in the ``handed_off`` state after this step."""
+        self.handoff_summary = summary or "The customer asked for a person."
