@@ -1,0 +1,108 @@
+"""Extraction from any text: sentences, the offline model, assertion status, and the LLM/hybrid modes.
+
+``Extractor.extract(text, mode=..., labels=...)`` splits the text into sentences with exact offsets
+(``moesaic.sentences``), tags all sentences in one batch (a sentence longer than the encoder window is
+covered by overlapping windows), decides each entity's assertion from its sentence, and returns
+``Entity`` objects whose ``text == input[start:end]``. Modes:
+
+- ``model``: the trained classifier (problem, treatment; it never claims ``test``).
+- ``llm``: the configured chat model (``llm.extract_with_llm``), spans aligned back to the text.
+- ``hybrid``: every model entity, plus each LLM entity that overlaps no model entity (so tests and
+  anything the model missed come from the LLM; where both found something, the measured model's span
+  and label win).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from moesaic.sentences import Sentence, split_sentences
+
+from apps.medical_ner.assertion import assert_entities
+from apps.medical_ner.entities import Entity, check_labels, check_mode, check_text
+
+
+@dataclass
+class Extraction:
+    entities: list[Entity]
+    mode: str
+    model_version: str
+    num_llm_dropped: int = 0  # LLM spans that could not be aligned to the text
+    notes: list[str] = field(default_factory=list)
+
+
+def sentences_of(text: str) -> list[Sentence]:
+    """Sentences with exact offsets; a text the segmenter returns nothing for counts as one sentence."""
+    found = split_sentences(text)
+    if not found and text.strip():
+        start = len(text) - len(text.lstrip())
+        end = len(text.rstrip())
+        found = [Sentence(start, end, text[start:end])]
+    return found
+
+
+def with_assertions(text: str, spans: Sequence[tuple[int, int, str, float | None, str, str | None]], sentences: list[Sentence]) -> list[Entity]:
+    """Entities from (start, end, label, score, source, assertion or None) spans; a missing assertion is
+    decided by the rules within the entity's sentence."""
+    entities = []
+    for start, end, label, score, source, assertion in spans:
+        if assertion is None:
+            sentence = next((s for s in sentences if s.start <= start < s.end), None)
+            if sentence is None:
+                assertion = "present"
+            else:
+                assertion = assert_entities(sentence.text, [(start - sentence.start, min(end, sentence.end) - sentence.start)])[0]
+        entities.append(Entity(start, end, text[start:end], label, assertion, score, source))
+    return entities
+
+
+class Extractor:
+    """The app's extraction service: a loaded ``Tagger`` (may be ``None`` for LLM-only use) and a chat model."""
+
+    def __init__(self, tagger: Any, chat_model: Any = None, *, model_version: str = "") -> None:
+        self.tagger = tagger
+        self.chat_model = chat_model
+        self.model_version = model_version
+
+    def model_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int, str, float | None, str, str | None]]]:
+        """Model entities for several texts at once (all their sentences in one batch)."""
+        per_text = [sentences_of(text) for text in texts]
+        flat = [s.text for sentences in per_text for s in sentences]
+        tagged = iter(self.tagger.tag(flat)) if flat else iter(())
+        results = []
+        for sentences in per_text:
+            spans = []
+            for sentence in sentences:
+                for span in next(tagged):
+                    spans.append((sentence.start + span.start, sentence.start + span.end, span.label, span.score, "model", None))
+            results.append(spans)
+        return results
+
+    def extract(self, text: str, *, mode: str = "model", labels: Iterable[str] | None = None) -> Extraction:
+        return self.extract_many([text], mode=mode, labels=labels)[0]
+
+    def extract_many(self, texts: Sequence[str], *, mode: str = "model", labels: Iterable[str] | None = None) -> list[Extraction]:
+        check_mode(mode)
+        wanted = check_labels(labels)
+        for index, text in enumerate(texts):
+            check_text(text, "text" if len(texts) == 1 else f"texts[{index}]")
+        model_spans = self.model_spans(texts) if mode in ("model", "hybrid") else [[] for _ in texts]
+        results = []
+        for text, from_model in zip(texts, model_spans):
+            dropped = 0
+            notes: list[str] = []
+            spans = list(from_model)
+            if mode in ("llm", "hybrid"):
+                from apps.medical_ner.llm import extract_with_llm, merge_hybrid
+
+                llm_spans, dropped = extract_with_llm(self.chat_model, text)
+                spans = merge_hybrid(spans, llm_spans) if mode == "hybrid" else llm_spans
+                if dropped:
+                    notes.append(f"{dropped} LLM entities could not be aligned to the text and were dropped")
+            spans = [s for s in spans if s[2] in wanted]
+            spans.sort(key=lambda s: (s[0], s[1]))
+            entities = with_assertions(text, spans, sentences_of(text))
+            results.append(Extraction(entities, mode, self.model_version, dropped, notes))
+        return results
