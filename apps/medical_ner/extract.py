@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from moesaic.sentences import Sentence, split_sentences
+from moesaic import Sentence, split_sentences
 
 from apps.medical_ner.assertion import assert_entities
 from apps.medical_ner.entities import Entity, check_labels, check_mode, check_text
@@ -81,13 +81,17 @@ class Extractor:
         return results
 
     def extract(self, text: str, *, mode: str = "model", labels: Iterable[str] | None = None) -> Extraction:
-        return self.extract_many([text], mode=mode, labels=labels)[0]
+        return self._extract([text], mode, labels, ["text"])[0]
 
     def extract_many(self, texts: Sequence[str], *, mode: str = "model", labels: Iterable[str] | None = None) -> list[Extraction]:
+        """Several texts in one model batch; a bad one is a ``UserError`` naming ``texts[i]``."""
+        return self._extract(texts, mode, labels, [f"texts[{i}]" for i in range(len(texts))])
+
+    def _extract(self, texts: Sequence[str], mode: str, labels: Iterable[str] | None, fields: list[str]) -> list[Extraction]:
         check_mode(mode)
         wanted = check_labels(labels)
-        for index, text in enumerate(texts):
-            check_text(text, "text" if len(texts) == 1 else f"texts[{index}]")
+        for text, name in zip(texts, fields):
+            check_text(text, name)
         model_spans = self.model_spans(texts) if mode in ("model", "hybrid") else [[] for _ in texts]
         results = []
         for text, from_model in zip(texts, model_spans):

@@ -110,7 +110,7 @@ def align(text: str, needle: str, taken: set[tuple[int, int]]) -> tuple[int, int
 def _chunks(text: str) -> list[tuple[int, str]]:
     if len(text) <= CHUNK_CHARS:
         return [(0, text)]
-    from moesaic.sentences import split_sentences
+    from moesaic import split_sentences
 
     chunks: list[tuple[int, str]] = []
     start = end = 0

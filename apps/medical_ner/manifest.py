@@ -1,13 +1,14 @@
 """The medical_ner app: problems, treatments and tests in clinical text, with offsets and assertions.
 
-Not a chat app (no system prompt). It contributes CLI commands (``train``), evaluations (``ner``,
-``assertion``) and, in ``warmup``, the loaded classifier. Registered in pyproject.toml under
+Not a chat app (no system prompt). It contributes a router (``POST /v1/apps/medical_ner/extract``),
+CLI commands (``train``), evaluations (``ner``, ``assertion``) and, in ``warmup``, the loaded classifier. Registered in pyproject.toml under
 ``moesaic.apps``.
 """
 
 from __future__ import annotations
 
 from apps.medical_ner.commands import EVALS, commands
+from apps.medical_ner.routes import router
 from moesaic.apps import AppContext, AppManifest
 
 
@@ -29,6 +30,7 @@ APP = AppManifest(
     "offsets and assertion status (present, absent, possible, hypothetical, conditional, someone else). "
     "The offline model (MiniLM + LoRA, trained on NCBI-disease and BC5CDR) finds problems and treatments; "
     "the LLM mode also finds tests.",
+    router=router,
     commands=commands,
     evals=EVALS,
     setup=setup,

@@ -4,7 +4,7 @@ Public names for apps; everything else an app may use is reached through the doc
 subpackages, each through its ``__init__`` only (docs/APPS.md, "What an app may import"; a test
 enforces it): ``moesaic.apps``, ``moesaic.tools``, ``moesaic.llm``, ``moesaic.retrieval``, ``moesaic.db``,
 ``moesaic.memory``, ``moesaic.agent``, ``moesaic.access``, ``moesaic.jobs``, ``moesaic.config``,
-``moesaic.errors``, ``moesaic.types``. The API layer, ``moesaic.services``, the CLI and the engine are
+``moesaic.errors``, ``moesaic.types`` (and ``split_sentences``, re-exported here). The API layer, ``moesaic.services``, the CLI and the engine are
 not for apps. The names load lazily, so that ``moesaic.engine`` imports on a GPU host that has torch
 but no web stack.
 """
@@ -35,6 +35,8 @@ _EXPORTS = {
     "Citation": "moesaic.types",
     "Message": "moesaic.types",
     "ToolCall": "moesaic.types",
+    "Sentence": "moesaic.sentences",
+    "split_sentences": "moesaic.sentences",
 }
 __all__ = [
     "AppContext",
@@ -51,11 +53,13 @@ __all__ = [
     "NotFound",
     "OfflineBehaviour",
     "RuleCall",
+    "Sentence",
     "ToolCall",
     "ToolContext",
     "ToolError",
     "ToolSpec",
     "UserError",
+    "split_sentences",
     "tool",
 ]
 assert sorted(__all__) == sorted(_EXPORTS), "__all__ and _EXPORTS must name the same things"
@@ -66,6 +70,7 @@ if TYPE_CHECKING:
     from moesaic.services import open_app_context
     from moesaic.errors import ConfigError, MoesaicError, NotFound, ToolError, UserError
     from moesaic.tools.spec import ToolSpec, tool
+    from moesaic.sentences import Sentence, split_sentences
     from moesaic.types import Chunk, Citation, Message, ToolCall
 
 
