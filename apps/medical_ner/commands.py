@@ -51,7 +51,7 @@ def quick_ner(ctx: AppContext) -> Mapping[str, float]:
     corpora = read_corpora(folder, "devel", ("NCBI-disease-IOB", "BC5CDR-IOB"))
     if len(corpora) < 2:
         raise MissingData(f"NCBI-disease-IOB/devel.tsv and BC5CDR-IOB/devel.tsv not found under {folder}; set MOESAIC_DATASETS_DIR to the public data")
-    tagger = ctx.services.get("tagger") or Tagger.load()
+    tagger = ctx.services.get("tagger") or Tagger.load(precision="auto")
     sample = {name: sentences[:QUICK_SENTENCES] for name, sentences in corpora.items()}
     scores, _ = evaluate_corpora(sample, tagger.tag)
     return {f"f1_{name}": round(score.f1, 4) for name, score in scores.items()}

@@ -3,21 +3,29 @@
 Constrained decoding allows only valid BIO sequences (``I-x`` only after ``B-x`` or ``I-x``) and picks
 the most probable valid one under the per-word probabilities (no learned transitions: this is not a
 CRF). ``argmax`` takes each word's best tag; an ``I-x`` that starts a chunk is read as ``B-x``, as
-conlleval does. Pure torch on the CPU; nothing here knows about text.
+conlleval does. numpy on the CPU; nothing here knows about text.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+import numpy as np
 import torch
 
 NEG_INF = -1e9
 
 
-def transition_mask(tags: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(allowed[prev, next], allowed_at_start[next]) as 0 / -inf additive scores."""
+def transition_mask(tags: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(allowed[prev, next], allowed_at_start[next]) as 0 / NEG_INF additive scores."""
+    return _transition_mask(tuple(tags))
+
+
+@lru_cache(maxsize=8)
+def _transition_mask(tags: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     size = len(tags)
-    allowed = torch.zeros(size, size)
-    start = torch.zeros(size)
+    allowed = np.zeros((size, size))
+    start = np.zeros(size)
     for nxt, tag in enumerate(tags):
         if tag.startswith("I-"):
             label = tag[2:]
@@ -33,17 +41,17 @@ def viterbi(log_probs: torch.Tensor, tags: tuple[str, ...]) -> list[str]:
     assert log_probs.dim() == 2 and log_probs.shape[1] == len(tags), f"log_probs {tuple(log_probs.shape)} vs {len(tags)} tags"
     if log_probs.shape[0] == 0:
         return []
+    emissions = log_probs.double().numpy()  # [W, K]
     allowed, start = transition_mask(tags)
-    scores = log_probs[0] + start  # [K]
-    back: list[torch.Tensor] = []
-    for word in range(1, log_probs.shape[0]):
-        candidates = scores.unsqueeze(1) + allowed  # [K prev, K next]
-        best, index = candidates.max(dim=0)
-        back.append(index)
-        scores = best + log_probs[word]
+    scores = emissions[0] + start  # [K]
+    back = np.zeros(emissions.shape, dtype=np.int64)  # [W, K]
+    for word in range(1, emissions.shape[0]):
+        candidates = scores[:, None] + allowed  # [K prev, K next]
+        back[word] = candidates.argmax(axis=0)
+        scores = candidates.max(axis=0) + emissions[word]
     path = [int(scores.argmax())]
-    for index in reversed(back):
-        path.append(int(index[path[-1]]))
+    for word in range(emissions.shape[0] - 1, 0, -1):
+        path.append(int(back[word, path[-1]]))
     return [tags[i] for i in reversed(path)]
 
 

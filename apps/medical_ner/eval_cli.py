@@ -3,7 +3,8 @@
 Reads ``DIR/<corpus>/<split>.tsv`` for each corpus folder present (NCBI-disease-IOB, BC5CDR-IOB,
 BC5CDR-chem-IOB, BC5CDR-disease-IOB; other folders are skipped with a note on stderr), runs ONE model
 on the sentences' text, drops the labels a corpus does not annotate, and prints one JSON object as the
-last line: ``{"split", "corpora": {name: {precision, recall, f1, num_gold, num_pred}}, "sentences_per_s"}``.
+last line: ``{"split", "corpora": {name: {precision, recall, f1, num_gold, num_pred}}, "sentences_per_s", "precision"}``
+(``precision`` is the inference precision that ran: ``auto`` picks what the app serves).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--split", default="devel", help="file name without .tsv (default: devel)")
     parser.add_argument("--artefact", type=Path, default=None, help="a classifier .safetensors (default: the shipped one)")
     parser.add_argument("--decoding", choices=("viterbi", "argmax"), default="viterbi")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "int8"), default="auto",
+                        help="inference precision; auto (default) is what the app serves: bf16 where the CPU has it natively, else fp32")
     parser.add_argument("--limit", type=int, default=0, help="score only the first N sentences of each corpus (0: all)")
     args = parser.parse_args(list(argv) if argv is not None else None)
     data = args.data or default_ner_dir()
@@ -42,11 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from apps.medical_ner.evaluate import evaluate_corpora
     from apps.medical_ner.tagger import Tagger
 
-    tagger = Tagger.load(args.artefact)
+    tagger = Tagger.load(args.artefact, precision=args.precision)
     scores, speed = evaluate_corpora(corpora, lambda texts: tagger.tag(texts, decoding=args.decoding))  # type: ignore[arg-type, return-value]
     for name, score in scores.items():
         print(f"{name:16s} P {score.precision:.4f}  R {score.recall:.4f}  F1 {score.f1:.4f}  gold {score.num_gold}  pred {score.num_pred}", file=sys.stderr)
-    print(json.dumps({"split": args.split, "corpora": {k: v.as_dict() for k, v in scores.items()}, "sentences_per_s": round(speed, 1)}))
+    report = {"split": args.split, "corpora": {k: v.as_dict() for k, v in scores.items()}, "sentences_per_s": round(speed, 1), "precision": tagger.precision}
+    print(json.dumps(report))
     return 0
 
 

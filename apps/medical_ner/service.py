@@ -1,7 +1,7 @@
 """The app's loaded state: one ``Extractor`` per process, built on first use (or in ``warmup``).
 
 ``setup`` only records where the artefact is; ``warmup`` (API, worker) loads the model so the first
-request does not pay for it. ``model_version`` names the base, the method and the artefact's hash.
+request does not pay for it. Inference runs in bf16 where the CPU has it natively (``Tagger.default_precision``). ``model_version`` names the base, the method and the artefact's hash.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def get_extractor(services: dict[str, Any], chat_model: Any = None) -> Extractor
             from apps.medical_ner.tagger import DEFAULT_ARTEFACT, Tagger
 
             artefact = Path(services.get("artefact") or DEFAULT_ARTEFACT)
-            tagger = services.get("tagger") or Tagger.load(artefact)
+            tagger = services.get("tagger") or Tagger.load(artefact, precision=services.get("precision") or "auto")
             services["tagger"] = tagger
             extractor = Extractor(tagger, chat_model, model_version=model_version(artefact))
             services["extractor"] = extractor
