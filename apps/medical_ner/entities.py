@@ -16,6 +16,8 @@ from moesaic.errors import UserError
 from apps.medical_ner.labels import LABELS
 
 MODES = ("model", "llm", "hybrid")
+# An entity before its text and assertion are filled in: (start, end, label, score, source, assertion or None)
+SpanTuple = tuple[int, int, str, float | None, str, str | None]
 MAX_TEXT_CHARS = 100_000  # one text; larger inputs go through a job
 
 

@@ -11,12 +11,23 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from apps.medical_ner.iob import IOBSentence, Span
+from apps.medical_ner.iob import IOBSentence
 from apps.medical_ner.labels import CORPUS_LABELS
 
-Predictor = Callable[[Sequence[str]], list[list[Span]]]
+class SpanLike(Protocol):
+    """Anything with a character span and a label (gold ``Span``, the tagger's ``ScoredSpan``)."""
+
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def label(self) -> str: ...
+
+
+Predictor = Callable[[Sequence[str]], Sequence[Sequence[SpanLike]]]
 
 
 @dataclass(frozen=True)
@@ -48,7 +59,7 @@ class Score:
         }
 
 
-def score_spans(gold: Sequence[Sequence[Span]], predicted: Sequence[Sequence[Span]], labels: frozenset[str] | None = None) -> Score:
+def score_spans(gold: Sequence[Sequence[SpanLike]], predicted: Sequence[Sequence[SpanLike]], labels: frozenset[str] | None = None) -> Score:
     """Exact-match counts over parallel lists of per-sentence spans; ``labels`` keeps only those labels on both sides."""
     assert len(gold) == len(predicted), f"{len(gold)} gold sentences vs {len(predicted)} predicted"
     num_gold = num_pred = num_correct = 0
@@ -65,7 +76,7 @@ def evaluate_corpora(corpora: dict[str, list[IOBSentence]], predict: Predictor) 
     """Score ``predict`` on every corpus (its own label filter); also the sentences per second it ran at.
     Corpora with the same sentences (BC5CDR and its chem/disease views) are predicted once."""
     scores: dict[str, Score] = {}
-    cache: dict[tuple[str, ...], list[list[Span]]] = {}
+    cache: dict[tuple[str, ...], Sequence[Sequence[SpanLike]]] = {}
     num_sentences = 0
     elapsed = 0.0
     for name, sentences in corpora.items():

@@ -21,7 +21,7 @@ from typing import Any
 from moesaic import Sentence, split_sentences
 
 from apps.medical_ner.assertion import assert_entities
-from apps.medical_ner.entities import Entity, check_labels, check_mode, check_text
+from apps.medical_ner.entities import Entity, SpanTuple, check_labels, check_mode, check_text
 
 
 @dataclass
@@ -43,7 +43,7 @@ def sentences_of(text: str) -> list[Sentence]:
     return found
 
 
-def with_assertions(text: str, spans: Sequence[tuple[int, int, str, float | None, str, str | None]], sentences: list[Sentence]) -> list[Entity]:
+def with_assertions(text: str, spans: Sequence[SpanTuple], sentences: list[Sentence]) -> list[Entity]:
     """Entities from (start, end, label, score, source, assertion or None) spans; a missing assertion is
     decided by the rules within the entity's sentence."""
     entities = []
@@ -66,14 +66,14 @@ class Extractor:
         self.chat_model = chat_model
         self.model_version = model_version
 
-    def model_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int, str, float | None, str, str | None]]]:
+    def model_spans(self, texts: Sequence[str]) -> list[list[SpanTuple]]:
         """Model entities for several texts at once (all their sentences in one batch)."""
         per_text = [sentences_of(text) for text in texts]
         flat = [s.text for sentences in per_text for s in sentences]
         tagged = iter(self.tagger.tag(flat)) if flat else iter(())
-        results = []
+        results: list[list[SpanTuple]] = []
         for sentences in per_text:
-            spans = []
+            spans: list[SpanTuple] = []
             for sentence in sentences:
                 for span in next(tagged):
                     spans.append((sentence.start + span.start, sentence.start + span.end, span.label, span.score, "model", None))

@@ -21,6 +21,7 @@ from moesaic.llm import ChatModel, ModelRequest
 from moesaic.types import Message
 
 from apps.medical_ner.assertion import STATUSES
+from apps.medical_ner.entities import SpanTuple as Span
 from apps.medical_ner.labels import LABELS
 
 FUZZY_MIN_RATIO = 0.85
@@ -36,8 +37,6 @@ associated_with_someone_else (e.g. a family member's disease).
 Copy each entity's text EXACTLY as it appears in the input (same spelling and case), once per mention.
 Answer with JSON only, no prose:
 {"entities": [{"text": "...", "label": "problem|treatment|test", "assertion": "present"}]}"""
-
-Span = tuple[int, int, str, float | None, str, str | None]  # start, end, label, score, source, assertion
 
 
 def parse_reply(content: str) -> list[dict[str, Any]]:

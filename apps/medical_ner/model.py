@@ -65,7 +65,8 @@ def load_encoder(model_dir: Path | None = None, *, dtype: torch.dtype = torch.fl
     missing, unexpected = encoder.load_state_dict(weights, strict=False)
     missing = [k for k in missing if not k.endswith("position_ids")]
     assert not missing and not unexpected, f"encoder weights do not fit: missing {missing}, unexpected {unexpected}"
-    return encoder.to(dtype)
+    nn.Module.to(encoder, dtype)  # in place; transformers retypes BertModel.to
+    return encoder
 
 
 class TokenClassifier(nn.Module):
@@ -75,7 +76,7 @@ class TokenClassifier(nn.Module):
         super().__init__()
         self.encoder = encoder
         self.dropout = nn.Dropout(dropout)
-        hidden = encoder.config.hidden_size
+        hidden = int(getattr(encoder, "config").hidden_size)
         self.head = nn.Linear(hidden, num_tags)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -83,8 +84,10 @@ class TokenClassifier(nn.Module):
         return self.head(self.dropout(hidden))  # [B, T, K]
 
 
-def add_lora(encoder: BertModel, config: ClassifierConfig) -> nn.Module:
+def add_lora(encoder: nn.Module, config: ClassifierConfig) -> nn.Module:
     """Wrap ``encoder`` with LoRA adapters (only they train; the base weights are frozen)."""
+    import warnings
+
     from peft import LoraConfig, get_peft_model
 
     lora = LoraConfig(
@@ -94,7 +97,9 @@ def add_lora(encoder: BertModel, config: ClassifierConfig) -> nn.Module:
         target_modules=list(LORA_TARGETS),
         bias="none",
     )
-    return get_peft_model(encoder, lora)
+    with warnings.catch_warnings():  # peft asks transformers a deprecated question (is_gradient_checkpointing)
+        warnings.simplefilter("ignore", FutureWarning)
+        return get_peft_model(encoder, lora)
 
 
 def trainable_state(model: TokenClassifier, config: ClassifierConfig) -> dict[str, torch.Tensor]:
@@ -141,7 +146,7 @@ def load_classifier(path: Path, base_dir: Path | None = None, *, merge: bool = T
         unexpected = getattr(result, "unexpected_keys", [])
         assert not unexpected, f"adapter keys that fit no layer: {unexpected[:5]}"
         if merge:
-            encoder = encoder.merge_and_unload()
+            encoder = getattr(encoder, "merge_and_unload")()
     model = TokenClassifier(encoder, len(config.tags), config.dropout)
     model.head.load_state_dict({k[len("head.") :]: v for k, v in state.items() if k.startswith("head.")})
     model.eval()

@@ -13,7 +13,7 @@ from moesaic.access import access
 from moesaic.apps import AppContextDep
 from moesaic.errors import UserError
 
-from apps.medical_ner.schemas import ExtractIn, ExtractOut, ResultOut
+from apps.medical_ner.schemas import EntityOut, ExtractIn, ExtractOut, ResultOut
 from apps.medical_ner.service import get_extractor
 
 router = APIRouter(tags=["medical_ner"])
@@ -34,5 +34,5 @@ def extract(body: ExtractIn, ctx: AppContextDep) -> ExtractOut:
     return ExtractOut(
         model_version=extractor.model_version,
         mode=body.mode,
-        results=[ResultOut(entities=[e.as_dict() for e in x.entities], num_llm_dropped=x.num_llm_dropped, notes=x.notes) for x in extractions],
+        results=[ResultOut(entities=[EntityOut(**e.as_dict()) for e in x.entities], num_llm_dropped=x.num_llm_dropped, notes=x.notes) for x in extractions],
     )

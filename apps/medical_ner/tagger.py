@@ -51,8 +51,10 @@ class Tagger:
         self.device = device
         self.batch_size = batch_size
         self.precision = "fp32"
-        self.cls_id = self.tokenizer.token_to_id("[CLS]")
-        self.sep_id = self.tokenizer.token_to_id("[SEP]")
+        cls_id, sep_id = self.tokenizer.token_to_id("[CLS]"), self.tokenizer.token_to_id("[SEP]")
+        assert cls_id is not None and sep_id is not None, "the tokenizer has no [CLS]/[SEP]"
+        self.cls_id: int = cls_id
+        self.sep_id: int = sep_id
 
     @classmethod
     def load(cls, artefact: Path | None = None, base_dir: Path | None = None, *, device: str = "cpu", precision: str = "fp32") -> "Tagger":

@@ -274,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
 def _run_parallel(names: list[str], args: argparse.Namespace, argv: list[str]) -> int:
     """One process per variant (at most ``--jobs`` at once); each logs to ``out/<variant>.log``."""
     base = _drop_values(argv, ("--variants", "--jobs"))
-    pending, running, failed = list(names), [], []
+    pending, failed = list(names), []
+    running: list[tuple[str, subprocess.Popen[bytes]]] = []
     while pending or running:
         while pending and len(running) < args.jobs:
             name = pending.pop(0)
