@@ -66,9 +66,9 @@ class Extractor:
         self.chat_model = chat_model
         self.model_version = model_version
 
-    def model_spans(self, texts: Sequence[str]) -> list[list[SpanTuple]]:
+    def model_spans(self, texts: Sequence[str], per_text: list[list[Sentence]] | None = None) -> list[list[SpanTuple]]:
         """Model entities for several texts at once (all their sentences in one batch)."""
-        per_text = [sentences_of(text) for text in texts]
+        per_text = per_text if per_text is not None else [sentences_of(text) for text in texts]
         flat = [s.text for sentences in per_text for s in sentences]
         tagged = iter(self.tagger.tag(flat)) if flat else iter(())
         results: list[list[SpanTuple]] = []
@@ -92,9 +92,10 @@ class Extractor:
         wanted = check_labels(labels)
         for text, name in zip(texts, fields):
             check_text(text, name)
-        model_spans = self.model_spans(texts) if mode in ("model", "hybrid") else [[] for _ in texts]
+        sentences = [sentences_of(text) for text in texts]
+        model_spans = self.model_spans(texts, sentences) if mode in ("model", "hybrid") else [[] for _ in texts]
         results = []
-        for text, from_model in zip(texts, model_spans):
+        for text, text_sentences, from_model in zip(texts, sentences, model_spans):
             dropped = 0
             notes: list[str] = []
             spans = list(from_model)
@@ -107,6 +108,6 @@ class Extractor:
                     notes.append(f"{dropped} LLM entities could not be aligned to the text and were dropped")
             spans = [s for s in spans if s[2] in wanted]
             spans.sort(key=lambda s: (s[0], s[1]))
-            entities = with_assertions(text, spans, sentences_of(text))
+            entities = with_assertions(text, spans, text_sentences)
             results.append(Extraction(entities, mode, self.model_version, dropped, notes))
         return results
