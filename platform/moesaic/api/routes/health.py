@@ -2,39 +2,46 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from moesaic.access import access
 from moesaic.api.deps import PlatformDep
+from moesaic.api.openapi import ERROR_DESCRIPTIONS
+from moesaic.api.schemas import Health, Readiness, ReadinessChecks
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", openapi_extra=access(public=True))
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+def healthz() -> Health:
+    """The process is up."""
+    return Health(status="ok")
 
 
-@router.get("/readyz", response_model=None, openapi_extra=access(public=True))
-def readyz(platform: PlatformDep) -> Any:
-    checks: dict[str, str] = {}
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": ERROR_DESCRIPTIONS[503] + " `checks` says what failed."}},
+    openapi_extra=access(public=True),
+)
+def readyz(platform: PlatformDep) -> JSONResponse:
+    """Ready to serve: the database answers (503 otherwise, with the same body)."""
+    database = "ok"
     try:
         with platform.db.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-        checks["database"] = "ok"
     except Exception as exc:  # readiness reports, it does not raise
-        checks["database"] = f"error: {exc}"
-    checks["model"] = platform.model.name
-    ready = checks["database"] == "ok"
-    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503)
+        database = f"error: {exc}"
+    ready = database == "ok"
+    body = Readiness(status="ready" if ready else "not ready", checks=ReadinessChecks(database=database, model=platform.model.name))
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
 
-@router.get("/metrics", openapi_extra=access(public=True))
+@router.get("/metrics", response_class=PlainTextResponse, openapi_extra=access(public=True))
 def metrics(platform: PlatformDep) -> Response:
+    """Prometheus metrics in the text exposition format."""
     platform.metrics.ingestion_queue.set(platform.knowledge.queue_depth())
     return Response(platform.metrics.render(), media_type=CONTENT_TYPE_LATEST)
