@@ -16,7 +16,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 ASSETS_URL = "/docs-assets"
-SWAGGER_PARAMETERS = {"persistAuthorization": True, "displayRequestDuration": True, "tryItOutEnabled": False}
+# validatorUrl null: Swagger UI would otherwise send the schema's URL to an online validator for a badge.
+SWAGGER_PARAMETERS = {"persistAuthorization": True, "displayRequestDuration": True, "validatorUrl": None}
 
 
 def assets_dir() -> Path:
