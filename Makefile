@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install demo test test-all lint bench-platform clean
+.PHONY: install demo test test-browser test-all lint bench-platform clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,8 +24,17 @@ demo: install
 test: install
 	$(PY) -m pytest -q
 
+# Browser smoke tests: Playwright (requirements-browser.txt) driving Debian's /usr/bin/chromium; never downloads a browser.
+BROWSER_STAMP := $(VENV)/.browser-stamp
+$(BROWSER_STAMP): requirements-browser.txt $(STAMP)
+	$(PY) -m pip install -q -r requirements-browser.txt
+	touch $(BROWSER_STAMP)
+
+test-browser: $(BROWSER_STAMP)
+	$(PY) -m pytest -q -m browser tests/browser
+
 test-all: install
-	$(PY) -m pytest -q -m "not gpu"
+	$(PY) -m pytest -q -m "not gpu and not browser"
 
 lint: install
 	$(PY) -m pip install -q mypy

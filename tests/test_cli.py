@@ -33,7 +33,31 @@ def test_keys_create_prints_a_key_that_authenticates(home: Path) -> None:
     from moesaic.access import authenticate
 
     db = Database(f"sqlite:///{(home / 'home' / 'moesaic.db').resolve()}")
-    assert authenticate(db, key).tenant_id
+    principal = authenticate(db, key)
+    assert principal.tenant_id and principal.role == "operator"
+
+    listed = runner.invoke(cli, ["keys", "list", "--tenant", "acme"])
+    assert principal.id in listed.output and key not in listed.output and "active" in listed.output
+    assert runner.invoke(cli, ["keys", "revoke", principal.id, "--tenant", "acme"]).exit_code == 0
+    assert "revoked" in runner.invoke(cli, ["keys", "list", "--tenant", "acme"]).output
+    import pytest
+
+    from moesaic.errors import Unauthorized
+
+    with pytest.raises(Unauthorized):
+        authenticate(db, key)
+
+
+def test_keys_create_works_on_a_database_that_apps_have_migrated(home: Path) -> None:
+    """The database carries customer_service's Alembic branch; the command must find its revisions."""
+    from apps.customer_service.manifest import APP
+    from moesaic.db import Database
+
+    db = Database(f"sqlite:///{(home / 'home' / 'moesaic.db').resolve()}")
+    db.migrate(version_locations=[APP.migrations])
+    db.dispose()
+    result = runner.invoke(cli, ["keys", "create", "--tenant", "acme"])
+    assert result.exit_code == 0, result.output
 
 
 def test_eval_retrieval_prints_metrics_and_a_json_last_line(home: Path) -> None:

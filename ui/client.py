@@ -1,22 +1,51 @@
-"""A small, typed httpx client for the Moesaic REST API, used by the operator console.
+"""A small, typed httpx client for the Moesaic REST API, used by the operator console and app pages.
 
 It speaks HTTP only: it never imports ``moesaic``. Every non-2xx answer becomes an ``ApiError``
 carrying the API's own ``{"error": {...}}`` message, so pages can show it with ``st.error``.
-It deliberately holds no Streamlit code and no caching.
+It holds no Streamlit code: ``connect(st.session_state)`` reads the connection the console's
+sidebar keeps (``api_url``, ``api_key``) from any mapping and returns one shared client per
+URL and key.
+
+App pages (see ``ui/contributions.py``) import it as ``from ui.client import ApiError, connect``:
+``ui`` is installed with the project (pyproject's packages), so this works in any process.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-__all__ = ["ApiClient", "ApiError", "StreamEvent", "TurnResult"]
+__all__ = ["ApiClient", "ApiError", "StreamEvent", "TurnResult", "connect", "default_api_key", "default_api_url"]
 
 JSON = dict[str, Any]
+DEFAULT_API_URL = "http://127.0.0.1:8000"
+
+
+def default_api_url() -> str:
+    return os.environ.get("MOESAIC_API_URL") or DEFAULT_API_URL
+
+
+def default_api_key() -> str:
+    return os.environ.get("MOESAIC_UI_API_KEY") or os.environ.get("MOESAIC_BOOTSTRAP_API_KEY") or ""
+
+
+def connect(settings: Mapping[Any, Any]) -> ApiClient:
+    """The client for the connection in ``settings`` (``api_url``, ``api_key``; the environment's
+    defaults where they are missing). Pass ``st.session_state``; clients are shared per URL and key."""
+    url = str(settings.get("api_url") or default_api_url()).strip()
+    key = str(settings.get("api_key", default_api_key()) or "").strip()
+    return _shared_client(url, key)
+
+
+@functools.lru_cache(maxsize=32)
+def _shared_client(url: str, key: str) -> ApiClient:
+    return ApiClient(url, key or None)
 
 
 class ApiError(Exception):

@@ -1,50 +1,40 @@
-"""Streamlit pieces shared by the console pages: the API connection and message rendering.
+"""Streamlit pieces shared by the core console pages: the API connection and message rendering.
 
 It renders what the REST API returns (messages, citations, tool calls) and nothing else; pages own
-their layout and their calls.
+their layout and their calls. A tool call's output goes to the view its app registered for that tool
+(``ui/contributions.py``) and to a generic JSON view otherwise: no app's records are drawn here.
+App pages do not import this module (they use ``ui.client`` only).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import streamlit as st
 
-from ui.client import ApiClient, ApiError
+from ui.client import ApiClient, ApiError, connect, default_api_key, default_api_url
+from ui.contributions import tool_view
 
 JSON = dict[str, Any]
-DEFAULT_API_URL = "http://127.0.0.1:8000"
-RECORD_KEYS = ("order_id", "user_id")
 
 
-def default_api_url() -> str:
-    return os.environ.get("MOESAIC_API_URL") or DEFAULT_API_URL
-
-
-def default_api_key() -> str:
-    return os.environ.get("MOESAIC_UI_API_KEY") or os.environ.get("MOESAIC_BOOTSTRAP_API_KEY") or ""
+def connection_defaults() -> None:
+    """Put the environment's API URL and key in the session unless the sidebar already holds them."""
+    st.session_state.setdefault("api_url", default_api_url())
+    st.session_state.setdefault("api_key", default_api_key())
 
 
 def connection_sidebar() -> None:
     """API URL and key, editable in the sidebar (defaults from the environment)."""
-    st.session_state.setdefault("api_url", default_api_url())
-    st.session_state.setdefault("api_key", default_api_key())
+    connection_defaults()
     with st.sidebar.expander("API connection", expanded=not st.session_state["api_key"]):
         st.text_input("API URL", key="api_url")
         st.text_input("API key", key="api_key", type="password")
 
 
-@st.cache_resource(show_spinner=False)
-def _client(url: str, key: str) -> ApiClient:
-    return ApiClient(url, key or None)
-
-
 def get_client() -> ApiClient:
-    url = st.session_state.get("api_url") or default_api_url()
-    key = st.session_state.get("api_key", default_api_key())
-    return _client(url.strip(), key.strip())
+    return connect(st.session_state)
 
 
 def show_error(exc: ApiError, what: str) -> None:
@@ -64,30 +54,21 @@ def _as_json(value: Any) -> Any:
     return value
 
 
-def render_record_card(record: JSON) -> None:
-    """An order or user record as a compact card (scalars as fields, lists as a table)."""
-    key = next(k for k in RECORD_KEYS if k in record)
-    kind = "Order" if key == "order_id" else "User"
-    with st.container(border=True):
-        status = f" · `{record['status']}`" if "status" in record else ""
-        st.markdown(f"**{kind} {record[key]}**{status}")
-        scalars = {k: v for k, v in record.items() if k not in (key, "status") and not isinstance(v, (list, dict))}
-        nested = {k: v for k, v in record.items() if isinstance(v, (list, dict))}
-        columns = st.columns(2)
-        for i, (name, value) in enumerate(scalars.items()):
-            columns[i % 2].markdown(f"{name.replace('_', ' ')}: **{value}**")
-        for name, value in nested.items():
-            if isinstance(value, dict) and all(not isinstance(v, (dict, list)) for v in value.values()):
-                st.markdown(f"{name.replace('_', ' ')}: " + ", ".join(str(v) for v in value.values() if v))
-            elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-                st.caption(name.replace("_", " "))
-                st.dataframe(value, hide_index=True)
-            else:
-                st.caption(name.replace("_", " "))
-                st.json(value, expanded=False)
+def _app_view(app: str | None, tool: str, output: Any) -> bool:
+    """Draw ``output`` with the view ``app`` registered for ``tool``; False when there is none or it declines."""
+    view = tool_view(app, tool)
+    if view is None:
+        return False
+    try:
+        return bool(view(output))
+    except Exception as exc:  # an app's view must not break the chat; show the raw output instead
+        st.warning(f"The {app} view of {tool} failed ({type(exc).__name__}: {exc}); showing the raw output.")
+        return False
 
 
-def render_tool_event(name: str, arguments: Any, output: Any = None, error: str | None = None) -> None:
+def render_tool_event(name: str, arguments: Any, output: Any = None, error: str | None = None, *,
+                      app: str | None = None) -> None:
+    """One tool call: its arguments, its error, and its output through ``app``'s view or as JSON/text."""
     with st.expander(f"🔧 Tool call: {name}", expanded=False):
         st.caption("arguments")
         st.json(_as_json(arguments) or {}, expanded=True)
@@ -96,9 +77,9 @@ def render_tool_event(name: str, arguments: Any, output: Any = None, error: str 
         if output is not None:
             st.caption("output")
             parsed = _as_json(output)
-            if isinstance(parsed, dict) and any(k in parsed for k in RECORD_KEYS):
-                render_record_card(parsed)
-            elif isinstance(parsed, (dict, list)):
+            if _app_view(app, name, parsed):
+                return
+            if isinstance(parsed, (dict, list)):
                 st.json(parsed, expanded=False)
             else:
                 st.code(str(parsed), language=None)
@@ -125,8 +106,8 @@ def _avatar(message: JSON) -> str | None:
     return "🧑‍💼" if author.startswith("operator") else None
 
 
-def render_history(messages: list[JSON]) -> None:
-    """A stored conversation: user and assistant turns, tool calls with their outputs, citations."""
+def render_history(messages: list[JSON], *, app: str | None = None) -> None:
+    """A stored conversation of ``app``: user and assistant turns, tool calls with their outputs, citations."""
     outputs = {m.get("tool_call_id"): m for m in messages if m.get("role") == "tool"}
     called: set[str] = set()
     for message in messages:
@@ -136,7 +117,7 @@ def render_history(messages: list[JSON]) -> None:
         if role == "tool":
             if message.get("tool_call_id") not in called:  # an output whose call we did not see
                 with st.chat_message("assistant"):
-                    render_tool_event(message.get("name") or "tool", {}, message.get("content"))
+                    render_tool_event(message.get("name") or "tool", {}, message.get("content"), app=app)
             continue
         with st.chat_message(role if role in ("user", "assistant") else "assistant", avatar=_avatar(message)):
             if role == "assistant" and _avatar(message):
@@ -144,7 +125,7 @@ def render_history(messages: list[JSON]) -> None:
             for call in message.get("tool_calls") or []:
                 called.add(call.get("id"))
                 result = outputs.get(call.get("id")) or {}
-                render_tool_event(call.get("name", "tool"), call.get("arguments"), result.get("content"))
+                render_tool_event(call.get("name", "tool"), call.get("arguments"), result.get("content"), app=app)
             if message.get("content"):
                 st.markdown(message["content"])
             render_citations(message.get("citations"))

@@ -135,9 +135,9 @@ class Evaluation:
         app = APP.model_copy(update={"setup": None})  # each task brings its own store
         platform = Platform.create(self.settings, model=self.agent_model, apps={app.name: app},
                                    start_worker=self.wait_for_knowledge)
-        template = build_template(self.store_data)
-        hasher = IncrementalHasher(self.store_data)
         tenant_id = ensure_tenant(platform.db)  # the default tenant: Platform.create queued its knowledge
+        template = build_template(self.store_data, tenant_id)
+        hasher = IncrementalHasher(self.store_data)
         try:
             if self.wait_for_knowledge:
                 platform.ensure_app_knowledge(app, tenant_id)
@@ -182,10 +182,10 @@ class Evaluation:
                     termination = result.state
                     break
                 user_text = simulator.reply(result.content)
-            state = final_state(engine, self.store_data, hasher)
+            state = final_state(engine, self.store_data, hasher, tenant_id)
         except MoesaicError as exc:  # a model or endpoint failure fails this task, not the run
             termination, error = "error", f"{type(exc).__name__}: {exc}"
-            state = final_state(engine, self.store_data, hasher)
+            state = final_state(engine, self.store_data, hasher, tenant_id)
         finally:
             engine.dispose()
             connection.close()

@@ -7,7 +7,7 @@ model, like the tau2 reference's pydantic dump) always prints them, as ``null`` 
 Hashes (dataset TOOLS.md, section 2):
 - ``db_sha256``: sha256 of ``json.dumps(db, sort_keys=True, separators=(',', ':'))`` in db.json shape;
 - ``tau2_db_hash``: sha256 of ``json.dumps(db, sort_keys=True, default=str)`` in model shape.
-This module only reads the store; it never writes.
+Exports read one tenant's store. This module only reads the store; it never writes.
 """
 
 from __future__ import annotations
@@ -127,32 +127,37 @@ def product_to_model(product: Product) -> dict[str, Any]:
     return product_record(product, product.variants)
 
 
-def export_store(conn: Connection) -> dict[str, Any]:
-    """The whole store in db.json's schema and order: ``{"products", "users", "orders"}``."""
-    return {"products": export_products(conn), "users": export_users(conn), "orders": export_orders(conn)}
-
-
-def export_products(conn: Connection) -> dict[str, Any]:
-    variants: dict[str, list[Any]] = defaultdict(list)
-    for row in conn.execute(select(Variant).order_by(Variant.product_id, Variant.position)):
-        variants[row.product_id].append(row)
+def export_store(conn: Connection, tenant_id: str) -> dict[str, Any]:
+    """``tenant_id``'s whole store in db.json's schema and order: ``{"products", "users", "orders"}``."""
     return {
-        row.product_id: product_record(row, variants[row.product_id])
-        for row in conn.execute(select(Product).order_by(Product.position))
+        "products": export_products(conn, tenant_id),
+        "users": export_users(conn, tenant_id),
+        "orders": export_orders(conn, tenant_id),
     }
 
 
-def export_orders(conn: Connection, order_ids: Collection[str] | None = None) -> dict[str, Any]:
-    """Orders in db.json shape and file order; all of them, or only ``order_ids``."""
-    query = select(Order).order_by(Order.position)
+def export_products(conn: Connection, tenant_id: str) -> dict[str, Any]:
+    variants: dict[str, list[Any]] = defaultdict(list)
+    variant_query = select(Variant).where(Variant.tenant_id == tenant_id).order_by(Variant.product_id, Variant.position)
+    for row in conn.execute(variant_query):
+        variants[row.product_id].append(row)
+    return {
+        row.product_id: product_record(row, variants[row.product_id])
+        for row in conn.execute(select(Product).where(Product.tenant_id == tenant_id).order_by(Product.position))
+    }
+
+
+def export_orders(conn: Connection, tenant_id: str, order_ids: Collection[str] | None = None) -> dict[str, Any]:
+    """``tenant_id``'s orders in db.json shape and file order; all of them, or only ``order_ids``."""
+    query = select(Order).where(Order.tenant_id == tenant_id).order_by(Order.position)
     if order_ids is not None:
         query = query.where(Order.order_id.in_(list(order_ids)))
     rows = list(conn.execute(query))
     wanted = [row.order_id for row in rows]
-    addresses = _addresses(conn, [row.address_id for row in rows], everything=order_ids is None)
+    addresses = _addresses(conn, tenant_id, [row.address_id for row in rows], everything=order_ids is None)
     children: dict[type, dict[str, list[Any]]] = {}
     for model in (OrderItem, Fulfillment, PaymentTransaction):
-        child_query = select(model).order_by(model.order_id, model.position)
+        child_query = select(model).where(model.tenant_id == tenant_id).order_by(model.order_id, model.position)
         if order_ids is not None:
             child_query = child_query.where(model.order_id.in_(wanted))
         grouped: dict[str, list[Any]] = defaultdict(list)
@@ -172,17 +177,21 @@ def export_orders(conn: Connection, order_ids: Collection[str] | None = None) ->
     }
 
 
-def export_users(conn: Connection, user_ids: Collection[str] | None = None) -> dict[str, Any]:
-    """Users in db.json shape and file order; all of them, or only ``user_ids``."""
-    query = select(User).order_by(User.position)
-    method_query = select(PaymentMethod).order_by(PaymentMethod.user_id, PaymentMethod.position)
-    order_query = select(Order.user_id, Order.order_id).order_by(Order.position)
+def export_users(conn: Connection, tenant_id: str, user_ids: Collection[str] | None = None) -> dict[str, Any]:
+    """``tenant_id``'s users in db.json shape and file order; all of them, or only ``user_ids``."""
+    query = select(User).where(User.tenant_id == tenant_id).order_by(User.position)
+    method_query = (
+        select(PaymentMethod)
+        .where(PaymentMethod.tenant_id == tenant_id)
+        .order_by(PaymentMethod.user_id, PaymentMethod.position)
+    )
+    order_query = select(Order.user_id, Order.order_id).where(Order.tenant_id == tenant_id).order_by(Order.position)
     if user_ids is not None:
         query = query.where(User.user_id.in_(list(user_ids)))
         method_query = method_query.where(PaymentMethod.user_id.in_(list(user_ids)))
         order_query = order_query.where(Order.user_id.in_(list(user_ids)))
     rows = list(conn.execute(query))
-    addresses = _addresses(conn, [row.address_id for row in rows], everything=user_ids is None)
+    addresses = _addresses(conn, tenant_id, [row.address_id for row in rows], everything=user_ids is None)
     methods: dict[str, list[Any]] = defaultdict(list)
     for method in conn.execute(method_query):
         methods[method.user_id].append(method)
@@ -195,19 +204,26 @@ def export_users(conn: Connection, user_ids: Collection[str] | None = None) -> d
     }
 
 
-def _addresses(conn: Connection, ids: list[int], *, everything: bool) -> dict[int, Any]:
-    query = select(Address) if everything else select(Address).where(Address.id.in_(ids))
+def _addresses(conn: Connection, tenant_id: str, ids: list[int], *, everything: bool) -> dict[int, Any]:
+    query = select(Address).where(Address.tenant_id == tenant_id)
+    if not everything:
+        query = query.where(Address.id.in_(ids))
     return {row.id: row for row in conn.execute(query)}
 
 
-def touched_ids(conn: Connection) -> tuple[set[str], set[str]]:
-    """(order ids, user ids) that a write has claimed since seeding: every write bumps a version.
+def touched_ids(conn: Connection, tenant_id: str) -> tuple[set[str], set[str]]:
+    """(order ids, user ids) of ``tenant_id``'s store that a write has claimed since seeding: every
+    write bumps a version.
 
     A gift-card balance change claims the payment method, which counts as a change to its user.
     """
-    order_ids = set(conn.execute(select(Order.order_id).where(Order.version > 1)).scalars())
-    user_ids = set(conn.execute(select(User.user_id).where(User.version > 1)).scalars())
-    user_ids |= set(conn.execute(select(PaymentMethod.user_id).where(PaymentMethod.version > 1)).scalars())
+    order_ids = set(conn.execute(select(Order.order_id).where(Order.tenant_id == tenant_id, Order.version > 1)).scalars())
+    user_ids = set(conn.execute(select(User.user_id).where(User.tenant_id == tenant_id, User.version > 1)).scalars())
+    user_ids |= set(
+        conn.execute(
+            select(PaymentMethod.user_id).where(PaymentMethod.tenant_id == tenant_id, PaymentMethod.version > 1)
+        ).scalars()
+    )
     return order_ids, user_ids
 
 

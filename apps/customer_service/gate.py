@@ -42,7 +42,7 @@ RETAIL_TERMS = re.compile(
 
 _router: ScopeRouter | None = None
 _router_lock = threading.Lock()
-_product_words: "weakref.WeakKeyDictionary[RetailStore, frozenset[str]]" = weakref.WeakKeyDictionary()
+_product_words: "weakref.WeakKeyDictionary[RetailStore, dict[str, frozenset[str]]]" = weakref.WeakKeyDictionary()
 _WORD = re.compile(r"[a-z]{3,}")
 
 
@@ -57,24 +57,29 @@ def get_router() -> ScopeRouter:
         return _router
 
 
-def product_words(store: RetailStore | None) -> frozenset[str]:
-    """Words of the store's product names ("keyboard", "thermostat"), read once per store."""
+def product_words(store: RetailStore | None, tenant_id: str) -> frozenset[str]:
+    """Words of the product names in ``tenant_id``'s store ("keyboard", "thermostat"), read once per
+    store and tenant."""
     if store is None:
         return frozenset()
-    words = _product_words.get(store)
+    by_tenant = _product_words.setdefault(store, {})
+    words = by_tenant.get(tenant_id)
     if words is None:
-        with store.transaction() as session:
-            names = session.scalars(select(Product.name)).all()
+        with store.transaction(tenant_id) as session:
+            names = session.scalars(select(Product.name).where(Product.tenant_id == tenant_id)).all()
         words = frozenset(w for name in names for w in _WORD.findall(name.lower()))
-        _product_words[store] = words
+        by_tenant[tenant_id] = words
     return words
 
 
 def mentions_retail(text: str, ctx: ToolContext | None = None) -> bool:
     if offline_rules(text) or RETAIL_TERMS.search(text):
         return True
-    store = ctx.services.get("store") if ctx is not None else None
-    return bool(set(_WORD.findall(text.lower())) & product_words(store if isinstance(store, RetailStore) else None))
+    if ctx is None:
+        return False
+    store = ctx.services.get("store")
+    words = product_words(store if isinstance(store, RetailStore) else None, ctx.tenant_id)
+    return bool(set(_WORD.findall(text.lower())) & words)
 
 
 def refusal_for(text: str, *, ongoing: bool, router: Any = None) -> str | None:

@@ -1,6 +1,8 @@
 """Store lookups and money moves shared by the retail tools, raising the dataset's exact error texts.
 
-Every function works inside the caller's session (one transaction per tool call); none commits.
+Every lookup takes the tenant whose store it reads (a record of another tenant's store is "not
+found", exactly as an id that exists nowhere). Every function works inside the caller's session
+(one transaction per tool call); none commits.
 """
 
 from __future__ import annotations
@@ -34,38 +36,38 @@ def is_reference_compat(ctx: ToolContext) -> bool:
     return bool(ctx.services.get("reference_compat", False))
 
 
-def get_order(session: Session, order_id: str) -> Order:
-    order = session.get(Order, order_id)
+def get_order(session: Session, tenant_id: str, order_id: str) -> Order:
+    order = session.get(Order, {"tenant_id": tenant_id, "order_id": order_id})
     if order is None:
         raise ToolError("Order not found")
     return order
 
 
-def get_user(session: Session, user_id: str) -> User:
-    user = session.get(User, user_id)
+def get_user(session: Session, tenant_id: str, user_id: str) -> User:
+    user = session.get(User, {"tenant_id": tenant_id, "user_id": user_id})
     if user is None:
         raise ToolError("User not found")
     return user
 
 
-def get_product(session: Session, product_id: str) -> Product:
-    product = session.get(Product, product_id)
+def get_product(session: Session, tenant_id: str, product_id: str) -> Product:
+    product = session.get(Product, {"tenant_id": tenant_id, "product_id": product_id})
     if product is None:
         raise ToolError("Product not found")
     return product
 
 
-def get_variant(session: Session, product_id: str, item_id: str) -> Variant:
-    product = get_product(session, product_id)
-    variant = session.get(Variant, (product.product_id, item_id))
+def get_variant(session: Session, tenant_id: str, product_id: str, item_id: str) -> Variant:
+    product = get_product(session, tenant_id, product_id)
+    variant = session.get(Variant, {"tenant_id": tenant_id, "product_id": product.product_id, "item_id": item_id})
     if variant is None:
         raise ToolError("Variant not found")
     return variant
 
 
-def get_payment_method(session: Session, user_id: str, method_id: str) -> PaymentMethod:
-    get_user(session, user_id)
-    method = session.get(PaymentMethod, (user_id, method_id))
+def get_payment_method(session: Session, tenant_id: str, user_id: str, method_id: str) -> PaymentMethod:
+    get_user(session, tenant_id, user_id)
+    method = session.get(PaymentMethod, {"tenant_id": tenant_id, "user_id": user_id, "id": method_id})
     if method is None:
         raise ToolError("Payment method not found")
     return method
@@ -84,7 +86,8 @@ def first_item(order: Order, item_id: str) -> OrderItem:
 
 
 def available_variant(session: Session, item: OrderItem, new_item_id: str) -> Variant:
-    variant = get_variant(session, item.product_id, new_item_id)
+    """The available variant ``new_item_id`` of the order item's product, in the item's own tenant."""
+    variant = get_variant(session, item.tenant_id, item.product_id, new_item_id)
     if not variant.available:
         raise ToolError(f"New item {new_item_id} not found or available")
     return variant
@@ -93,6 +96,7 @@ def available_variant(session: Session, item: OrderItem, new_item_id: str) -> Va
 def add_transaction(order: Order, transaction_type: str, amount: float, method_id: str) -> None:
     order.payment_history.append(
         PaymentTransaction(
+            tenant_id=order.tenant_id,
             position=len(order.payment_history),
             transaction_type=transaction_type,
             amount=amount,

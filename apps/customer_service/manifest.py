@@ -1,24 +1,24 @@
 """The customer_service app: retail support over the tau2 retail store (or our demo store).
 
-``setup`` creates the ``cs_`` tables in the platform database and seeds them once; the tools reach
-the store through ``ctx.services["store"]``. The policy and our FAQ are the app's knowledge
-(``knowledge``); ``gate`` turns away out-of-scope requests for any model; offline, ``rules`` and
-``render`` let the extractive model run lookups and show them to the customer. Registered in pyproject.toml under ``moesaic.apps``.
+The ``cs_`` tables come from the app's own Alembic branch (``migrations/``, run by ``Platform.create``);
+``setup`` builds the ``RetailStore``, which seeds each tenant's store on first use. The tools reach
+the store through ``ctx.services["store"]`` and their tenant's part of it through ``ctx.tenant_id``.
+The policy and our FAQ are the app's knowledge (``knowledge``); ``gate`` turns away out-of-scope
+requests for any model; offline, ``rules`` and ``render`` let the extractive model run lookups and
+show them to the customer. Registered in pyproject.toml under ``moesaic.apps``.
 """
 
 from __future__ import annotations
 
-import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from sqlalchemy.exc import IntegrityError
 
 from apps.customer_service.gate import scope_check
 from apps.customer_service.knowledge import OFFLINE_FALLBACK, knowledge_documents
 from apps.customer_service.prompts import build_system_prompt
 from apps.customer_service.render import TOOL_RENDERERS
 from apps.customer_service.rules import offline_rules
-from apps.customer_service.seed import DEMO_STORE_PATH, dataset_db_path, load_store_data, seed_store
+from apps.customer_service.seed import DEMO_STORE_PATH, dataset_db_path, file_seeder
 from apps.customer_service.store import RetailStore
 from apps.customer_service.tools import TOOLS
 from moesaic.apps import AppManifest, OfflineBehaviour
@@ -27,27 +27,18 @@ if TYPE_CHECKING:
     from moesaic.config import Settings
     from moesaic.db import Database
 
-log = logging.getLogger(__name__)
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 def setup(db: "Database", settings: "Settings") -> dict[str, Any]:
-    """Create the store tables in the platform database and seed them if empty.
+    """The services the tools use: ``store`` and ``reference_compat`` (always False here).
 
-    Seeds the dataset's db.json when ``settings.datasets_dir`` has it, else our demo store.
-    Returns the services the tools use: ``store`` and ``reference_compat`` (always False here).
+    The store seeds a tenant's empty store on first use from the dataset's db.json when
+    ``settings.datasets_dir`` has it, else from our demo store. The tables must exist already (the
+    app's migrations); setup itself touches no table, so it is cheap in every process.
     """
-    store = RetailStore(db.engine)
-    store.create_tables()
-    if store.is_empty():
-        source = dataset_db_path(settings) or DEMO_STORE_PATH
-        try:
-            seed_store(db.engine, load_store_data(source))
-            log.info("customer_service: seeded the store from %s", source)
-        except IntegrityError:
-            if store.is_empty():
-                raise
-            log.info("customer_service: another process seeded the store first")
-    return {"store": store, "reference_compat": False}
+    source = dataset_db_path(settings) or DEMO_STORE_PATH
+    return {"store": RetailStore(db.engine, seeder=file_seeder(source)), "reference_compat": False}
 
 
 APP = AppManifest(
@@ -60,6 +51,7 @@ APP = AppManifest(
     tools=TOOLS,
     knowledge_base="customer_service",
     confirm_writes=True,
+    migrations=MIGRATIONS_DIR,
     setup=setup,
     offline=OfflineBehaviour(rules=offline_rules, fallback=OFFLINE_FALLBACK, renderers=TOOL_RENDERERS),
     knowledge_documents=knowledge_documents,

@@ -1,9 +1,9 @@
 """Replay tasks' gold tool calls through our tools and record what happened, in expected_train.json's format.
 
-For each task: a fresh in-memory SQLite store (a copy of one template seeded once from db.json, via
-``sqlite3`` backup), every gold action run through ``moesaic.tools.run_tool_call`` with a
-``ToolContext``, then the records that writes touched exported to give the changed records and
-both hashes of the final DB.
+For each task: a fresh in-memory SQLite store (a copy of one template seeded once from db.json into
+the tenant ``REPLAY_TENANT``, via ``sqlite3`` backup), every gold action run through
+``moesaic.tools.run_tool_call`` with a ``ToolContext`` of that tenant, then the records that writes
+touched exported to give the changed records and both hashes of the final DB.
 
 ``reference_compat=True`` reproduces the tau2 reference byte for byte (including its defects);
 the default shows our corrected behaviour. The command line is
@@ -28,7 +28,7 @@ from sqlalchemy.pool import StaticPool
 
 from apps.customer_service.export import IncrementalHasher, export_orders, export_users, touched_ids
 from apps.customer_service.seed import load_store_data, seed_store
-from apps.customer_service.store import RetailStore, StoreBase
+from apps.customer_service.store import RetailStore
 from apps.customer_service.tools import TOOLS_BY_NAME
 from moesaic.apps import ToolContext
 from moesaic.config import Settings
@@ -36,17 +36,22 @@ from moesaic.db import Database
 from moesaic.tools import ToolSpec, run_tool_call
 from moesaic.types import ToolCall
 
+REPLAY_TENANT = "replay"  # the one tenant of a scratch store; its tool contexts use the same id
+
 
 def _engine_over(connection: sqlite3.Connection) -> Engine:
     return create_engine("sqlite://", creator=lambda: connection, poolclass=StaticPool)
 
 
-def build_template(data: dict[str, Any]) -> sqlite3.Connection:
-    """An in-memory SQLite database holding the seeded store; copy it with ``fresh_copy``."""
+def build_template(data: dict[str, Any], tenant_id: str = REPLAY_TENANT) -> sqlite3.Connection:
+    """An in-memory SQLite database holding ``tenant_id``'s seeded store; copy it with ``fresh_store``.
+
+    A scratch database, so its tables come from ``create_tables`` rather than the app's migrations.
+    """
     connection = sqlite3.connect(":memory:", check_same_thread=False)
     engine = _engine_over(connection)
-    StoreBase.metadata.create_all(engine)
-    seed_store(engine, data)  # not disposed: disposing a StaticPool engine closes the connection
+    RetailStore(engine).create_tables()
+    seed_store(engine, data, tenant_id)  # not disposed: disposing a StaticPool engine closes the connection
     return connection
 
 
@@ -124,13 +129,16 @@ def fresh_store(template: sqlite3.Connection) -> tuple[sqlite3.Connection, Engin
     return working, _engine_over(working)
 
 
-def final_state(engine: Engine, data: dict[str, Any], hasher: IncrementalHasher) -> dict[str, Any]:
-    """The records writes changed since seeding from ``data``, and both hashes of the whole final DB."""
+def final_state(
+    engine: Engine, data: dict[str, Any], hasher: IncrementalHasher, tenant_id: str = REPLAY_TENANT
+) -> dict[str, Any]:
+    """The records writes changed in ``tenant_id``'s store since seeding from ``data``, and both hashes
+    of that whole final store."""
     with engine.connect() as connection:
-        order_ids, user_ids = touched_ids(connection)
+        order_ids, user_ids = touched_ids(connection, tenant_id)
         candidates = {
-            "orders": export_orders(connection, order_ids) if order_ids else {},
-            "users": export_users(connection, user_ids) if user_ids else {},
+            "orders": export_orders(connection, tenant_id, order_ids) if order_ids else {},
+            "users": export_users(connection, tenant_id, user_ids) if user_ids else {},
         }
     changed = _changed(data, candidates)
     sha, tau2_hash = hasher.hashes(changed)
@@ -165,7 +173,7 @@ def replay_tasks(data: dict[str, Any], tasks: list[dict[str, Any]], *, reference
                 raise NotImplementedError(f"task {task['id']}: initial_state is not supported by replay")
             template.backup(working)  # a fresh store: the copy replaces the whole working database
             ctx = ToolContext(
-                tenant_id="replay",
+                tenant_id=REPLAY_TENANT,
                 conversation_id=f"task-{task['id']}",
                 app="customer_service",
                 db=platform_db,

@@ -1,14 +1,16 @@
-"""Fill the store tables from a db.json-shaped file: the tau2 retail dataset or our own demo store.
+"""Fill one tenant's store from a db.json-shaped file: the tau2 retail dataset or our own demo store.
 
 ``dataset_db_path(settings)`` finds the dataset's db.json under ``settings.datasets_dir``; when it is
 absent the app seeds ``seed/demo_store.json`` (a handful of users, orders and products we wrote).
-Rows go in with bulk Core inserts inside one transaction. This module never copies the dataset into
-the repository and never seeds a store that already holds data (``setup`` checks that first).
+Rows go in with bulk Core inserts inside one transaction, every row stamped with the tenant.
+This module never copies the dataset into the repository and never decides *whether* to seed
+(``RetailStore.ensure_seeded`` does, once per tenant).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +19,7 @@ from sqlalchemy import Connection, Engine, insert
 from apps.customer_service.schemas import RetailDataIn
 from apps.customer_service.store import (
     Address,
+    Seeder,
     Fulfillment,
     Order,
     OrderItem,
@@ -29,6 +32,8 @@ from apps.customer_service.store import (
 
 if TYPE_CHECKING:
     from moesaic.config import Settings
+
+log = logging.getLogger(__name__)
 
 DEMO_STORE_PATH = Path(__file__).parent / "seed" / "demo_store.json"
 DATASET_NAME = "tau2_retail"
@@ -78,21 +83,33 @@ def validate_store_data(data: dict[str, Any], *, source: str = "store data") -> 
                 raise ValueError(f"{source}: product {product_id} variant {item_id!r} has item_id {variant['item_id']!r}")
 
 
-def seed_store(bind: Engine | Connection, data: dict[str, Any]) -> None:
-    """Insert ``data`` (already validated) into empty store tables, in one transaction."""
+def seed_store(bind: Engine | Connection, data: dict[str, Any], tenant_id: str) -> None:
+    """Insert ``data`` (already validated) into ``tenant_id``'s empty store, in one transaction."""
     if isinstance(bind, Engine):
         with bind.begin() as connection:
-            _insert_all(connection, data)
+            _insert_all(connection, data, tenant_id)
     else:
-        _insert_all(bind, data)
+        _insert_all(bind, data, tenant_id)
 
 
-def _insert_all(conn: Connection, data: dict[str, Any]) -> None:
+def file_seeder(path: Path) -> Seeder:
+    """A ``RetailStore`` seeder that fills a tenant's store from the db.json-shaped file at ``path``
+    (read and validated each time it runs: once per new tenant)."""
+
+    def seed(engine: Engine, tenant_id: str) -> None:
+        seed_store(engine, load_store_data(path), tenant_id)
+        log.info("customer_service: seeded tenant %s's store from %s", tenant_id, path)
+
+    return seed
+
+
+def _insert_all(conn: Connection, data: dict[str, Any], tenant_id: str) -> None:
     users = list(data["users"].values())
     orders = list(data["orders"].values())
     products = list(data["products"].values())
 
-    addresses = [dict(u["address"]) for u in users] + [dict(o["address"]) for o in orders]
+    addresses = [{**u["address"], "tenant_id": tenant_id} for u in users]
+    addresses += [{**o["address"], "tenant_id": tenant_id} for o in orders]
     address_ids = list(
         conn.execute(insert(Address).returning(Address.id, sort_by_parameter_order=True), addresses).scalars()
     )
@@ -100,12 +117,17 @@ def _insert_all(conn: Connection, data: dict[str, Any]) -> None:
     order_address = address_ids[len(users) :]
 
     conn.execute(
-        insert(Product), [{"product_id": p["product_id"], "name": p["name"], "position": i} for i, p in enumerate(products)]
+        insert(Product),
+        [
+            {"tenant_id": tenant_id, "product_id": p["product_id"], "name": p["name"], "position": i}
+            for i, p in enumerate(products)
+        ],
     )
     conn.execute(
         insert(Variant),
         [
             {
+                "tenant_id": tenant_id,
                 "product_id": p["product_id"],
                 "item_id": v["item_id"],
                 "position": j,
@@ -121,6 +143,7 @@ def _insert_all(conn: Connection, data: dict[str, Any]) -> None:
         insert(User),
         [
             {
+                "tenant_id": tenant_id,
                 "user_id": u["user_id"],
                 "position": i,
                 "first_name": u["name"]["first_name"],
@@ -136,6 +159,7 @@ def _insert_all(conn: Connection, data: dict[str, Any]) -> None:
         insert(PaymentMethod),
         [
             {
+                "tenant_id": tenant_id,
                 "user_id": u["user_id"],
                 "id": m["id"],
                 "position": j,
@@ -153,6 +177,7 @@ def _insert_all(conn: Connection, data: dict[str, Any]) -> None:
         insert(Order),
         [
             {
+                "tenant_id": tenant_id,
                 "order_id": o["order_id"],
                 "position": i,
                 "user_id": o["user_id"],
@@ -171,18 +196,20 @@ def _insert_all(conn: Connection, data: dict[str, Any]) -> None:
         ],
     )
     item_rows = [
-        {"order_id": o["order_id"], "position": j, "name": it["name"], "product_id": it["product_id"],
-         "item_id": it["item_id"], "price": float(it["price"]), "options": it["options"]}
+        {"tenant_id": tenant_id, "order_id": o["order_id"], "position": j, "name": it["name"],
+         "product_id": it["product_id"], "item_id": it["item_id"], "price": float(it["price"]),
+         "options": it["options"]}
         for o in orders
         for j, it in enumerate(o["items"])
     ]
     fulfillment_rows = [
-        {"order_id": o["order_id"], "position": j, "tracking_ids": f["tracking_id"], "item_ids": f["item_ids"]}
+        {"tenant_id": tenant_id, "order_id": o["order_id"], "position": j, "tracking_ids": f["tracking_id"],
+         "item_ids": f["item_ids"]}
         for o in orders
         for j, f in enumerate(o["fulfillments"])
     ]
     payment_rows = [
-        {"order_id": o["order_id"], "position": j, "transaction_type": p["transaction_type"],
+        {"tenant_id": tenant_id, "order_id": o["order_id"], "position": j, "transaction_type": p["transaction_type"],
          "amount": float(p["amount"]), "payment_method_id": p["payment_method_id"]}
         for o in orders
         for j, p in enumerate(o["payment_history"])

@@ -1,7 +1,8 @@
 """The 16 retail tools the model can call, with the tau2 retail semantics and error texts.
 
-Each tool takes ``ctx`` (a ``moesaic.apps.ToolContext``); ``ctx.services["store"]`` is the
-``RetailStore`` and ``ctx.services["reference_compat"]`` (default False) switches
+Each tool takes ``ctx`` (a ``moesaic.apps.ToolContext``): ``ctx.tenant_id`` picks the tenant's own
+store (every query names it; another tenant's records are "not found"), ``ctx.services["store"]`` is
+the ``RetailStore`` and ``ctx.services["reference_compat"]`` (default False) switches
 ``modify_pending_order_items`` to the reference's exact, defective behaviour:
 
 - reference: every changed item gets the *last* pair's price and options, and the payment amount is
@@ -124,9 +125,12 @@ def find_user_id_by_email(email: str, ctx: ToolContext) -> str:
     Args:
         email: The email of the user, such as 'something@example.com'.
     """
-    with get_store(ctx).transaction() as session:
+    with get_store(ctx).transaction(ctx.tenant_id) as session:
         user_id = session.scalars(
-            select(User.user_id).where(func.lower(User.email) == email.lower()).order_by(User.position).limit(1)
+            select(User.user_id)
+            .where(User.tenant_id == ctx.tenant_id, func.lower(User.email) == email.lower())
+            .order_by(User.position)
+            .limit(1)
         ).first()
     if user_id is None:
         raise ToolError("User not found")
@@ -144,11 +148,11 @@ def find_user_id_by_name_zip(first_name: str, last_name: str, zip: str, ctx: Too
         last_name: The last name of the customer, such as 'Doe'.
         zip: The zip code of the customer, such as '12345'.
     """
-    with get_store(ctx).transaction() as session:
+    with get_store(ctx).transaction(ctx.tenant_id) as session:
         rows = session.execute(
             select(User.user_id, User.first_name, User.last_name)
             .join(Address, User.address_id == Address.id)
-            .where(Address.zip == zip)
+            .where(User.tenant_id == ctx.tenant_id, Address.tenant_id == ctx.tenant_id, Address.zip == zip)
             .order_by(User.position)
         ).all()
     for user_id, first, last in rows:
@@ -165,8 +169,8 @@ def get_order_details(order_id: str, ctx: ToolContext) -> dict[str, Any]:
         order_id: The order id, such as '#W0000000'. Be careful there is a '#' symbol at the
             beginning of the order id.
     """
-    with get_store(ctx).transaction() as session:
-        return order_to_model(get_order(session, order_id))
+    with get_store(ctx).transaction(ctx.tenant_id) as session:
+        return order_to_model(get_order(session, ctx.tenant_id, order_id))
 
 
 @tool
@@ -178,8 +182,8 @@ def get_product_details(product_id: str, ctx: ToolContext) -> dict[str, Any]:
         product_id: The product id, such as '6086499569'. Be careful the product id is different
             from the item id.
     """
-    with get_store(ctx).transaction() as session:
-        return product_to_model(get_product(session, product_id))
+    with get_store(ctx).transaction(ctx.tenant_id) as session:
+        return product_to_model(get_product(session, ctx.tenant_id, product_id))
 
 
 @tool
@@ -190,11 +194,11 @@ def get_item_details(item_id: str, ctx: ToolContext) -> dict[str, Any]:
         item_id: The item id, such as '6086499569'. Be careful the item id is different from the
             product id.
     """
-    with get_store(ctx).transaction() as session:
+    with get_store(ctx).transaction(ctx.tenant_id) as session:
         variant = session.scalars(
             select(Variant)
-            .join(Product, Variant.product_id == Product.product_id)
-            .where(Variant.item_id == item_id)
+            .join(Product, (Variant.tenant_id == Product.tenant_id) & (Variant.product_id == Product.product_id))
+            .where(Variant.tenant_id == ctx.tenant_id, Variant.item_id == item_id)
             .order_by(Product.position)
             .limit(1)
         ).first()
@@ -210,8 +214,8 @@ def get_user_details(user_id: str, ctx: ToolContext) -> dict[str, Any]:
     Args:
         user_id: The user id, such as 'sara_doe_496'.
     """
-    with get_store(ctx).transaction() as session:
-        return user_to_model(get_user(session, user_id))
+    with get_store(ctx).transaction(ctx.tenant_id) as session:
+        return user_to_model(get_user(session, ctx.tenant_id, user_id))
 
 
 @tool
@@ -221,8 +225,10 @@ def list_all_product_types(ctx: ToolContext) -> str:
     Each product type has a variety of different items with unique item ids and options.
     There are only 50 product types in the store.
     """
-    with get_store(ctx).transaction() as session:
-        rows = session.execute(select(Product.name, Product.product_id).order_by(Product.position)).all()
+    with get_store(ctx).transaction(ctx.tenant_id) as session:
+        rows = session.execute(
+            select(Product.name, Product.product_id).where(Product.tenant_id == ctx.tenant_id).order_by(Product.position)
+        ).all()
     return json.dumps({name: product_id for name, product_id in rows}, sort_keys=True)
 
 
@@ -244,8 +250,8 @@ def cancel_pending_order(order_id: str, reason: str, ctx: ToolContext) -> dict[s
         reason: The reason for cancellation, which should be either 'no longer needed' or
             'ordered by mistake'.
     """
-    with get_store(ctx).transaction() as session:
-        order = get_order(session, order_id)
+    with get_store(ctx).transaction(ctx.tenant_id) as session:
+        order = get_order(session, ctx.tenant_id, order_id)
         if order.status != "pending":
             raise ToolError("Non-pending order cannot be cancelled")
         if reason not in CANCEL_REASONS:
@@ -253,7 +259,7 @@ def cancel_pending_order(order_id: str, reason: str, ctx: ToolContext) -> dict[s
         claim(session, order)
         refunds = []
         for payment in list(order.payment_history):
-            method = get_payment_method(session, order.user_id, payment.payment_method_id)
+            method = get_payment_method(session, order.tenant_id, order.user_id, payment.payment_method_id)
             refunds.append((payment.amount, payment.payment_method_id))
             if method.is_gift_card:
                 adjust_gift_card(session, method, payment.amount)
@@ -285,8 +291,8 @@ def exchange_delivered_order_items(
             as 'gift_card_0000000' or 'credit_card_0000000'. These can be looked up from the user
             or order details.
     """
-    with get_store(ctx).transaction() as session:
-        order = get_order(session, order_id)
+    with get_store(ctx).transaction(ctx.tenant_id) as session:
+        order = get_order(session, ctx.tenant_id, order_id)
         if order.status != "delivered":
             raise ToolError("Non-delivered order cannot be exchanged")
         check_counts(item_ids, order, "Number of {item_id} not found.")
@@ -298,7 +304,7 @@ def exchange_delivered_order_items(
             variant = available_variant(session, item, new_id)
             diff += variant.price - item.price
         diff = round(diff, 2)
-        method = get_payment_method(session, order.user_id, payment_method_id)
+        method = get_payment_method(session, order.tenant_id, order.user_id, payment_method_id)
         if method.is_gift_card and (method.balance or 0.0) < diff:
             raise ToolError("Insufficient gift card balance to pay for the price difference")
         claim(session, order)
@@ -328,8 +334,8 @@ def modify_pending_order_address(
         country: The country, such as 'USA'.
         zip: The zip code, such as '12345'.
     """
-    with get_store(ctx).transaction() as session:
-        order = get_order(session, order_id)
+    with get_store(ctx).transaction(ctx.tenant_id) as session:
+        order = get_order(session, ctx.tenant_id, order_id)
         if "pending" not in order.status:
             raise ToolError("Non-pending order cannot be modified")
         claim(session, order)
@@ -359,8 +365,8 @@ def modify_pending_order_items(
             or order details.
     """
     is_compat = is_reference_compat(ctx)
-    with get_store(ctx).transaction() as session:
-        order = get_order(session, order_id)
+    with get_store(ctx).transaction(ctx.tenant_id) as session:
+        order = get_order(session, ctx.tenant_id, order_id)
         if order.status != "pending":
             raise ToolError("Non-pending order cannot be modified")
         check_counts(item_ids, order, "{item_id} not found")
@@ -377,7 +383,7 @@ def modify_pending_order_items(
             diff += variant.price - item.price
         if not is_compat:
             diff = round(diff, 2)
-        method = get_payment_method(session, order.user_id, payment_method_id)
+        method = get_payment_method(session, order.tenant_id, order.user_id, payment_method_id)
         if method.is_gift_card and (method.balance or 0.0) < diff:
             raise ToolError("Insufficient gift card balance to pay for the new item")
         claim(session, order)
@@ -409,11 +415,11 @@ def modify_pending_order_payment(order_id: str, payment_method_id: str, ctx: Too
             as 'gift_card_0000000' or 'credit_card_0000000'. These can be looked up from the user
             or order details.
     """
-    with get_store(ctx).transaction() as session:
-        order = get_order(session, order_id)
+    with get_store(ctx).transaction(ctx.tenant_id) as session:
+        order = get_order(session, ctx.tenant_id, order_id)
         if "pending" not in order.status:
             raise ToolError("Non-pending order cannot be modified")
-        new_method = get_payment_method(session, order.user_id, payment_method_id)
+        new_method = get_payment_method(session, order.tenant_id, order.user_id, payment_method_id)
         history = order.payment_history
         if len(history) != 1 or history[0].transaction_type != "payment":
             raise ToolError("There should be exactly one payment for a pending order")
@@ -422,7 +428,7 @@ def modify_pending_order_payment(order_id: str, payment_method_id: str, ctx: Too
             raise ToolError("The new payment method should be different from the current one")
         if new_method.is_gift_card and (new_method.balance or 0.0) < amount:
             raise ToolError("Insufficient gift card balance to pay for the order")
-        old_method = get_payment_method(session, order.user_id, old_method_id)
+        old_method = get_payment_method(session, order.tenant_id, order.user_id, old_method_id)
         claim(session, order)
         add_transaction(order, "payment", amount, payment_method_id)
         add_transaction(order, "refund", amount, old_method_id)
@@ -450,8 +456,8 @@ def modify_user_address(
         country: The country, such as 'USA'.
         zip: The zip code, such as '12345'.
     """
-    with get_store(ctx).transaction() as session:
-        user = get_user(session, user_id)
+    with get_store(ctx).transaction(ctx.tenant_id) as session:
+        user = get_user(session, ctx.tenant_id, user_id)
         claim(session, user)
         set_address(user.address, address1, address2, city, state, country, zip)
         session.flush()
@@ -476,11 +482,11 @@ def return_delivered_order_items(
             as 'gift_card_0000000' or 'credit_card_0000000'. These can be looked up from the user
             or order details.
     """
-    with get_store(ctx).transaction() as session:
-        order = get_order(session, order_id)
+    with get_store(ctx).transaction(ctx.tenant_id) as session:
+        order = get_order(session, ctx.tenant_id, order_id)
         if order.status != "delivered":
             raise ToolError("Non-delivered order cannot be returned")
-        method = get_payment_method(session, order.user_id, payment_method_id)
+        method = get_payment_method(session, order.tenant_id, order.user_id, payment_method_id)
         original = order.payment_history[0].payment_method_id if order.payment_history else None
         if not method.is_gift_card and payment_method_id != original:
             raise ToolError("Payment method should be the original payment method")

@@ -7,9 +7,10 @@ This module does not run conversations (``agent.loop`` does) or serve HTTP (``ap
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,6 +37,7 @@ class ToolContext:
     settings: "Settings"
     services: dict[str, Any] = field(default_factory=dict)
     handoff_summary: str | None = None
+    principal: Any = None  # the moesaic.access.Principal the conversation runs for (None: the platform)
 
     def request_handoff(self, summary: str) -> None:
         """Ask the agent loop to put the conversation in the ``handed_off`` state after this step."""
@@ -77,7 +79,10 @@ class AppManifest(BaseModel):
     tools: tuple[ToolSpec, ...] = ()
     knowledge_base: str | None = "default"
     confirm_writes: bool = True
-    # Called once per process when the API starts: create the app's tables, seed demo data.
+    # A folder of Alembic revisions for the app's tables; the first has ``branch_labels = ("<name>",)``,
+    # ``down_revision = None`` and ``depends_on`` a core revision. ``Platform.create`` upgrades to it.
+    migrations: Path | None = None
+    # Called once per process when the API starts (after the migrations): build the app's services.
     setup: Callable[..., dict[str, Any]] | None = None  # (Database, Settings) -> services
     offline: OfflineBehaviour = Field(default_factory=OfflineBehaviour)
     # Documents that belong to the app (a policy, an FAQ): settings -> [(filename, bytes)]. They are
@@ -91,6 +96,15 @@ class AppManifest(BaseModel):
 
     def tool(self, name: str) -> ToolSpec | None:
         return next((t for t in self.tools if t.name == name), None)
+
+
+def migration_folders(apps: Iterable[AppManifest]) -> list[Path]:
+    """The Alembic folders of ``apps``: what ``Database.migrate`` needs besides the core revisions.
+
+    Every process that migrates a database must pass the folders of every app that has ever migrated
+    it: Alembic refuses to upgrade a database whose version table names a revision it cannot find.
+    """
+    return [app.migrations for app in apps if app.migrations is not None]
 
 
 def load_apps() -> dict[str, AppManifest]:

@@ -90,13 +90,43 @@ def keys_create(
 ) -> None:
     """Create an API key (printed once; stored as a salted hash)."""
     from moesaic.access import create_api_key
+
+    db = _database()
+    typer.echo(create_api_key(db, tenant, name=name, apps=app or None, role=role))
+
+
+def _database():  # type: ignore[no-untyped-def]
+    """The configured database, migrated with every registered app's folder."""
+    from moesaic.apps import load_apps, migration_folders
     from moesaic.db import Database
 
     settings = get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
-    db.migrate()
-    typer.echo(create_api_key(db, tenant, name=name, apps=app or None, role=role))
+    db.migrate(version_locations=migration_folders(load_apps().values()))
+    return db
+
+
+@keys_cli.command("list")
+def keys_list(tenant: str = "default") -> None:
+    """List a tenant's keys (never their secrets)."""
+    from moesaic.access import find_tenant, list_keys
+
+    db = _database()
+    tenant_id = find_tenant(db, tenant)
+    for key in list_keys(db, tenant_id) if tenant_id else []:
+        state = "revoked" if key.revoked_at else ("expires " + key.expires_at.isoformat() if key.expires_at else "active")
+        typer.echo(f"{key.id}  {key.prefix}…  {key.role:8}  {key.name or '-'}  apps={','.join(key.apps or ['*'])}  {state}")
+
+
+@keys_cli.command("revoke")
+def keys_revoke(key_id: str, tenant: str = "default") -> None:
+    """Revoke a key at once (its next request gets 401)."""
+    from moesaic.access import find_tenant, revoke_key
+
+    db = _database()
+    revoke_key(db, find_tenant(db, tenant) or "", key_id)
+    typer.echo(f"revoked {key_id}")
 
 
 @eval_cli.command("retrieval")

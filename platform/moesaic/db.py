@@ -1,12 +1,15 @@
 """SQLAlchemy engine, sessions and the declarative base shared by every table.
 
-Schema changes go through Alembic (``moesaic/migrations``); ``migrate()`` brings a database to head.
+Schema changes go through Alembic: the core revisions live in ``moesaic/migrations/versions``; an app
+may bring a folder of its own (its own branch, ``depends_on`` a core revision). ``migrate()`` brings a
+database to the heads of the core history plus the folders it is given.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -52,16 +55,20 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def migrate(engine: Engine) -> None:
-    """Upgrade the database behind ``engine`` to the newest Alembic revision."""
+def migrate(engine: Engine, version_locations: Sequence[str | Path] = ()) -> None:
+    """Upgrade the database behind ``engine`` to the heads of the core revisions plus ``version_locations``
+    (folders of app revisions), in one transaction."""
     from alembic import command
     from alembic.config import Config
 
+    folders = [MIGRATIONS_DIR / "versions", *(Path(folder) for folder in version_locations)]
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", os.pathsep.join(str(folder) for folder in folders))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")
 
 
 class Database:
@@ -76,8 +83,8 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def migrate(self) -> None:
-        migrate(self.engine)
+    def migrate(self, version_locations: Sequence[str | Path] = ()) -> None:
+        migrate(self.engine, version_locations)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from moesaic.agent import Agent
-from moesaic.apps import AppManifest, AppRegistry, ToolContext, load_apps
+from moesaic.apps import AppManifest, AppRegistry, ToolContext, load_apps, migration_folders
 from moesaic.config import Settings
 from moesaic.db import Database
 from moesaic.llm import ChatModel, ModelRequest, create_chat_model
@@ -52,12 +52,12 @@ class Platform:
         from moesaic.retrieval.rerank import LLMReranker
 
         settings.home.mkdir(parents=True, exist_ok=True)
+        registry = AppRegistry(apps if apps is not None else load_apps())
         db = Database(settings.resolved_database_url)
-        db.migrate()
+        db.migrate(version_locations=migration_folders(registry))
         default_tenant = ensure_tenant(db)
         if settings.bootstrap_api_key:
             create_api_key(db, name="bootstrap", role="admin", plaintext=settings.bootstrap_api_key)
-        registry = AppRegistry(apps if apps is not None else load_apps())
         model = model or create_chat_model(settings)
         reranker = LLMReranker(lambda prompt: complete_text(model, prompt)) if settings.rerank_with_model else None
         knowledge = KnowledgeService(db, settings, start_worker=start_worker and settings.ingest_worker, reranker=reranker)
@@ -83,7 +83,7 @@ class Platform:
         """
         return next((app.name for app in self.apps if app.knowledge_base == kb), None)
 
-    def agent(self, app: AppManifest, tenant_id: str, conversation_id: str) -> Agent:
+    def agent(self, app: AppManifest, tenant_id: str, conversation_id: str, principal: Any = None) -> Agent:
         self.ensure_app_knowledge(app, tenant_id)
         context = ToolContext(
             tenant_id=tenant_id,
@@ -92,6 +92,7 @@ class Platform:
             db=self.db,
             settings=self.settings,
             services=self.app_services.get(app.name, {}),
+            principal=principal,
         )
         return Agent(
             app=app,

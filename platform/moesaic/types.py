@@ -44,8 +44,24 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class SentenceSpan:
+    """One sentence of a source document: ``document_text[start_char:end_char] == text``."""
+
+    start_char: int
+    end_char: int
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start_char": self.start_char, "end_char": self.end_char, "text": self.text}
+
+
+@dataclass(frozen=True)
 class Citation:
-    """A pointer from an answer into a source document (character offsets into its text)."""
+    """A pointer from an answer into a source document (character offsets into its text).
+
+    ``start_char``/``end_char`` span the retrieved chunk; ``sentences`` are the sentences of that chunk
+    the answer rests on (empty when the answer does not say which).
+    """
 
     index: int
     document_id: str
@@ -54,6 +70,7 @@ class Citation:
     end_char: int
     title: str
     quote: str
+    sentences: tuple[SentenceSpan, ...] = ()
 
     @classmethod
     def from_chunk(cls, index: int, chunk: Chunk, quote_chars: int = 300) -> "Citation":
@@ -76,6 +93,7 @@ class Citation:
             "end_char": self.end_char,
             "title": self.title,
             "quote": self.quote,
+            "sentences": [s.to_dict() for s in self.sentences],
         }
 
 

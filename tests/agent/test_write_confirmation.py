@@ -60,6 +60,12 @@ def test_write_is_held_until_the_user_confirms(bank, client, fake_model) -> None
     done = send(client, "yes", first["conversation_id"])
     assert STATE == {"A-1": "closed"}
     assert done["tool_events"][0]["output"] == "account A-1 closed"
+    from moesaic.access import authenticate, entries
+
+    caller = authenticate(bank.db, client.headers["Authorization"].split()[1])
+    tool_rows = [e for e in entries(bank.db, caller.tenant_id) if e.action.startswith("tool ")]
+    assert [(e.action, e.app, e.principal_id, e.target) for e in tool_rows] == [
+        ("tool close_account", "bank", caller.id, first["conversation_id"])]  # held attempts are not audited
 
 
 def test_confirmation_covers_only_the_same_arguments(bank, client, fake_model) -> None:  # type: ignore[no-untyped-def]

@@ -43,6 +43,23 @@ def test_answer_cites_the_uploaded_document(client, fake_model) -> None:  # type
     assert RETURNS.decode()[citation["start_char"] : citation["end_char"]].startswith(citation["quote"][:40])
     system_prompt = fake_model.requests[0].messages[0].content
     assert "[1] returns.txt" in system_prompt and "30 days" in system_prompt
+    [sentence] = citation["sentences"]  # the sentence the answer rests on, exactly sliced from the document
+    assert sentence["text"] == "Items can be returned within 30 days of delivery for a full refund."
+    assert RETURNS.decode()[sentence["start_char"] : sentence["end_char"]] == sentence["text"]
+
+
+def test_offline_answers_cite_the_sentences_they_quote(platform, client) -> None:  # type: ignore[no-untyped-def]
+    from moesaic.llm.extractive import ExtractiveModel
+
+    upload(client)
+    platform.model = ExtractiveModel()
+    body = chat(client, "Can gift cards be returned for cash?").json()
+    [citation] = body["citations"]
+    assert [s["text"] for s in citation["sentences"]] == ["Gift cards cannot be returned or exchanged for cash."]
+    sentence = citation["sentences"][0]
+    assert RETURNS.decode()[sentence["start_char"] : sentence["end_char"]] == sentence["text"]
+    stored = client.get(f"/v1/conversations/{body['conversation_id']}/messages").json()["data"][-1]
+    assert stored["citations"][0]["sentences"] == citation["sentences"]
 
 
 def test_conversation_id_continues_the_stored_conversation(client, fake_model) -> None:  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fake_moesaic_api import API_KEY, LiveServer, FakeState, create_fake_app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = ROOT / "ui" / "pages"
+PAGES = ROOT / "ui" / "core_pages"
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +37,7 @@ PageFactory = Callable[..., AppTest]
 
 @pytest.fixture
 def open_page(fake_api: FakeState) -> PageFactory:
-    """``open_page("chat")`` -> an AppTest of ui/pages/chat.py connected to the fake API."""
+    """``open_page("chat")`` -> an AppTest of ui/core_pages/chat.py connected to the fake API."""
 
     def build(name: str, *, api_key: str = API_KEY, url: str | None = None) -> AppTest:
         path = ROOT / "ui" / "app.py" if name == "app" else PAGES / f"{name}.py"

@@ -53,9 +53,11 @@ class ApiFailure(Exception):
 class FakeState:
     apps: list[dict[str, Any]] = field(default_factory=lambda: [
         {"name": "customer_service", "title": "Customer service", "description": "Retail support",
-         "knowledge_base": "retail_policy", "tools": ["get_order_details", "find_user_id_by_email"]},
+         "knowledge_base": "retail_policy", "tools": ["get_order_details", "find_user_id_by_email",
+                                                      "cancel_pending_order"],
+         "write_tools": ["cancel_pending_order"]},
         {"name": "kb_assistant", "title": "Knowledge assistant", "description": "Answers over documents",
-         "knowledge_base": "default", "tools": []},
+         "knowledge_base": "default", "tools": [], "write_tools": []},
     ])
     conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -77,6 +79,13 @@ class FakeState:
                    "tool_call_id": None, "name": None, "citations": None, "author": "bot", "created_at": _now()}
         message.update(extra)
         self.messages[conversation_id].append(message)
+
+    def add_tool_call(self, conversation_id: str, name: str, arguments: dict[str, Any], output: str) -> None:
+        """An assistant turn calling ``name`` and the tool message with its output, as the API stores them."""
+        call_id = f"call_{uuid.uuid4().hex[:8]}"
+        self.add_message(conversation_id, "assistant", None,
+                         tool_calls=[{"id": call_id, "name": name, "arguments": json.dumps(arguments)}])
+        self.add_message(conversation_id, "tool", output, tool_call_id=call_id, name=name)
 
     def add_document(self, kb: str, filename: str, status: str = "queued", error: str | None = None) -> str:
         doc = {"id": uuid.uuid4().hex, "filename": filename, "status": status, "error": error,

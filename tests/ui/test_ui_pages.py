@@ -78,5 +78,5 @@ def test_console_shell_opens_on_chat_with_connection_settings(open_page) -> None
     assert not at.exception and not at.error
     assert at.title[0].value == "💬 Chat"
     assert at.sidebar.text_input(key="api_url").value.startswith("http://127.0.0.1:")
-    at.switch_page("pages/knowledge.py").run()
+    at.switch_page("core_pages/knowledge.py").run()
     assert at.title[0].value == "📚 Knowledge"

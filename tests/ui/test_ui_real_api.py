@@ -37,7 +37,7 @@ def real_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, st
 
 
 def _page(name: str, url: str, key: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "ui" / "pages" / f"{name}.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "ui" / "core_pages" / f"{name}.py"), default_timeout=60)
     at.session_state["api_url"] = url
     at.session_state["api_key"] = key
     return at

@@ -20,13 +20,15 @@ from moesaic.errors import UpstreamError
 from moesaic.llm.base import ChatModel, ModelReply, ModelRequest
 from moesaic.memory.store import ConversationStore
 from moesaic.metrics import Metrics
+from moesaic.access.audit import record
+from moesaic.agent.citing import CITATION_MARK_PATTERN, cite_sentences
 from moesaic.agent.pii import StreamRevealer, hide_pii, reveal_pii
 from moesaic.privacy import PiiVault
 from moesaic.tools.execute import ToolResult, run_tool_call
 from moesaic.types import Chunk, Citation, Message, ToolCall, Usage
 
 AFFIRMATIVE = re.compile(r"^\s*(yes|y|yeah|yep|confirm(ed)?|go ahead|please do|do it|sure|ok(ay)?|correct|proceed)\b", re.I)
-CITATION_MARK = re.compile(r"\[(\d{1,3})\]")
+CITATION_MARK = re.compile(CITATION_MARK_PATTERN)
 HANDED_OFF_NOTE = "A person from our team is handling this conversation and will reply here."
 HANDOFF_REPLY = "I have passed this conversation to a person from our team, who will reply here."
 PAUSED_STATES = ("handed_off", "claimed")
@@ -125,7 +127,7 @@ class Agent:
             if reply.content:
                 texts.append(reply.content)
             if not reply.tool_calls:
-                yield self._finish(conversation_id, "\n\n".join(texts), citations, events, usage, reply)
+                yield self._finish(conversation_id, "\n\n".join(texts), citations, events, usage, reply, passages)
                 return
             self.store.append(tenant, conversation_id, reply.as_message(), completion_tokens=reply.usage.completion_tokens)
             for call in reply.tool_calls:
@@ -145,7 +147,7 @@ class Agent:
         if stream:
             yield TextDelta(note)
         texts.append(note)
-        yield self._finish(conversation_id, "\n\n".join(texts), citations, events, usage, ModelReply(content=note, finish_reason="length"))
+        yield self._finish(conversation_id, "\n\n".join(texts), citations, events, usage, ModelReply(content=note, finish_reason="length"), passages)
 
     # steps -------------------------------------------------------------------------------------
     def _check_scope(self, conversation_id: str, user_text: str) -> str | None:
@@ -206,6 +208,9 @@ class Agent:
         else:
             result = run_tool_call(spec, call, {"ctx": self.tool_context})
         self.store.record_tool_call(tenant, conversation_id, call, result.output, result.error, result.duration_ms)
+        if spec is not None and spec.writes and not held and not result.error:  # a change to the app's data
+            record(self.tool_context.db, self.tool_context.principal, f"tool {call.name}", tenant_id=tenant,
+                   app=self.app.name, target=conversation_id, detail={"call_id": call.id})
         self.store.append(tenant, conversation_id, Message(role="tool", content=result.output, tool_call_id=call.id, name=call.name))
         if self.metrics:
             outcome = "held" if held else ("error" if result.error else "ok")
@@ -234,9 +239,10 @@ class Agent:
         return False
 
     def _finish(
-        self, conversation_id: str, content: str, citations: list[Citation], events: list[ToolEvent], usage: Usage, reply: ModelReply
+        self, conversation_id: str, content: str, citations: list[Citation], events: list[ToolEvent], usage: Usage, reply: ModelReply,
+        passages: list[Chunk] | None = None,
     ) -> AgentResult:
-        cited = used_citations(content, citations, used_tools=bool(events))
+        cited = cite_sentences(content, used_citations(content, citations, used_tools=bool(events)), passages or [])
         message = self.store.append(
             self.tool_context.tenant_id,
             conversation_id,

@@ -13,12 +13,12 @@ import re
 from typing import Any
 
 from moesaic.llm.base import ChatModel, ModelReply, ModelRequest, estimate_tokens
+from moesaic.sentences import split_sentences
 from moesaic.types import Message, ToolCall, Usage
 
 NO_MODEL_NOTE = "No generative model is configured, so this answer repeats the sources and lookups word for word."
 NOTHING_FOUND = "I could not find anything about this in the knowledge base."
 _WORD = re.compile(r"[a-z0-9#@._-]+")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n{2,}|\n(?=[-*#] )")
 _STOPWORDS = frozenset(
     "a an and are as at be by can do does for from has have how i if in is it its me my of on or "
     "our so that the their there this to was we what when where which who why will with you your "
@@ -123,8 +123,8 @@ class ExtractiveModel(ChatModel):
             return ""
         scored: list[tuple[float, int, int, str]] = []
         for number, passage in enumerate(request.passages, start=1):
-            for position, sentence in enumerate(_SENTENCE.split(passage.text)):
-                sentence = " ".join(sentence.split())
+            for position, span in enumerate(split_sentences(passage.text)):
+                sentence = " ".join(span.text.split())
                 overlap = len(wanted & content_words(sentence))
                 if overlap >= min_overlap and len(sentence) > 15:
                     # more shared words first, then the better-ranked passage, then document order

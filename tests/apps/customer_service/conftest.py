@@ -18,14 +18,17 @@ from apps.customer_service.store import RetailStore  # noqa: E402
 from moesaic.apps import ToolContext  # noqa: E402
 from moesaic.config import Settings  # noqa: E402
 from moesaic.db import Database  # noqa: E402
-from tests.conftest import DATASETS_DIR  # noqa: E402
+from tests.conftest import DATABASES, DATASETS_DIR, POSTGRES_URL  # noqa: E402
 
 TAU2_DIR = DATASETS_DIR / "tau2_retail"
+TENANT = "t1"  # the tenant whose store the scratch fixtures seed
 
 
-def make_context(db: Database, store: RetailStore, *, reference_compat: bool = False) -> ToolContext:
+def make_context(
+    db: Database, store: RetailStore, *, tenant_id: str = TENANT, reference_compat: bool = False
+) -> ToolContext:
     return ToolContext(
-        tenant_id="t1",
+        tenant_id=tenant_id,
         conversation_id="c1",
         app="customer_service",
         db=db,
@@ -34,12 +37,40 @@ def make_context(db: Database, store: RetailStore, *, reference_compat: bool = F
     )
 
 
+@pytest.fixture(params=DATABASES)
+def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of its own: a SQLite file, or a new PostgreSQL database (dropped afterwards).
+
+    Migration tests need one each: the session's shared PostgreSQL database may already carry this
+    app's Alembic branch, which processes without the app could then no longer upgrade.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip("MOESAIC_TEST_DATABASE_URL is not set (CI sets it to the local PostgreSQL)")
+    import secrets
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"moesaic_cs_{secrets.token_hex(4)}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture
 def demo_db(tmp_path: Path) -> Iterator[Database]:
     db = Database(f"sqlite:///{tmp_path / 'store.db'}")
-    store = RetailStore(db.engine)
-    store.create_tables()
-    seed_store(db.engine, load_store_data(DEMO_STORE_PATH))
+    RetailStore(db.engine).create_tables()
+    seed_store(db.engine, load_store_data(DEMO_STORE_PATH), TENANT)
     yield db
     db.dispose()
 
@@ -98,12 +129,14 @@ class Shop:
     def order(self, order_id: str) -> dict[str, Any]:
         from apps.customer_service import tools
 
-        return call(tools.get_order_details, make_context(self.platform.db, self.store), order_id=order_id).value
+        ctx = make_context(self.platform.db, self.store, tenant_id=self.tenant_id)
+        return call(tools.get_order_details, ctx, order_id=order_id).value
 
     def gift_card_balance(self, user_id: str, method_id: str) -> float:
         from apps.customer_service import tools
 
-        user = call(tools.get_user_details, make_context(self.platform.db, self.store), user_id=user_id).value
+        ctx = make_context(self.platform.db, self.store, tenant_id=self.tenant_id)
+        user = call(tools.get_user_details, ctx, user_id=user_id).value
         return float(user["payment_methods"][method_id]["balance"])
 
 
@@ -144,12 +177,14 @@ def cs_model(fake_model: Any) -> Any:
 
 @pytest.fixture
 def shop(shop_session: Shop, cs_model: Any) -> Shop:
-    """The session's shop with this test's model and a freshly seeded demo store."""
+    """The session's shop with this test's model and empty stores (each tenant's is seeded on first use)."""
     from apps.customer_service.manifest import APP
     from apps.customer_service.store import StoreBase
 
     platform = shop_session.platform
-    StoreBase.metadata.drop_all(platform.db.engine)
+    with platform.db.engine.begin() as connection:
+        for table in reversed(StoreBase.metadata.sorted_tables):
+            connection.execute(table.delete())
     platform.app_services[APP.name] = APP.setup(platform.db, platform.settings)
     platform.model = cs_model
     return shop_session

@@ -15,7 +15,7 @@ from apps.customer_service import tools
 from apps.customer_service.seed import DEMO_STORE_PATH, load_store_data, seed_store
 from apps.customer_service.store import RetailStore
 from moesaic.db import Database, make_engine
-from tests.apps.customer_service.conftest import call, make_context
+from tests.apps.customer_service.conftest import TENANT, call, make_context
 from tests.conftest import DATABASES
 
 
@@ -33,7 +33,7 @@ def store_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
             connection.execute(text(f'CREATE SCHEMA "{schema}"'))
         engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"}, pool_size=10)
     RetailStore(engine).create_tables()
-    seed_store(engine, load_store_data(DEMO_STORE_PATH))
+    seed_store(engine, load_store_data(DEMO_STORE_PATH), TENANT)
     yield engine
     engine.dispose()
     if schema:

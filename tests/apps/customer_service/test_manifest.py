@@ -1,4 +1,4 @@
-"""The manifest: setup creates and seeds the store once; offline rules; the system prompt."""
+"""The manifest: setup builds the store, which seeds each tenant's store once, on first use; offline rules; the system prompt."""
 
 from __future__ import annotations
 
@@ -18,33 +18,42 @@ from moesaic.db import Database
 from tests.apps.customer_service.conftest import call
 
 
-def _count(db: Database, column) -> int:  # type: ignore[no-untyped-def]
+def _count(db: Database, column, tenant_id: str) -> int:  # type: ignore[no-untyped-def]
     with db.session() as session:
-        return int(session.scalar(select(func.count(column))) or 0)
+        return int(session.scalar(select(func.count(column)).where(column.table.c.tenant_id == tenant_id)) or 0)
 
 
-def test_setup_seeds_the_demo_store_once_without_the_dataset(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path / "home", datasets_dir=tmp_path / "no-data")
+def _migrated(settings: Settings) -> Database:
     db = Database(settings.resolved_database_url)
+    db.migrate(version_locations=[APP.migrations])
+    return db
+
+
+def test_setup_seeds_a_tenants_demo_store_once_on_first_use_without_the_dataset(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home", datasets_dir=tmp_path / "no-data")
+    db = _migrated(settings)
     services = setup(db, settings)
     assert services["reference_compat"] is False
-    assert _count(db, User.user_id) == 3 and _count(db, Order.order_id) == 4
-    setup(db, settings)  # a second start must not seed again
-    assert _count(db, Order.order_id) == 4
+    assert _count(db, User.user_id, "t1") == 0  # nothing is seeded before the tenant uses the store
     ctx = ToolContext("t1", "c1", "customer_service", db, settings, services=services)
     assert call(tools.find_user_id_by_email, ctx, email="chen.wu@example.com").output == "chen_wu_1003"
+    assert _count(db, User.user_id, "t1") == 3 and _count(db, Order.order_id, "t1") == 4
+    again = setup(db, settings)  # a second start (a fresh store handle) must not seed again
+    ctx = ToolContext("t1", "c1", "customer_service", db, settings, services=again)
+    assert call(tools.get_order_details, ctx, order_id="#W1000001").error is None
+    assert _count(db, Order.order_id, "t1") == 4
     db.dispose()
 
 
 def test_setup_seeds_the_dataset_when_present(tmp_path: Path, tau2_dir: Path) -> None:
     settings = Settings(home=tmp_path / "home", datasets_dir=tau2_dir.parent)
-    db = Database(settings.resolved_database_url)
+    db = _migrated(settings)
     services = setup(db, settings)
-    assert _count(db, User.user_id) == 500 and _count(db, Order.order_id) == 1000
     ctx = ToolContext("t1", "c1", "customer_service", db, settings, services=services)
     assert call(tools.find_user_id_by_name_zip, ctx, first_name="Yusuf", last_name="Rossi", zip="19122").output == (
         "yusuf_rossi_9620"
     )
+    assert _count(db, User.user_id, "t1") == 500 and _count(db, Order.order_id, "t1") == 1000
     db.dispose()
 
 

@@ -14,7 +14,7 @@ from apps.customer_service.replay import build_template, differing_tasks, dumps_
 from apps.customer_service.seed import load_store_data, seed_store
 from apps.customer_service.store import RetailStore
 from moesaic.db import Database
-from tests.apps.customer_service.conftest import call, make_context
+from tests.apps.customer_service.conftest import TENANT, call, make_context
 
 UNTOUCHED_SHA256 = "f08162ba14d2d3ce9ebe4ebc0fa3cd4bdc2876eaaf9d3411802cdba96ea1f41a"
 UNTOUCHED_TAU2_HASH = "b25c9cb211f5efcaee5dd646054a73c4a9f43f4f5acc32c10713cd9f9ac20e9c"
@@ -40,7 +40,7 @@ def dataset_ctx(tau2_dir: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
     db = Database(f"sqlite:///{tmp_path / 'tau2.db'}")
     store = RetailStore(db.engine)
     store.create_tables()
-    seed_store(db.engine, load_store_data(tau2_dir / "db.json"))
+    seed_store(db.engine, load_store_data(tau2_dir / "db.json"), TENANT)
     yield db, store
     db.dispose()
 
@@ -49,10 +49,10 @@ def test_seeded_dataset_round_trips_to_db_json(tau2_dir: Path) -> None:
     data = load_store_data(tau2_dir / "db.json")
     template = build_template(data)
     try:
-        from apps.customer_service.replay import _engine_over
+        from apps.customer_service.replay import REPLAY_TENANT, _engine_over
 
         with _engine_over(template).connect() as connection:
-            exported = export_store(connection)
+            exported = export_store(connection, REPLAY_TENANT)
     finally:
         template.close()
     assert json.dumps(exported) == json.dumps(data)
@@ -123,7 +123,7 @@ def test_incremental_hashes_match_a_full_export(dataset_ctx, tau2_dir: Path) -> 
     result = call(tools.cancel_pending_order, ctx, order_id="#W6779827", reason="ordered by mistake")
     assert result.error is None
     with store.engine.connect() as connection:
-        final = export_store(connection)
+        final = export_store(connection, TENANT)
     replaced = {
         section: {k: v for k, v in final[section].items() if json.dumps(v) != json.dumps(data[section][k])}
         for section in ("orders", "users", "products")

@@ -8,12 +8,12 @@ from apps.customer_service import tools
 from apps.customer_service.export import export_store
 from apps.customer_service.store import RetailStore
 from moesaic.apps import ToolContext
-from tests.apps.customer_service.conftest import call
+from tests.apps.customer_service.conftest import TENANT, call
 
 
 def _snapshot(store: RetailStore) -> str:
     with store.engine.connect() as connection:
-        return json.dumps(export_store(connection), sort_keys=True)
+        return json.dumps(export_store(connection, TENANT), sort_keys=True)
 
 
 def test_lookups_find_user_and_order(ctx: ToolContext) -> None:

@@ -18,6 +18,7 @@ from moesaic.db import Database
 from apps.customer_service import tools
 from apps.customer_service.export import db_sha256, export_store, tau2_db_hash
 from apps.customer_service.replay import (
+    REPLAY_TENANT,
     _engine_over,
     build_template,
     fresh_store,
@@ -674,11 +675,11 @@ def test_replay_hashes_equal_a_full_export_after_multi_step_writes(
     try:
         from tests.apps.customer_service.conftest import make_context
 
-        ctx = make_context(platform_db, RetailStore(engine), reference_compat=True)
+        ctx = make_context(platform_db, RetailStore(engine), tenant_id=REPLAY_TENANT, reference_compat=True)
         for action in task["evaluation_criteria"]["actions"]:
             run_action(ctx, action)
         with _engine_over(working).connect() as connection:
-            final = export_store(connection)
+            final = export_store(connection, REPLAY_TENANT)
     finally:
         engine.dispose()
         template.close()

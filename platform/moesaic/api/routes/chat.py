@@ -78,7 +78,7 @@ def create_chat_completion(body: ChatCompletionRequest, platform: PlatformDep, p
             if earlier.role in ("user", "assistant") and earlier.text():
                 platform.store.append(tenant, conversation.id, Message(role=earlier.role, content=earlier.text()))
 
-    agent = platform.agent(app, tenant, conversation.id)
+    agent = platform.agent(app, tenant, conversation.id, principal)
     started = time.perf_counter()
     events = agent.run(
         conversation.id,

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from ui.client import ApiError, StreamEvent, TurnResult, collect_stream  # noqa: E402
-from ui.widgets import get_client, render_citations, render_history, render_tool_event, show_error  # noqa: E402
+from ui.client import ApiError, StreamEvent, TurnResult, collect_stream
+from ui.widgets import get_client, render_citations, render_history, render_tool_event, show_error
 
 
 WITH_OPERATOR = ("handed_off", "claimed")
@@ -24,25 +18,25 @@ def _select(conversation_id: str | None) -> None:
     st.session_state["conversation_id"] = conversation_id
 
 
-def _live_tools(events: Iterator[StreamEvent], box: DeltaGenerator) -> Iterator[StreamEvent]:
-    """Pass events through, drawing each tool call into ``box`` as soon as it arrives."""
+def _live_tools(events: Iterator[StreamEvent], box: DeltaGenerator, app: str) -> Iterator[StreamEvent]:
+    """Pass events through, drawing each tool call of ``app`` into ``box`` as soon as it arrives."""
     for event in events:
         if event.tool is not None:
             with box:
                 render_tool_event(event.tool.get("name", "tool"), event.tool.get("arguments"),
-                                  event.tool.get("output"), event.tool.get("error"))
+                                  event.tool.get("output"), event.tool.get("error"), app=app)
         yield event
 
 
 client = get_client()
 st.title("💬 Chat")
 try:
-    apps = client.list_apps()
+    apps = [a for a in client.list_apps() if a.get("chat", True)]  # apps without a chat part say "chat": false
 except ApiError as exc:
     show_error(exc, "list apps")
     st.stop()
 if not apps:
-    st.info("No apps are registered on this API.")
+    st.info("No chat app is registered on this API for this key.")
     st.stop()
 
 by_name = {a["name"]: a for a in apps}
@@ -72,7 +66,7 @@ conversation_id: str | None = st.session_state.get("conversation_id")
 
 if conversation_id:
     try:
-        render_history(client.list_messages(conversation_id))
+        render_history(client.list_messages(conversation_id), app=app_name)
     except ApiError as exc:
         show_error(exc, "load the conversation")
 
@@ -84,7 +78,7 @@ if prompt:
         tools_box = st.container()
         turn = TurnResult(conversation_id=conversation_id)
         try:
-            events = _live_tools(client.stream_chat(app_name, prompt, conversation_id), tools_box)
+            events = _live_tools(client.stream_chat(app_name, prompt, conversation_id), tools_box, app_name)
             st.write_stream(collect_stream(events, turn))
         except ApiError as exc:
             show_error(exc, "get an answer")

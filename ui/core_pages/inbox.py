@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from ui.client import ApiError  # noqa: E402
-from ui.widgets import get_client, render_history, show_error  # noqa: E402
+from ui.client import ApiError
+from ui.widgets import get_client, render_history, show_error
 
 NOT_YET = "Human handoff is not available on this API yet: the operator endpoints answered 404."
 
@@ -73,7 +67,7 @@ if hand_back.button("🤖 Hand back to the bot", width="stretch"):
     act(lambda: client.hand_back(conversation_id), "hand the conversation back", "Handed back to the bot")
 
 try:
-    render_history(client.list_messages(conversation_id))
+    render_history(client.list_messages(conversation_id), app=conv.get("app"))
 except ApiError as exc:
     show_error(exc, "load the conversation")
 

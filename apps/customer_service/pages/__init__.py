@@ -1,0 +1,18 @@
+"""customer_service's console contribution (the ``moesaic.pages`` entry point; see ui/contributions.py).
+
+Order and user cards for the tools that return those records, and the case review page. Like every
+module of this package it imports Streamlit, ``ui.client`` and the standard library only, never
+``moesaic``: the console loads it without the platform.
+"""
+
+from __future__ import annotations
+
+from apps.customer_service.pages.cards import order_card, user_card
+
+ORDER_TOOLS = ("get_order_details", "cancel_pending_order", "exchange_delivered_order_items",
+               "modify_pending_order_address", "modify_pending_order_items", "modify_pending_order_payment",
+               "return_delivered_order_items")
+USER_TOOLS = ("get_user_details", "modify_user_address")
+
+PAGES = [{"path": "review.py", "title": "Case review", "icon": "🔎"}]
+TOOL_VIEWS = {**{tool: order_card for tool in ORDER_TOOLS}, **{tool: user_card for tool in USER_TOOLS}}
