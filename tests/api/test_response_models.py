@@ -49,6 +49,7 @@ def test_chat_bodies_match_the_documented_models(platform, client, fake_model) -
     fake_model.add("Within 30 days [1].")
     cited = ChatCompletion.model_validate(chat(client, "kb_assistant", "return window?").json())
     assert cited.citations[0].document_id == document_id and cited.conversation_state == "active"
+    assert cited.citations[0].sentences and "30 days" in cited.citations[0].sentences[0].text
 
     fake_model.add(reply_with_tools(call("add", {"a": 2, "b": 3})), "5")
     tools = ChatCompletion.model_validate(chat(client, "calc", "2+3?").json())

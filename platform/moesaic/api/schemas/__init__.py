@@ -52,6 +52,7 @@ from moesaic.api.schemas.conversations import (
     MessageList,
     MessageOut,
     OperatorMessage,
+    SentenceSpan,
     ToolCallList,
     ToolCallOut,
 )
@@ -70,7 +71,7 @@ __all__ = [
     "ConversationList", "ConversationOut", "ConversationState", "DocumentList", "DocumentOut", "ErrorDetail",
     "ErrorResponse", "FinishReason", "HandoffRequest", "Health", "InboxItem", "InboxList", "KeyCreate", "KeyCreated",
     "KeyList", "KeyOut", "KeyRotate", "KnowledgeBaseList", "KnowledgeBaseOut", "MessageList", "MessageOut", "ModelList",
-    "ModelOut", "OperatorMessage", "PrincipalOut", "Readiness", "ReadinessChecks", "ResponseModel", "SearchHit", "SearchResults",
+    "ModelOut", "OperatorMessage", "PrincipalOut", "Readiness", "ReadinessChecks", "ResponseModel", "SearchHit", "SearchResults", "SentenceSpan",
     "SessionCreate", "SessionOut", "StreamError", "StreamOptions", "ToolCallEvent", "ToolCallList", "ToolCallOut",
     "ValidationErrorResponse",
 ]

@@ -54,16 +54,29 @@ class StoredToolCall(ResponseModel):
     arguments: str
 
 
+class SentenceSpan(ResponseModel):
+    """One sentence of a cited document: ``text`` is the document's text between the offsets."""
+
+    start_char: int
+    end_char: int
+    text: str
+
+
 class Citation(ResponseModel):
     """A passage an answer cites: ``[index]`` in the text points here (offsets into the document's text)."""
 
     index: int
     document_id: str
     chunk_id: str
-    start_char: int
-    end_char: int
+    start_char: int = Field(description="Start of the retrieved chunk.")
+    end_char: int = Field(description="End of the retrieved chunk.")
     title: str
-    quote: str
+    quote: str = Field(description="The chunk's text, cut to 300 characters.")
+    sentences: list[SentenceSpan] = Field(
+        default_factory=list,
+        description="The sentences of the chunk the answer rests on, in document order; empty when the answer does "
+        "not say (and on citations stored before sentence-level citations, which are sent with it empty).",
+    )
 
 
 class MessageOut(ResponseModel):
