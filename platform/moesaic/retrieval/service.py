@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from moesaic.config import Settings
 from moesaic.db import Database, utcnow
-from moesaic.errors import Conflict, NotFound, UserError
+from moesaic.errors import Conflict, NotFound, PayloadTooLarge, UserError
 from moesaic.retrieval.embeddings import Embedder, default_embedder
 from moesaic.retrieval.ingest import IngestConfig, Ingestor
 from moesaic.retrieval.models import (
@@ -201,7 +201,7 @@ class KnowledgeService:
         if not data:
             raise UserError(f"{name!r} is empty", field="file")
         if len(data) > MAX_UPLOAD_BYTES:
-            raise UserError(f"{name!r} is larger than {MAX_UPLOAD_BYTES // 2**20} MiB", field="file")
+            raise PayloadTooLarge(f"{name!r} is larger than {MAX_UPLOAD_BYTES // 2**20} MiB", field="file")
         try:
             meta = DocumentMetadata(**(metadata or {}))
         except ValidationError as exc:
