@@ -88,6 +88,8 @@ class AppManifest(BaseModel):
     scope_check: Callable[..., str | None] | None = None
     # Extra FastAPI router mounted at /v1/apps/{name}/ (the app's own endpoints).
     api_router: Any = None
+    # Job handlers by kind (a moesaic.jobs.JobContext -> JSON result); queued as "<app>.<kind>".
+    jobs: Mapping[str, Callable[..., Any]] = Field(default_factory=dict)
 
     def tool(self, name: str) -> ToolSpec | None:
         return next((t for t in self.tools if t.name == name), None)

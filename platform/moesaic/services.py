@@ -13,6 +13,7 @@ from moesaic.agent import Agent
 from moesaic.apps import AppManifest, AppRegistry, ToolContext, load_apps
 from moesaic.config import Settings
 from moesaic.db import Database
+from moesaic.jobs import JobQueue
 from moesaic.llm import ChatModel, ModelRequest, create_chat_model
 from moesaic.memory import ConversationStore, create_api_key, ensure_tenant
 from moesaic.metrics import Metrics
@@ -35,6 +36,7 @@ class Platform:
     model: ChatModel
     knowledge: Any  # moesaic.retrieval.KnowledgeService
     metrics: Metrics
+    jobs: JobQueue
     app_services: dict[str, dict[str, Any]] = field(default_factory=dict)
     _seeded: set[tuple[str, str]] = field(default_factory=set)
 
@@ -59,11 +61,17 @@ class Platform:
         registry = AppRegistry(apps if apps is not None else load_apps())
         model = model or create_chat_model(settings)
         reranker = LLMReranker(lambda prompt: complete_text(model, prompt)) if settings.rerank_with_model else None
-        knowledge = KnowledgeService(db, settings, start_worker=start_worker and settings.ingest_worker, reranker=reranker)
-        platform = cls(settings, db, ConversationStore(db), registry, model, knowledge, Metrics())
+        jobs = JobQueue.from_settings(db, settings)
+        knowledge = KnowledgeService(db, settings, start_worker=False, reranker=reranker, jobs=jobs)
+        platform = cls(settings, db, ConversationStore(db), registry, model, knowledge, Metrics(), jobs)
         for app in registry:
             platform.app_services[app.name] = app.setup(db, settings) if app.setup else {}
+            for kind, handler in app.jobs.items():
+                jobs.register(f"{app.name}.{kind}", handler)
+            jobs.app_contexts[app.name] = platform.app_services[app.name]
             platform.ensure_app_knowledge(app, default_tenant)
+        if start_worker and settings.ingest_worker:
+            knowledge.start()  # a consumer in this process runs every registered job, ingestion included
         return platform
 
     def ensure_app_knowledge(self, app: AppManifest, tenant_id: str) -> None:

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from moesaic.api.errors import install_error_handlers
-from moesaic.api.routes import apps, chat, conversations, health, inbox, knowledge
+from moesaic.api.routes import apps, chat, conversations, health, inbox, jobs, knowledge
 from moesaic.config import Settings, get_settings
 from moesaic.privacy import install_log_redaction
 from moesaic.services import Platform
@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     if platform is not None:
         app.state.platform = platform
     install_error_handlers(app)
-    for module in (chat, apps, conversations, inbox, knowledge, health):
+    for module in (chat, apps, conversations, inbox, knowledge, jobs, health):
         app.include_router(module.router)
 
     @app.middleware("http")
