@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, description="Redis URL for the job queue; unset = SQLite file in home.")
     jobs_queue: str = Field(default="moesaic", pattern=r"^[A-Za-z0-9_.:-]{1,100}$", description="Job queue name.")
     worker_concurrency: int = Field(default=2, ge=1, le=64, description="Job handler threads per consumer.")
+    job_lease_seconds: float = Field(
+        default=60.0, ge=1, le=3600, description="A running job whose worker is silent this long goes to another worker."
+    )
     history_token_budget: int = Field(default=3000, ge=100)
     agent_max_steps: int = Field(default=6, ge=1, le=50)
     retrieval_top_k: int = Field(default=4, ge=1, le=50)

@@ -13,6 +13,7 @@ not own threads; ``worker.JobWorker`` runs the consumer, heartbeat and reaper.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import traceback
@@ -47,6 +48,11 @@ class JobConfig:
     max_attempts: int = 3
     backoff_seconds: float = 2.0  # retry n waits backoff * 2**(n-1)
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "JobConfig":
+        lease = settings.job_lease_seconds
+        return cls(lease_seconds=lease, reap_seconds=min(5.0, lease / 3))
+
     @property
     def heartbeat_interval(self) -> float:
         return self.heartbeat_seconds or self.lease_seconds / 3
@@ -75,13 +81,13 @@ class JobQueue:
         self._handlers: dict[str, Registration] = {}
         self._inflight: dict[str, JobContext] = {}  # lease owner -> context
         self._lock = threading.Lock()
-        self._worker_id = f"{new_id()[:12]}"
+        self._worker_id = f"{os.getpid()}-{new_id()[:8]}"  # lease owners start with it
         self._deliver = broker.task(name="moesaic_run_job")(self.deliver)
         self._worker: Any = None
 
     @classmethod
-    def from_settings(cls, db: Database, settings: Settings, config: JobConfig = JobConfig()) -> "JobQueue":
-        return cls(db, create_broker(settings), config)
+    def from_settings(cls, db: Database, settings: Settings, config: JobConfig | None = None) -> "JobQueue":
+        return cls(db, create_broker(settings), config or JobConfig.from_settings(settings))
 
     # -- handlers ------------------------------------------------------------------------------
     def register(self, name: str, handler: Handler, *, max_attempts: int | None = None,
