@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 from moesaic.config import Settings
 from moesaic.db import Database
 from moesaic.jobs.tables import JobRecord
+from moesaic.memory import ensure_tenant
 from tests.jobs.conftest import make_queue, worker_command, worker_env
 
 
@@ -33,8 +34,12 @@ class KillReport:
 
 
 def run_kill_scenario(db: Database, settings: Settings, tmp_path: Path, *, num_jobs: int, seconds_per_job: float,
-                      concurrency: int = 2, lease_seconds: float = 2.0, timeout: float = 120.0) -> KillReport:
+                      concurrency: int = 2, lease_seconds: float = 2.0, timeout: float = 120.0,
+                      kill_after: float = 0.3) -> KillReport:
+    """``kill_after``: the share of all jobs done before the kill (the victim must have done one
+    of them and be running others at that moment)."""
     assert settings.redis_url, "the scenario runs on Redis"
+    ensure_tenant(db)  # two workers starting on a fresh database would race to create it (see report)
     producer = make_queue(db, settings)
     jobs = [producer.enqueue("acme", "jobs_test", "effect", {"n": i, "seconds": seconds_per_job, "steps": 4})
             for i in range(num_jobs)]
@@ -45,7 +50,7 @@ def run_kill_scenario(db: Database, settings: Settings, tmp_path: Path, *, num_j
                for log in logs]
     try:
         victim, survivor = workers
-        held = _wait_until_holding(db, victim, logs[0].name, deadline=started + timeout)
+        held = _wait_until_holding(db, victim, logs[0].name, max(1, int(kill_after * num_jobs)), started + timeout)
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait(10)
         _wait_all_done(db, [job.id for job in jobs], survivor, started + timeout, logs[1].name)
@@ -88,15 +93,16 @@ def _running_held_by(db: Database, pid: int) -> list[str]:
         ).all())
 
 
-def _wait_until_holding(db: Database, process: subprocess.Popen, log: str, deadline: float) -> list[str]:
-    """Wait until the worker has applied at least one effect and is running jobs; return those."""
+def _wait_until_holding(db: Database, process: subprocess.Popen, log: str, min_done: int, deadline: float) -> list[str]:
+    """Wait until ``min_done`` effects exist, one of them the worker's, and it is running jobs; return those."""
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"worker exited early:\n{Path(log).read_text()[-3000:]}")
         held = _running_held_by(db, process.pid)
         with db.session() as session:
-            done = session.scalar(text("SELECT count(*) FROM job_effects WHERE pid = :pid"), {"pid": process.pid})
-        if held and done:
+            mine = session.scalar(text("SELECT count(*) FROM job_effects WHERE pid = :pid"), {"pid": process.pid})
+            done = session.scalar(text("SELECT count(*) FROM job_effects"))
+        if held and mine and done >= min_done:
             return held
         time.sleep(0.02)
     raise AssertionError(f"the worker never ran a job:\n{Path(log).read_text()[-3000:]}")
