@@ -141,12 +141,17 @@ def test_a_job_whose_worker_died_too_often_fails_with_the_reason(db: Database, s
     assert failed.error == "the worker running it stopped without finishing, 3 times"
 
 
-def test_a_lost_message_is_sent_again(db: Database, settings: Settings) -> None:
-    queue = make_queue(db, settings, JobConfig(redeliver_after_seconds=0.0, poll_seconds=0.05))
-    job = queue.enqueue("acme", "jobs_test", "effect", {"n": 1})
-    queue.broker.flush()  # the broker lost every message
-    assert queue.reap() == 1
+def test_a_message_lost_between_dequeue_and_claim_is_sent_again(db: Database, settings: Settings) -> None:
+    """A consumer killed right after taking a message off the broker, before claiming its job."""
+    queue = make_queue(db, settings, JobConfig(lost_message_seconds=0.0, poll_seconds=0.05))
+    lost = queue.enqueue("acme", "jobs_test", "effect", {"n": 1})
+    waiting = queue.enqueue("acme", "jobs_test", "effect", {"n": 2})
+    assert queue.broker.dequeue() is not None  # the first message leaves the broker with the dying worker
+    assert queue.reap() == 0  # another message still waits: nothing can be called lost yet
+    queue.broker.dequeue()  # ... and that one is taken too (the second job stays unclaimed as well)
+    assert queue.reap() == 2  # the broker is empty while both jobs are due and unclaimed
     queue.start()
-    [done] = queue.wait("acme", [job.id], timeout=20)
-    assert done.state == "succeeded"
+    done = queue.wait("acme", [lost.id, waiting.id], timeout=20)
+    assert [job.state for job in done] == ["succeeded", "succeeded"]
+    assert effects(db) == {lost.id: 1, waiting.id: 1}
     queue.stop()

@@ -43,7 +43,12 @@ class JobConfig:
     lease_seconds: float = 60.0
     heartbeat_seconds: float = 0.0  # 0: a third of the lease
     reap_seconds: float = 5.0  # how often the reaper looks for jobs whose worker is gone
-    redeliver_after_seconds: float = 300.0  # a due job whose message was lost is sent again after this
+    # A consumer that dies between taking a message off the broker and claiming its job loses the
+    # message. When the broker holds no waiting message, a job that is due, still queued and was sent
+    # longer ago than ``lost_message_seconds`` has lost it and is sent again; with a backlog a job is
+    # sent again after ``redeliver_after_seconds`` (a duplicate message is harmless: its claim fails).
+    lost_message_seconds: float = 5.0
+    redeliver_after_seconds: float = 300.0
     poll_seconds: float = 0.5  # how often an idle consumer polls the SQLite broker
     max_attempts: int = 3
     backoff_seconds: float = 2.0  # retry n waits backoff * 2**(n-1)
@@ -51,7 +56,7 @@ class JobConfig:
     @classmethod
     def from_settings(cls, settings: Settings) -> "JobConfig":
         lease = settings.job_lease_seconds
-        return cls(lease_seconds=lease, reap_seconds=min(5.0, lease / 3))
+        return cls(lease_seconds=lease, reap_seconds=min(5.0, lease / 3), lost_message_seconds=min(5.0, lease))
 
     @property
     def heartbeat_interval(self) -> float:
@@ -281,8 +286,10 @@ class JobQueue:
 
     def reap(self) -> int:
         """Requeue jobs whose worker is gone and resend lost messages; returns how many were sent."""
+        broker_idle = self.broker.pending_count() == 0  # looked at before the table: see JobConfig
         sent = self.store.reap_expired()
-        sent += [i for i in self.store.undelivered(self.config.redeliver_after_seconds) if i not in sent]
+        wait = self.config.lost_message_seconds if broker_idle else self.config.redeliver_after_seconds
+        sent += [i for i in self.store.undelivered(wait) if i not in sent]
         for job_id in sent:
             self.send(job_id)
         return len(sent)
