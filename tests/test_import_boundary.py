@@ -10,6 +10,7 @@ ALLOWED = {
     "langchain_openai": set(),
     "llama_index": {"platform/moesaic/retrieval/readers.py", "platform/moesaic/retrieval/chunking.py"},
     "chromadb": {"platform/moesaic/retrieval/vector_store.py"},
+    "huey": {"platform/moesaic/jobs/broker.py", "platform/moesaic/jobs/worker.py"},
 }
 SCANNED = ["platform/moesaic", "apps", "connectors"]
 

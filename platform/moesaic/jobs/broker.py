@@ -6,12 +6,16 @@ Huey is the only broker; this module only chooses and configures it. A message i
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 from huey import Huey, RedisHuey, SqliteHuey
 
 from moesaic.config import Settings
 
+Broker: TypeAlias = Huey  # the rest of the package names the broker through this module
 
-def create_broker(settings: Settings) -> Huey:
+
+def create_broker(settings: Settings) -> Broker:
     """RedisHuey when ``MOESAIC_REDIS_URL`` is set, else SqliteHuey in ``MOESAIC_HOME/jobs.db``.
 
     The queue name (``MOESAIC_JOBS_QUEUE``) keeps several platforms on one Redis apart."""
@@ -21,7 +25,7 @@ def create_broker(settings: Settings) -> Huey:
     return SqliteHuey(name=settings.jobs_queue, filename=str(settings.jobs_path.resolve()), results=False, timeout=30)
 
 
-def describe(broker: Huey) -> str:
+def describe(broker: Broker) -> str:
     """``redis:<queue>`` or ``sqlite:<file>``, for logs and the CLI."""
     storage = broker.storage
     if isinstance(broker, RedisHuey):

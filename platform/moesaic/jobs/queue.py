@@ -22,14 +22,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from huey import Huey
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from moesaic.config import Settings
 from moesaic.db import Database, new_id, utcnow
 from moesaic.errors import ConfigError
-from moesaic.jobs.broker import create_broker
+from moesaic.jobs.broker import Broker, create_broker
 from moesaic.jobs.context import FailJob, JobContext, JobInfo, LeaseLost, ReleaseJob, RetryJob
 from moesaic.jobs.store import Claim, JobStore
 
@@ -76,7 +75,7 @@ class Registration:
 class JobQueue:
     """Jobs of every app on one broker and one ``jobs`` table."""
 
-    def __init__(self, db: Database, broker: Huey, config: JobConfig = JobConfig()) -> None:
+    def __init__(self, db: Database, broker: Broker, config: JobConfig = JobConfig()) -> None:
         self.db = db
         self.broker = broker
         self.config = config
@@ -161,8 +160,10 @@ class JobQueue:
     def get(self, tenant_id: str, job_id: str) -> JobInfo:
         return self.store.get(tenant_id, job_id)
 
-    def list(self, tenant_id: str, *, app: str | None = None, state: str | None = None, limit: int = 50) -> list[JobInfo]:
-        return self.store.list(tenant_id, app=app, state=state, limit=limit)
+    def list_jobs(self, tenant_id: str, *, app: str | None = None, state: str | None = None,
+                  limit: int = 50) -> list[JobInfo]:
+        """The tenant's jobs, newest first, optionally of one app and in one state."""
+        return self.store.find(tenant_id, app=app, state=state, limit=limit)
 
     def cancel(self, tenant_id: str, job_id: str) -> JobInfo:
         """Cancel a queued or running job; a running handler sees ``ctx.is_cancelled`` at its next

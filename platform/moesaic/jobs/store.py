@@ -122,7 +122,7 @@ class JobStore:
             record = session.get(JobRecord, job_id)
             return JobInfo.from_record(record) if record is not None else None
 
-    def list(self, tenant_id: str, *, app: str | None = None, state: str | None = None, limit: int = 50) -> list[JobInfo]:
+    def find(self, tenant_id: str, *, app: str | None = None, state: str | None = None, limit: int = 50) -> list[JobInfo]:
         if state is not None and state not in JOB_STATES:
             raise UserError(f"unknown job state {state!r}; valid: {', '.join(JOB_STATES)}", field="state")
         query = select(JobRecord).where(JobRecord.tenant_id == tenant_id)

@@ -49,7 +49,7 @@ def list_jobs(
 ) -> dict[str, Any]:
     if app is not None and not _may_see(principal, app):
         raise Forbidden(f"this API key may not use app {app!r}", field="app")
-    jobs = platform.jobs.list(principal.tenant_id, app=app, state=state, limit=limit)
+    jobs = platform.jobs.list_jobs(principal.tenant_id, app=app, state=state, limit=limit)
     return {"object": "list", "data": [job.to_dict() for job in jobs if _may_see(principal, job.app)]}
 
 
