@@ -68,3 +68,14 @@ def test_a_key_limited_to_other_apps_sees_only_their_jobs(client, platform, api_
     assert refused.status_code == 403 and "jobs_test" in refused.json()["error"]["message"]
     assert [j["id"] for j in client.get("/v1/jobs", headers=headers).json()["data"]] == [core.id]
     assert principal.tenant_id != tenant_id
+
+
+def test_cancelling_an_ingest_job_fails_its_document_with_the_reason(client, platform) -> None:  # type: ignore[no-untyped-def]
+    platform.jobs.stop()  # no consumer: the upload's job stays queued
+    upload = client.post("/v1/knowledge-bases/notes/documents", files={"file": ("c.txt", b"Seals nap on rocks.", "text/plain")})
+    job = client.post(f"/v1/jobs/{upload.json()['job_id']}/cancel").json()
+    assert job["state"] == "cancelled"
+    document = client.get(f"/v1/knowledge-bases/notes/documents/{upload.json()['id']}").json()
+    assert document["status"] == "failed" and document["error"] == "ingestion was cancelled"
+    again = client.post("/v1/knowledge-bases/notes/documents", files={"file": ("c.txt", b"Seals nap on rocks.", "text/plain")})
+    assert again.json()["version"] == 2 and again.json()["job_id"] != job["id"]  # an upload retries it

@@ -103,9 +103,6 @@ class Ingestor:
             )
             return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
-    def process(self, document_id: str, owner: str) -> str:
-        return self.process_many([(document_id, owner)])[document_id]
-
     def process_many(
         self, taken: list[tuple[str, str]], should_stop: Callable[[], bool] = lambda: False
     ) -> dict[str, str]:
