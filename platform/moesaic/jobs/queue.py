@@ -285,6 +285,17 @@ class JobQueue:
                 if owner not in held and owner in self._inflight:
                     self._inflight[owner]._lost.set()
 
+    def hand_back(self) -> int:
+        """Requeue every job still running in this process, attempt not counted (called when the
+        consumer stops without waiting for them); their handlers can no longer complete them."""
+        with self._lock:
+            running = list(self._inflight.values())
+        for context in running:
+            context._lost.set()
+            if self.store.release(context.job_id, context.lease_owner):
+                self.send(context.job_id)
+        return len(running)
+
     def reap(self) -> int:
         """Requeue jobs whose worker is gone and resend lost messages; returns how many were sent."""
         broker_idle = self.broker.pending_count() == 0  # looked at before the table: see JobConfig

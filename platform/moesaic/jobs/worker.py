@@ -2,7 +2,8 @@
 
 Two ways to run it: ``start()`` inside a process that owns its own signals (the API, ``moesaic
 ingest``, tests), or ``run_forever()`` as the main loop of ``moesaic worker``, where Huey's consumer
-handles SIGINT/SIGTERM (graceful: running jobs finish or hand themselves back).
+handles the signals: SIGINT waits for running handlers (long ones such as ingestion hand their jobs
+back), SIGTERM stops at once and hands running jobs back to the queue without counting the attempt.
 
 This module does not decide what a job does (``queue``) or hold any state that must survive it: a
 worker killed with SIGKILL loses nothing, its jobs' leases run out and the reaper of any live
@@ -73,6 +74,7 @@ class JobWorker:
             self._consumer.stop(graceful=True)
             self._consumer = None
         self._stop_upkeep()
+        self.queue.hand_back()  # handlers that outlived the timeout
 
     def run_forever(self) -> None:
         """The main loop of ``moesaic worker``: returns after SIGINT or SIGTERM."""
@@ -84,6 +86,9 @@ class JobWorker:
             consumer.run()
         finally:
             self._stop_upkeep()
+            handed_back = self.queue.hand_back()  # SIGTERM does not wait for running handlers
+            if handed_back:
+                log.info("handed %d running jobs back to the queue", handed_back)
 
     def _start_upkeep(self) -> None:
         self._done.clear()
