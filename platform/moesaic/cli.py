@@ -150,18 +150,25 @@ def ui(host: str = "127.0.0.1", port: int = 8501) -> None:
 
 
 @cli.command()
-def worker() -> None:
-    """Run an ingestion worker against the configured database until interrupted."""
+def worker(
+    concurrency: Annotated[Optional[int], typer.Option(help="Handler threads (default: MOESAIC_WORKER_CONCURRENCY).")] = None,
+) -> None:
+    """Run a job consumer (ingestion and every app's jobs) until SIGINT or SIGTERM."""
+    import logging
+
+    from moesaic.jobs import JobWorker
+    from moesaic.jobs.broker import describe
     from moesaic.services import Platform
 
-    platform = Platform.create(get_settings(), apps=installed_apps(), start_worker=True)
-    platform.warm_up()
-    typer.echo("worker running; Ctrl-C to stop")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    platform = Platform.create(settings, apps=installed_apps(), start_worker=False)
+    platform.warm_up()  # app job handlers may need their heavy models
+    platform.knowledge.ingest_jobs.requeue_orphans()
+    threads = concurrency or settings.worker_concurrency
+    typer.echo(f"worker on {describe(platform.jobs.broker)} with {threads} threads; Ctrl-C to stop")
     try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
+        JobWorker(platform.jobs, threads).run_forever()
     finally:
         platform.close()
 

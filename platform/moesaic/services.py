@@ -21,6 +21,7 @@ from moesaic.apps import AppContext, AppManifest, AppRegistry, ToolContext, load
 from moesaic.config import Settings
 from moesaic.db import Database
 from moesaic.errors import ConfigError, UserError
+from moesaic.jobs import CORE_APP, JobQueue
 from moesaic.llm import ChatModel, ModelRequest, create_chat_model
 from moesaic.access import create_api_key, ensure_tenant
 from moesaic.memory import ConversationStore
@@ -44,6 +45,7 @@ class Platform:
     model: ChatModel
     knowledge: Any  # moesaic.retrieval.KnowledgeService
     metrics: Metrics
+    jobs: JobQueue
     contexts: dict[str, AppContext] = field(default_factory=dict)
     app_status: dict[str, str] = field(default_factory=dict)  # name -> "set up" | "ready" | "error: ..."
     _seeded: set[tuple[str, str]] = field(default_factory=set)
@@ -72,15 +74,20 @@ class Platform:
             create_api_key(db, name="bootstrap", role="admin", plaintext=settings.bootstrap_api_key)
         model = model or create_chat_model(settings)
         reranker = LLMReranker(lambda prompt: complete_text(model, prompt)) if settings.rerank_with_model else None
-        knowledge = KnowledgeService(db, settings, start_worker=start_worker and settings.ingest_worker, reranker=reranker)
-        platform = cls(settings, db, ConversationStore(db), registry, model, knowledge, Metrics())
+        jobs = JobQueue.from_settings(db, settings)
+        knowledge = KnowledgeService(db, settings, start_worker=False, reranker=reranker, jobs=jobs)
+        platform = cls(settings, db, ConversationStore(db), registry, model, knowledge, Metrics(), jobs)
         for app in registry:
             context = platform.app_context(app.name)
-            context.jobs = jobs
             if app.setup is not None:
                 app.setup(context)
             platform.app_status[app.name] = "set up"
+            for kind, handler in app.jobs.items():
+                jobs.register(f"{app.name}.{kind}", handler)
+            jobs.app_contexts[app.name] = context  # what the app's job handlers get as ctx.app_context
             platform.ensure_app_knowledge(app, default_tenant)
+        if start_worker and settings.ingest_worker:
+            knowledge.start()  # a consumer in this process runs every registered job, ingestion included
         return platform
 
     def app_context(self, name: str) -> AppContext:
@@ -89,7 +96,7 @@ class Platform:
             app = self.apps.get(name)
             self.contexts[name] = AppContext(
                 app=name, settings=self.settings, db=self.db, model=self.model, knowledge=self.knowledge,
-                metrics=self.metrics,
+                metrics=self.metrics, jobs=self.jobs,
                 agent_factory=lambda tenant_id, conversation_id, **kw: self.agent(app, tenant_id, conversation_id, **kw),
             )
         return self.contexts[name]
@@ -127,6 +134,14 @@ class Platform:
         base no manifest names is shared by every key of the tenant.
         """
         return next((app.name for app in self.apps if app.knowledge_base == kb), None)
+
+    def job_owner(self, job: Any) -> str | None:
+        """The app whose data a job touches: its own app, or for the core's jobs (ingestion) the owner of
+        the knowledge base it works on; None: tenant-wide."""
+        if job.app != CORE_APP:
+            return str(job.app)
+        kb = (job.payload or {}).get("knowledge_base")
+        return self.knowledge_base_owner(kb) if kb else None
 
     def agent(self, app: AppManifest, tenant_id: str, conversation_id: str, principal: Any = None, *,
               services: dict[str, Any] | None = None, max_steps: int | None = None) -> Agent:

@@ -37,6 +37,7 @@ class DocumentInfo:
     created_at: datetime
     updated_at: datetime
     metadata: dict[str, Any] = field(default_factory=dict)
+    job_id: str | None = None  # the ingestion job an upload queued (known on the upload's answer)
 
     @classmethod
     def from_record(cls, record: DocumentRecord, knowledge_base: str) -> "DocumentInfo":
@@ -77,6 +78,7 @@ class DocumentInfo:
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
             "metadata": self.metadata,
+            "job_id": self.job_id,
         }
 
 

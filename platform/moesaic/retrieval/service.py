@@ -1,7 +1,7 @@
 """``KnowledgeService``: the retrieval API the platform uses (uploads, status, search, deletion).
 
 It validates input, owns tenancy (every query filters on the tenant) and composes the parts:
-``ingest`` (background jobs), ``keyword`` and ``vector_store`` (the two indexes), ``fusion`` and
+``ingest`` (run as ``platform.ingest`` jobs on the job queue), ``keyword`` and ``vector_store`` (the two indexes), ``fusion`` and
 ``rerank``. It does not speak HTTP or draw progress bars (the API and ``commands`` do).
 """
 
@@ -11,6 +11,7 @@ import hashlib
 import re
 import threading
 import time
+from dataclasses import replace
 from pathlib import PurePath
 from typing import Any
 
@@ -24,7 +25,9 @@ from moesaic.config import Settings
 from moesaic.db import Database, utcnow
 from moesaic.errors import Conflict, NotFound, PayloadTooLarge, UserError
 from moesaic.retrieval.embeddings import Embedder, default_embedder
+from moesaic.jobs import JobConfig, JobQueue
 from moesaic.retrieval.ingest import IngestConfig, Ingestor
+from moesaic.retrieval.ingest_job import IngestJobs
 from moesaic.retrieval.models import (
     aware,
     DocumentInfo,
@@ -63,7 +66,11 @@ class KnowledgeService:
         vector_store: ChromaVectorStore | None = None,
         reranker: Reranker | None = None,
         ingest_config: IngestConfig = IngestConfig(),
+        jobs: JobQueue | None = None,
     ) -> None:
+        """``jobs``: the queue that runs ingestion (the platform's); without one the service builds
+        its own from the settings, configured by ``ingest_config``. ``start_worker`` runs a consumer
+        of that queue in this process."""
         self.db = db
         self.settings = settings
         self.vector_store = vector_store or ChromaVectorStore.from_settings(settings)
@@ -71,6 +78,17 @@ class KnowledgeService:
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
         self.ingestor = Ingestor(db, self.vector_store, self.embedder, ingest_config)
+        self.jobs = jobs or JobQueue.from_settings(
+            db,
+            settings,
+            JobConfig(
+                lease_seconds=ingest_config.lease_seconds,
+                poll_seconds=ingest_config.poll_seconds,
+                reap_seconds=min(5.0, ingest_config.lease_seconds),
+            ),
+        )
+        self._concurrency = ingest_config.num_workers if jobs is None else settings.worker_concurrency
+        self.ingest_jobs = IngestJobs(db, self.ingestor, self.jobs)
         self.searcher = Searcher(db, self.vector_store, self.embedder, reranker)
         if start_worker:
             self.start()
@@ -84,10 +102,12 @@ class KnowledgeService:
             return self._embedder
 
     def start(self) -> None:
-        self.ingestor.start()
+        """Run a consumer of the job queue in this process (ingestion and every other registered job)."""
+        self.ingest_jobs.requeue_orphans()
+        self.jobs.start(self._concurrency)
 
     def stop(self) -> None:
-        self.ingestor.stop()
+        self.jobs.stop()
 
     # -- knowledge bases ---------------------------------------------------------------------
     def _validate_kb_name(self, kb: str) -> None:
@@ -245,8 +265,8 @@ class KnowledgeService:
                     doc.updated_at = utcnow()
                     session.flush()
                     session.merge(DocumentBlobRecord(document_id=doc.id, tenant_id=tenant_id, data=data))
-                    info = DocumentInfo.from_record(doc, kb)
-                self.ingestor.notify()
+                    job = self.ingest_jobs.enqueue_in(session, tenant_id, doc, kb)
+                    info = replace(DocumentInfo.from_record(doc, kb), job_id=job.id)
                 return info
             except IntegrityError:  # the same filename uploaded concurrently: go again
                 continue

@@ -21,6 +21,7 @@ from moesaic.api.schemas.access import (
     SessionOut,
 )
 from moesaic.api.schemas.apps import AppList, AppOut, ModelList, ModelOut
+from moesaic.api.schemas.jobs import JobList, JobOut, JobProgress, JobState
 from moesaic.api.schemas.chat import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -66,6 +67,10 @@ from moesaic.api.schemas.knowledge import (
 )
 
 __all__ = [
+    "JobList",
+    "JobOut",
+    "JobProgress",
+    "JobState",
     "AccountCreate", "AccountList", "AccountOut", "AppList", "AppOut", "AuditEntryOut", "AuditList", "AuditPrincipal",
     "ChatCompletion", "ChatCompletionChunk", "ChatCompletionRequest", "ChatMessageIn", "Citation", "ConversationCreate",
     "ConversationList", "ConversationOut", "ConversationState", "DocumentList", "DocumentOut", "ErrorDetail",
