@@ -26,6 +26,7 @@ from moesaic.llm import ChatModel, ModelRequest, create_chat_model
 from moesaic.access import create_api_key, ensure_tenant
 from moesaic.memory import ConversationStore
 from moesaic.metrics import Metrics
+from moesaic.models import ModelRegistry
 from moesaic.types import Message
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class Platform:
     knowledge: Any  # moesaic.retrieval.KnowledgeService
     metrics: Metrics
     jobs: JobQueue
+    models: ModelRegistry
     contexts: dict[str, AppContext] = field(default_factory=dict)
     app_status: dict[str, str] = field(default_factory=dict)  # name -> "set up" | "ready" | "error: ..."
     _seeded: set[tuple[str, str]] = field(default_factory=set)
@@ -76,7 +78,8 @@ class Platform:
         reranker = LLMReranker(lambda prompt: complete_text(model, prompt)) if settings.rerank_with_model else None
         jobs = JobQueue.from_settings(db, settings)
         knowledge = KnowledgeService(db, settings, start_worker=False, reranker=reranker, jobs=jobs)
-        platform = cls(settings, db, ConversationStore(db), registry, model, knowledge, Metrics(), jobs)
+        models = ModelRegistry(db, {app.name: app.models for app in registry})
+        platform = cls(settings, db, ConversationStore(db), registry, model, knowledge, Metrics(), jobs, models)
         for app in registry:
             context = platform.app_context(app.name)
             if app.setup is not None:
@@ -96,7 +99,7 @@ class Platform:
             app = self.apps.get(name)
             self.contexts[name] = AppContext(
                 app=name, settings=self.settings, db=self.db, model=self.model, knowledge=self.knowledge,
-                metrics=self.metrics, jobs=self.jobs,
+                metrics=self.metrics, jobs=self.jobs, models=self.models,
                 agent_factory=lambda tenant_id, conversation_id, **kw: self.agent(app, tenant_id, conversation_id, **kw),
             )
         return self.contexts[name]
@@ -128,12 +131,12 @@ class Platform:
         self._seeded.add((app.name, tenant_id))
 
     def knowledge_base_owner(self, kb: str) -> str | None:
-        """The app that owns knowledge base ``kb``: the app whose manifest names it; None: tenant-wide.
+        """The app that owns knowledge base ``kb``: the chat app whose manifest names it; None: tenant-wide.
 
         So ``default`` belongs to ``kb_assistant`` and ``customer_service`` to its app; a knowledge
         base no manifest names is shared by every key of the tenant.
         """
-        return next((app.name for app in self.apps if app.knowledge_base == kb), None)
+        return next((app.name for app in self.apps.chat_apps if app.knowledge_base == kb), None)
 
     def job_owner(self, job: Any) -> str | None:
         """The app whose data a job touches: its own app, or for the core's jobs (ingestion) the owner of
