@@ -81,6 +81,11 @@ class Platform:
         models = ModelRegistry(db, {app.name: app.models for app in registry})
         platform = cls(settings, db, ConversationStore(db), registry, model, knowledge, Metrics(), jobs, models)
         for app in registry:
+            for name, factory in app.embedders.items():
+                _register(app, knowledge.register_embedder, name, factory)
+            for name, factory in app.rerankers.items():
+                _register(app, knowledge.register_reranker, name, factory)
+        for app in registry:
             context = platform.app_context(app.name)
             if app.setup is not None:
                 app.setup(context)
@@ -123,8 +128,14 @@ class Platform:
                 self.app_status[app.name] = f"error: {type(exc).__name__}: {exc}"
 
     def ensure_app_knowledge(self, app: AppManifest, tenant_id: str) -> None:
-        """Queue the app's own documents into its knowledge base for this tenant, once per process."""
-        if app.knowledge_documents is None or not app.knowledge_base or (app.name, tenant_id) in self._seeded:
+        """Configure the app's knowledge base and queue the app's own documents into it for this tenant,
+        once per process."""
+        if not app.knowledge_base or (app.name, tenant_id) in self._seeded:
+            return
+        if app.knowledge_base_settings:  # idempotent: an unchanged embedder re-indexes nothing
+            self.knowledge.configure_knowledge_base(tenant_id, app.knowledge_base, **app.knowledge_base_settings)
+        if app.knowledge_documents is None:
+            self._seeded.add((app.name, tenant_id))
             return
         for filename, data in app.knowledge_documents(self.settings):
             self.knowledge.add_document(tenant_id, app.knowledge_base, filename, data, metadata={"source": f"app:{app.name}"})
@@ -194,6 +205,13 @@ def check_app_tables(db: Database, registry: AppRegistry) -> None:
         if "tenant_id" not in {column["name"] for column in inspector.get_columns(table)}:
             raise ConfigError(f"app {app_name!r}: table {table!r} has no tenant_id column in the database; "
                               "add it in a migration")
+
+
+def _register(app: AppManifest, register: Any, name: str, factory: Any) -> None:
+    try:
+        register(name, factory)
+    except ConfigError as exc:
+        raise ConfigError(f"app {app.name!r}: {exc} (another app or the core has that name)") from exc
 
 
 @contextmanager
