@@ -39,6 +39,9 @@ class TrainConfig:
     colsample_bytree: float = 0.8
     min_child_weight: float = 1.0
     calibration_days: int = 14
+    amount_first_rounds: int = 20  # stage 1: trees on TX_AMOUNT alone (see train_model)
+    amount_first_depth: int = 1
+    amount_first_learning_rate: float = 0.3
     num_threads: int = 2
     seed: int = 0
     features: tuple[str, ...] = tuple(FEATURE_NAMES)
@@ -124,8 +127,18 @@ def train_model(features: pd.DataFrame, labels: np.ndarray, times: pd.Series,
     fit = xgb.DMatrix(x[early], label=labels[early], feature_names=names)
     later = xgb.DMatrix(x[~early], label=labels[~early], feature_names=names)
     started = time.perf_counter()
+    stage_one = None
+    if config.amount_first_rounds and "TX_AMOUNT" in names:
+        # Stage 1 sees only the amount (every other column missing, so no tree can split on it): what the
+        # amount alone says is credited to the amount, and stage 2 explains only what is left. Without it
+        # TreeSHAP splits the evidence of a large amount between TX_AMOUNT and the customer-relative ratios.
+        amount_only = np.full_like(x[early], np.nan)
+        amount_only[:, names.index("TX_AMOUNT")] = x[early][:, names.index("TX_AMOUNT")]
+        params = {**config.params(), "max_depth": config.amount_first_depth, "eta": config.amount_first_learning_rate}
+        stage_one = xgb.train(params, xgb.DMatrix(amount_only, label=labels[early], feature_names=names),
+                              num_boost_round=config.amount_first_rounds, verbose_eval=False)
     booster = xgb.train(config.params(), fit, num_boost_round=config.num_rounds, evals=[(later, "calibration")],
-                        early_stopping_rounds=config.early_stopping_rounds, verbose_eval=False)
+                        early_stopping_rounds=config.early_stopping_rounds, verbose_eval=False, xgb_model=stage_one)
     booster = booster[: booster.best_iteration + 1]
     margin = booster.predict(later, output_margin=True).astype("float64")
     platt = fit_platt(margin, labels[~early])
