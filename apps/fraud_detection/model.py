@@ -39,9 +39,9 @@ class TrainConfig:
     colsample_bytree: float = 0.8
     min_child_weight: float = 1.0
     calibration_days: int = 14
-    amount_first_rounds: int = 20  # stage 1: trees on TX_AMOUNT alone (see train_model)
-    amount_first_depth: int = 1
-    amount_first_learning_rate: float = 0.3
+    amount_first_rounds: int = 40  # stage 1: trees on TX_AMOUNT alone (see train_model); chosen on July, not August
+    amount_first_depth: int = 2
+    amount_first_learning_rate: float = 0.1
     num_threads: int = 2
     seed: int = 0
     features: tuple[str, ...] = tuple(FEATURE_NAMES)
