@@ -69,7 +69,7 @@ def model_card(model: FraudModel, evaluation: dict[str, Any] | None = None) -> s
         "The Handbook's 15: " + ", ".join(f"`{f}`" for f in HANDBOOK_FEATURES) + ".\n\nOurs: "
         + ", ".join(f"`{f}`" for f in EXTRA_FEATURES) + ".\n\nDefinitions: `apps/fraud_detection/features/definition.py` "
         "(one definition for batch and online). TX_FRAUD_SCENARIO is never an input.\n",
-        "## Reliability on the calibration slice\n", _table(info["reliability_calibration_slice"]),
+        "## Reliability on the calibration slice (in-sample for the two Platt parameters)\n", _table(info["reliability_calibration_slice"]),
     ]
     if evaluation:
         parts += ["## Scores of this recipe in the leak-proof evaluation\n",
@@ -81,7 +81,10 @@ def model_card(model: FraudModel, evaluation: dict[str, Any] | None = None) -> s
             parts.append(f"| {key} | {evaluation[key]:.4f} | {peer.get(key, float('nan')):.4f} |")
         ra = evaluation["reason_accuracy"]
         parts.append(f"\nReason accuracy (first reason's kind on true frauds): scenario 1 {ra['1']:.3f}, "
-                     f"scenario 2 {ra['2']:.3f}, scenario 3 {ra['3']:.3f}. Scored {evaluation['num_scored']:,} "
+                     f"scenario 2 {ra['2']:.3f}, scenario 3 {ra['3']:.3f}" + (
+                         "; on flagged frauds (p >= 0.5): " + ", ".join(f"scenario {k} {v:.3f}" for k, v in
+                         evaluation["reason_accuracy_flagged"].items()) if "reason_accuracy_flagged" in evaluation else "")
+                     + f". Scored {evaluation['num_scored']:,} "
                      f"transactions at {evaluation['score_tx_per_s']:,} tx/s; training {evaluation['train_seconds']} s.\n")
         if "reliability_test" in evaluation:
             parts += ["### Reliability on the test month\n", _table(evaluation["reliability_test"])]
