@@ -86,7 +86,11 @@ def test_reason_accuracy_on_simulated_frauds(data: tuple[pd.DataFrame, pd.DataFr
     history, features = data
     frauds = ((history.TX_DATETIME >= "2018-06-07") & (history.TX_FRAUD == 1)).to_numpy()
     accuracy = reason_accuracy(model.contributions(features[frauds]), history.TX_FRAUD_SCENARIO.to_numpy()[frauds])
-    assert accuracy["3"] > 0.8 and accuracy["2"] > 0.5
+    assert accuracy["2"] > 0.5 and accuracy["1"] > 0.8
+    # a compromised card's inflated amount that stays under the simulator's 220 can only be the customer's evidence
+    modest = frauds & (history.TX_AMOUNT <= 220).to_numpy()
+    accuracy = reason_accuracy(model.contributions(features[modest]), history.TX_FRAUD_SCENARIO.to_numpy()[modest])
+    assert accuracy["3"] > 0.8
 
 
 def test_the_artefact_round_trips_with_its_version(tmp_path: Path, data: tuple[pd.DataFrame, pd.DataFrame],
