@@ -21,6 +21,8 @@ from moesaic.api.schemas.access import (
     SessionOut,
 )
 from moesaic.api.schemas.apps import AppList, AppOut, ModelList, ModelOut
+from moesaic.api.schemas.models import AppModelList, AppModelOut, ModelVersionOut, PromoteRequest
+from moesaic.api.schemas.jobs import JobList, JobOut, JobProgress, JobState
 from moesaic.api.schemas.chat import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -66,6 +68,14 @@ from moesaic.api.schemas.knowledge import (
 )
 
 __all__ = [
+    "AppModelList",
+    "AppModelOut",
+    "ModelVersionOut",
+    "PromoteRequest",
+    "JobList",
+    "JobOut",
+    "JobProgress",
+    "JobState",
     "AccountCreate", "AccountList", "AccountOut", "AppList", "AppOut", "AuditEntryOut", "AuditList", "AuditPrincipal",
     "ChatCompletion", "ChatCompletionChunk", "ChatCompletionRequest", "ChatMessageIn", "Citation", "ConversationCreate",
     "ConversationList", "ConversationOut", "ConversationState", "DocumentList", "DocumentOut", "ErrorDetail",

@@ -52,6 +52,7 @@ class DocumentOut(ResponseModel):
     created_at: str
     updated_at: str
     metadata: dict[str, Any]
+    job_id: str | None = Field(default=None, description="The ingestion job (GET /v1/jobs/{job_id}); set on upload.")
 
 
 class DocumentList(ResponseModel):
