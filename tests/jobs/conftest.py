@@ -111,5 +111,5 @@ def worker_env(settings: Settings, tmp_path: Path) -> dict[str, str]:
 
 def worker_command(concurrency: int, module: str = "moesaic.cli") -> list[str]:
     """``moesaic worker``; ``module`` names another ``python -m`` entry of the same CLI (one that sets
-    ``moesaic.cli.app_loader`` first, e.g. ``tests.apps.contract_app.moesaic_main``)."""
+    ``moesaic.cli.app_loader`` first, e.g. ``tests.apps.contract_app_moesaic``)."""
     return [sys.executable, "-m", module, "worker", "--concurrency", str(concurrency)]

@@ -1,8 +1,8 @@
 """contract_app's job on Redis: two real ``moesaic worker`` processes share one queue, the API queues
 jobs through the app's own route, and every job ends succeeded with its notes added exactly once.
 
-The workers run ``moesaic worker`` with only this app installed (``moesaic_main``); the SIGKILL
-scenario of the queue itself is tests/jobs/test_redis_workers.py."""
+The workers run ``moesaic worker`` with only this app installed (``tests/apps/contract_app_moesaic.py``);
+the SIGKILL scenario of the queue itself is tests/jobs/test_redis_workers.py."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def start_workers(settings: Settings, tmp_path: Path, count: int) -> list[tuple[
     for i in range(count):
         log = tmp_path / f"worker{i}.log"
         with open(log, "wb") as out:
-            process = subprocess.Popen(worker_command(1, "tests.apps.contract_app.moesaic_main"), env=env,
+            process = subprocess.Popen(worker_command(1, "tests.apps.contract_app_moesaic"), env=env,
                                        stdout=out, stderr=subprocess.STDOUT)
         started.append((process, log))
     return started
