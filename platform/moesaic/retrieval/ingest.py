@@ -21,11 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import numpy as np
 from sqlalchemy import delete, update
 
 from moesaic.db import Database, utcnow
 from moesaic.retrieval.chunking import ChunkingConfig, TextChunk, chunk_text
-from moesaic.retrieval.embeddings import Embedder
+from moesaic.retrieval.embeddings import DEFAULT_EMBEDDER, Embedder
 from moesaic.retrieval.readers import ParseError, extract_text
 from moesaic.retrieval.tables import (
     IN_PROGRESS_STATES,
@@ -67,7 +68,7 @@ class Ingestor:
         self,
         db: Database,
         vector_store: ChromaVectorStore,
-        embedder: Callable[[], Embedder],
+        embedder: Callable[[str], Embedder],  # embedder name -> the embedder
         config: IngestConfig = IngestConfig(),
     ) -> None:
         self.db = db
@@ -123,7 +124,7 @@ class Ingestor:
             if not batch:
                 continue
             try:
-                vectors = self._embedder().embed_documents([job.embedding_text(piece) for job, piece in batch])
+                vectors = embed_batch(self._embedder, batch)
             except Exception as exc:
                 for job in {id(job): job for job, _ in batch}.values():
                     self._fail(job, exc, outcomes)
@@ -182,6 +183,7 @@ class Ingestor:
             )
             filename, data = doc.filename, (blob.data if blob is not None else b"")
             kb_config = dict(kb.config or {}) if kb is not None else {}
+            job.embedder = str(kb_config.get("embedder") or DEFAULT_EMBEDDER)
         try:
             if job.attempts > self.config.max_attempts:
                 raise ParseError(f"gave up after {job.attempts - 1} attempts (the worker stopped each time)")
@@ -349,6 +351,20 @@ class Ingestor:
                 pass
 
 
+def embed_batch(embedder: Callable[[str], Embedder], batch: list[tuple["_Job", TextChunk]]) -> np.ndarray:
+    """Vectors for a batch of chunks, each embedded by its knowledge base's embedder, in batch order."""
+    names = sorted({job.embedder for job, _ in batch})
+    if len(names) == 1:
+        return embedder(names[0]).embed_documents([job.embedding_text(piece) for job, piece in batch])
+    rows: list[np.ndarray | None] = [None] * len(batch)
+    for name in names:
+        positions = [k for k, (job, _) in enumerate(batch) if job.embedder == name]
+        vectors = embedder(name).embed_documents([batch[k][0].embedding_text(batch[k][1]) for k in positions])
+        for k, vector in zip(positions, vectors):
+            rows[k] = vector
+    return np.stack(rows)  # type: ignore[arg-type]
+
+
 @dataclass
 class _Job:
     """One claimed document on its way through the pipeline."""
@@ -363,6 +379,7 @@ class _Job:
     text: str = ""
     pieces: list[TextChunk] = field(default_factory=list)
     alive: bool = True
+    embedder: str = DEFAULT_EMBEDDER  # the knowledge base's embedder
 
     def chunk_id(self, piece: TextChunk) -> str:
         return f"{self.document_id}-{self.version}-{piece.seq}"

@@ -128,5 +128,8 @@ class KnowledgeBaseConfig(BaseModel):
     chunk_size: int = Field(default=200, ge=16, le=2000)
     chunk_overlap: int = Field(default=30, ge=0, le=500)
     num_candidates: int = Field(default=100, ge=10, le=1000)
+    # which registered embedder and reranker this knowledge base uses (apps may register their own)
+    embedder: str = Field(default="minilm", min_length=1, max_length=100)
+    reranker: str | None = Field(default=None, max_length=100)
     # drop the most common query terms past this many matched chunks (None: 8000 SQLite, 3000 PostgreSQL)
     keyword_max_postings: int | None = Field(default=None, ge=100)

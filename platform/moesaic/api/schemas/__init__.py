@@ -21,6 +21,7 @@ from moesaic.api.schemas.access import (
     SessionOut,
 )
 from moesaic.api.schemas.apps import AppList, AppOut, ModelList, ModelOut
+from moesaic.api.schemas.models import AppModelList, AppModelOut, ModelVersionOut, PromoteRequest
 from moesaic.api.schemas.jobs import JobList, JobOut, JobProgress, JobState
 from moesaic.api.schemas.chat import (
     ChatCompletion,
@@ -67,6 +68,10 @@ from moesaic.api.schemas.knowledge import (
 )
 
 __all__ = [
+    "AppModelList",
+    "AppModelOut",
+    "ModelVersionOut",
+    "PromoteRequest",
     "JobList",
     "JobOut",
     "JobProgress",
