@@ -1,14 +1,10 @@
 """Fixtures for job tests: a migrated database with the test app's effect table, an embedded queue,
-and a real Redis queue of its own (unique name, keys removed afterwards).
-
-Redis tests run against MOESAIC_TEST_REDIS_URL, else the local Redis at 127.0.0.1:6379; they are
-skipped only when that local Redis does not answer and the variable is unset (CI sets it, and then
-an unreachable Redis fails the tests instead)."""
+and the helpers that put a queue on Redis (the ``redis_url`` fixture is in ``tests/conftest.py``) and
+start ``moesaic worker`` subprocesses."""
 
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 import uuid
 from collections.abc import Iterator
@@ -24,8 +20,6 @@ from moesaic.jobs.tables import JobRecord
 from tests.jobs.jobs_app import APP, EFFECTS_DDL
 
 REPO = Path(__file__).resolve().parents[2]
-REDIS_ENV = os.environ.get("MOESAIC_TEST_REDIS_URL")
-REDIS_URL = REDIS_ENV or "redis://127.0.0.1:6379/0"
 FAST = JobConfig(lease_seconds=2.0, reap_seconds=0.5, poll_seconds=0.05, backoff_seconds=0.2)
 
 
@@ -87,26 +81,8 @@ def states(db: Database) -> dict[str, int]:
     return {state: int(n) for state, n in rows}
 
 
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """A Redis URL plus a unique queue name for this test: ``<url>#<queue>``; keys deleted after."""
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        if REDIS_ENV:
-            pytest.fail(f"MOESAIC_TEST_REDIS_URL={REDIS_ENV} is set but Redis does not answer: {exc}")
-        pytest.skip(f"no Redis at {REDIS_URL} and MOESAIC_TEST_REDIS_URL is unset")
-    name = f"moesaic_test_{secrets.token_hex(6)}"
-    yield f"{REDIS_URL}#{name}"
-    for key in client.scan_iter(match=f"huey.*{name}*"):
-        client.delete(key)
-    client.close()
-
-
 def redis_settings(settings: Settings, redis_url: str) -> Settings:
+    """``settings`` on the Redis queue of the ``redis_url`` fixture (``<url>#<queue>``)."""
     url, _, name = redis_url.partition("#")
     return settings.model_copy(update={"redis_url": url, "jobs_queue": name})
 
@@ -133,5 +109,7 @@ def worker_env(settings: Settings, tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def worker_command(concurrency: int) -> list[str]:
-    return [sys.executable, "-m", "moesaic.cli", "worker", "--concurrency", str(concurrency)]
+def worker_command(concurrency: int, module: str = "moesaic.cli") -> list[str]:
+    """``moesaic worker``; ``module`` names another ``python -m`` entry of the same CLI (one that sets
+    ``moesaic.cli.app_loader`` first, e.g. ``tests.apps.contract_app_moesaic``)."""
+    return [sys.executable, "-m", module, "worker", "--concurrency", str(concurrency)]
