@@ -98,7 +98,7 @@ class TransactionValidationError(UserError):
                          field=errors[0].field if errors else None)
 
 
-def _field_of(error: dict[str, Any]) -> str:
+def _field_of(error: Any) -> str:
     loc = error.get("loc") or ()
     return str(loc[0]) if loc else "TX_DATETIME"  # the only model-level rule is the future-date check
 

@@ -10,6 +10,8 @@ Not here: anything the app serves; the real data lives in shared/data and is nev
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -42,7 +44,7 @@ def simulate_transactions(*, num_customers: int = 300, num_terminals: int = 1000
             scenario[hit] = 2
         for customer in rng.choice(num_customers, compromised_customers_per_day, replace=False):
             candidates = np.flatnonzero((frame["CUSTOMER_ID"].to_numpy() == customer) & (days >= day) & (days < day + 14))
-            chosen = rng.choice(candidates, len(candidates) // 3, replace=False) if len(candidates) >= 3 else []
+            chosen: Any = rng.choice(candidates, len(candidates) // 3, replace=False) if len(candidates) >= 3 else []
             frame.loc[chosen, "TX_AMOUNT"] = (frame.loc[chosen, "TX_AMOUNT"] * 5).round(2)
             scenario[chosen] = 3
     frame["TX_FRAUD"] = (scenario > 0).astype(int)

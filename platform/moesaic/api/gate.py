@@ -59,7 +59,7 @@ OWNER_LOOKUPS: dict[str, OwnerLookup] = {
 def rule_of(route: APIRoute) -> AccessRule:
     raw = (route.openapi_extra or {}).get(EXTENSION)
     if raw is None:
-        raise ConfigError(f"route {sorted(route.methods)} {route.path} declares no access(...); every route must")
+        raise ConfigError(f"route {sorted(route.methods or ())} {route.path} declares no access(...); every route must")
     return parse(raw)
 
 
