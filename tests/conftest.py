@@ -1,5 +1,6 @@
 """Shared fixtures: real SQLite (and PostgreSQL when MOESAIC_TEST_DATABASE_URL is set), real Chroma,
-real MiniLM, the shipped fake model, and an API client with a tenant's key."""
+real MiniLM, the shipped fake model, an API client with a tenant's key, and a real Redis queue (when
+MOESAIC_TEST_REDIS_URL is set)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from moesaic.config import Settings  # noqa: E402
 from moesaic.llm import FakeChatModel  # noqa: E402
 
 POSTGRES_URL = os.environ.get("MOESAIC_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("MOESAIC_TEST_REDIS_URL")
 DATASETS_DIR = Path(os.environ.get("MOESAIC_DATASETS_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
 DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -38,6 +40,28 @@ def postgres_url() -> Iterator[str]:
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A real Redis plus a queue name of this test's own: ``<url>#<queue>``; its keys are deleted after.
+
+    Runs against MOESAIC_TEST_REDIS_URL (CI sets it to the local Redis); skipped when it is unset,
+    failed when it is set and Redis does not answer."""
+    if not REDIS_URL:
+        pytest.skip("MOESAIC_TEST_REDIS_URL is not set (CI sets it; e.g. redis://127.0.0.1:6379/0)")
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"MOESAIC_TEST_REDIS_URL={REDIS_URL} is set but Redis does not answer: {exc}")
+    name = f"moesaic_test_{secrets.token_hex(6)}"
+    yield f"{REDIS_URL}#{name}"
+    for key in client.scan_iter(match=f"huey.*{name}*"):
+        client.delete(key)
+    client.close()
 
 
 @pytest.fixture(params=DATABASES)

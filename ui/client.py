@@ -206,6 +206,16 @@ class ApiClient:
         except httpx.HTTPError as exc:
             raise ApiError(0, f"{type(exc).__name__}: {exc}", url=f"{self.base_url}/v1/chat/completions") from exc
 
+    # -- an app's own routes, and jobs -------------------------------------------------------------
+    def call_app(self, app: str, method: str, path: str, **kwargs: Any) -> Any:
+        """Call one of ``app``'s own routes, ``/v1/apps/<app><path>`` (``json=``, ``params=`` as httpx):
+        the decoded JSON body, or None when there is none. App pages use it for their endpoints."""
+        return self._json(method, f"/v1/apps/{app}{path}", **kwargs)
+
+    def get_job(self, job_id: str) -> JSON:
+        """One job of the key's tenant (``GET /v1/jobs/{id}``): state, progress, result or error."""
+        return self._json("GET", f"/v1/jobs/{job_id}") or {}
+
     # -- knowledge --------------------------------------------------------------------------------
     def list_knowledge_bases(self) -> list[JSON]:
         return self._data("/v1/knowledge-bases")

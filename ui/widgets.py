@@ -97,8 +97,34 @@ def render_citations(citations: list[JSON] | None) -> None:
                 f"document `{cite.get('document_id')}` · chunk `{cite.get('chunk_id')}` · "
                 f"characters {cite.get('start_char')}–{cite.get('end_char')}"
             )
-            quote = str(cite.get("quote") or "")
-            st.markdown("\n".join(f"> {line}" for line in quote.splitlines()) or "_(no quote)_")
+            st.markdown(highlighted_quote(cite) or "_(no quote)_")
+
+
+def _plain(text: str) -> str:
+    """Text that Markdown shows as written (brackets would end a highlight, stars start emphasis)."""
+    return "".join("\\" + ch if ch in "\\`*_[]<>#|:" else ch for ch in text)
+
+
+def highlighted_quote(cite: JSON) -> str:
+    """The citation's quote as a Markdown block quote, with the sentences the answer rests on highlighted;
+    cited sentences past the quote's end follow it."""
+    quote = str(cite.get("quote") or "")
+    start = int(cite.get("start_char") or 0)
+    spans = sorted((int(s["start_char"]) - start, int(s["end_char"]) - start, str(s.get("text", "")))
+                   for s in cite.get("sentences") or [])
+    out, cursor, beyond = [], 0, []
+    for begin, end, text in spans:
+        if begin < cursor or end > len(quote) or quote[begin:end] != text:
+            beyond.append(text)
+            continue
+        out.append(_plain(quote[cursor:begin]))
+        out.append(f":orange-background[{_plain(text)}]")
+        cursor = end
+    out.append(_plain(quote[cursor:]))
+    body = "".join(out)
+    lines = [f"> {line}" for line in body.splitlines()] if body.strip() else []
+    lines += [f"> … :orange-background[{_plain(text)}]" for text in beyond]
+    return "\n".join(lines)
 
 
 def _avatar(message: JSON) -> str | None:

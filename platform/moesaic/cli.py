@@ -120,7 +120,9 @@ eval_cli = typer.Typer(cls=EvalGroup, help="Evaluations: `moesaic eval --all --q
                        no_args_is_help=True, invoke_without_command=True)
 apps_cli = typer.Typer(cls=AppCommandsGroup, help="App-specific commands: `moesaic apps <name> ...`.",
                        no_args_is_help=True)
+models_cli = typer.Typer(help="App model versions: list, promote, roll back.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
+cli.add_typer(models_cli, name="models")
 cli.add_typer(eval_cli, name="eval")
 cli.add_typer(apps_cli, name="apps")
 
@@ -150,18 +152,25 @@ def ui(host: str = "127.0.0.1", port: int = 8501) -> None:
 
 
 @cli.command()
-def worker() -> None:
-    """Run an ingestion worker against the configured database until interrupted."""
+def worker(
+    concurrency: Annotated[Optional[int], typer.Option(help="Handler threads (default: MOESAIC_WORKER_CONCURRENCY).")] = None,
+) -> None:
+    """Run a job consumer (ingestion and every app's jobs) until SIGINT or SIGTERM."""
+    import logging
+
+    from moesaic.jobs import JobWorker
+    from moesaic.jobs.broker import describe
     from moesaic.services import Platform
 
-    platform = Platform.create(get_settings(), apps=installed_apps(), start_worker=True)
-    platform.warm_up()
-    typer.echo("worker running; Ctrl-C to stop")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    platform = Platform.create(settings, apps=installed_apps(), start_worker=False)
+    platform.warm_up()  # app job handlers may need their heavy models
+    platform.knowledge.ingest_jobs.requeue_orphans()
+    threads = concurrency or settings.worker_concurrency
+    typer.echo(f"worker on {describe(platform.jobs.broker)} with {threads} threads; Ctrl-C to stop")
     try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
+        JobWorker(platform.jobs, threads).run_forever()
     finally:
         platform.close()
 
@@ -230,6 +239,51 @@ def keys_revoke(key_id: str, tenant: str = "default") -> None:
     db = _database()
     revoke_key(db, find_tenant(db, tenant) or "", key_id)
     typer.echo(f"revoked {key_id}")
+
+
+def _model_registry(app: str):  # type: ignore[no-untyped-def]
+    from moesaic.models import ModelRegistry
+
+    apps = installed_apps()
+    if app not in apps:
+        raise typer.BadParameter(f"unknown app {app!r}; installed: {', '.join(sorted(apps)) or 'none'}")
+    return ModelRegistry(_database(), {name: manifest.models for name, manifest in apps.items()}), apps[app]
+
+
+@models_cli.command("list")
+def models_list(app: str, tenant: str = "default") -> None:
+    """The app's models, each version with its status (the active one is what results are made with)."""
+    from moesaic.access import ensure_tenant
+
+    registry, manifest = _model_registry(app)
+    tenant_id = ensure_tenant(registry.db, tenant)
+    for shipped in manifest.models:
+        for version in registry.versions(tenant_id, app, shipped.name):
+            typer.echo(f"{shipped.name}  {version.version}  {version.status:9}  {json.dumps(version.metrics)}  {version.uri}")
+
+
+@models_cli.command("promote")
+def models_promote(app: str, name: str, version: str, tenant: str = "default") -> None:
+    """Make VERSION the active one (the one it replaces is kept for `moesaic models rollback`)."""
+    from moesaic.access import ensure_tenant, record
+
+    registry, _ = _model_registry(app)
+    tenant_id = ensure_tenant(registry.db, tenant)
+    promoted = registry.promote(tenant_id, app, name, version, by="moesaic models promote")
+    record(registry.db, None, "models promote", tenant_id=tenant_id, app=app, target=f"{name}:{version}")
+    typer.echo(f"{app}/{name}: {promoted.version} is active (replaced {promoted.previous_active})")
+
+
+@models_cli.command("rollback")
+def models_rollback(app: str, name: str, tenant: str = "default") -> None:
+    """Return to the version the last promotion replaced."""
+    from moesaic.access import ensure_tenant, record
+
+    registry, _ = _model_registry(app)
+    tenant_id = ensure_tenant(registry.db, tenant)
+    restored = registry.rollback(tenant_id, app, name, by="moesaic models rollback")
+    record(registry.db, None, "models rollback", tenant_id=tenant_id, app=app, target=f"{name}:{restored.version}")
+    typer.echo(f"{app}/{name}: {restored.version} is active again")
 
 
 @eval_cli.callback()

@@ -39,13 +39,21 @@ class Settings(BaseSettings):
     rerank_with_model: bool = Field(
         default=False, description="Rescore retrieved passages with the configured model (one extra model call per query)."
     )
-    ingest_worker: bool = Field(default=True, description="Run an ingestion worker in this process.")
+    ingest_worker: bool = Field(
+        default=True, description="Run a job consumer (ingestion and app jobs) inside this process."
+    )
+    redis_url: str | None = Field(default=None, description="Redis URL for the job queue; unset = SQLite file in home.")
+    jobs_queue: str = Field(default="moesaic", pattern=r"^[A-Za-z0-9_.:-]{1,100}$", description="Job queue name.")
+    worker_concurrency: int = Field(default=2, ge=1, le=64, description="Job handler threads per consumer.")
+    job_lease_seconds: float = Field(
+        default=60.0, ge=1, le=3600, description="A running job whose worker is silent this long goes to another worker."
+    )
     history_token_budget: int = Field(default=3000, ge=100)
     agent_max_steps: int = Field(default=6, ge=1, le=50)
     retrieval_top_k: int = Field(default=4, ge=1, le=50)
     api_url: str = Field(default="http://127.0.0.1:8000", description="Where the UI finds the API.")
 
-    @field_validator("database_url", "chroma_url", "llm_base_url", mode="before")
+    @field_validator("database_url", "chroma_url", "llm_base_url", "redis_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -55,6 +63,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'moesaic.db').resolve()}"
+
+    @property
+    def jobs_path(self) -> Path:
+        """The embedded job queue's SQLite file (used when ``redis_url`` is unset)."""
+        return self.home / "jobs.db"
 
     @property
     def chroma_path(self) -> Path:

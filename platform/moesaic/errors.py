@@ -33,6 +33,10 @@ class Conflict(UserError):
     status = 409
 
 
+class PayloadTooLarge(UserError):
+    status = 413
+
+
 class Unauthorized(UserError):
     status = 401
 

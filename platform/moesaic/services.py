@@ -21,10 +21,12 @@ from moesaic.apps import AppContext, AppManifest, AppRegistry, ToolContext, load
 from moesaic.config import Settings
 from moesaic.db import Database
 from moesaic.errors import ConfigError, UserError
+from moesaic.jobs import CORE_APP, JobQueue
 from moesaic.llm import ChatModel, ModelRequest, create_chat_model
 from moesaic.access import create_api_key, ensure_tenant
 from moesaic.memory import ConversationStore
 from moesaic.metrics import Metrics
+from moesaic.models import ModelRegistry
 from moesaic.types import Message
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,8 @@ class Platform:
     model: ChatModel
     knowledge: Any  # moesaic.retrieval.KnowledgeService
     metrics: Metrics
+    jobs: JobQueue
+    models: ModelRegistry
     contexts: dict[str, AppContext] = field(default_factory=dict)
     app_status: dict[str, str] = field(default_factory=dict)  # name -> "set up" | "ready" | "error: ..."
     _seeded: set[tuple[str, str]] = field(default_factory=set)
@@ -72,15 +76,26 @@ class Platform:
             create_api_key(db, name="bootstrap", role="admin", plaintext=settings.bootstrap_api_key)
         model = model or create_chat_model(settings)
         reranker = LLMReranker(lambda prompt: complete_text(model, prompt)) if settings.rerank_with_model else None
-        knowledge = KnowledgeService(db, settings, start_worker=start_worker and settings.ingest_worker, reranker=reranker)
-        platform = cls(settings, db, ConversationStore(db), registry, model, knowledge, Metrics())
+        jobs = JobQueue.from_settings(db, settings)
+        knowledge = KnowledgeService(db, settings, start_worker=False, reranker=reranker, jobs=jobs)
+        models = ModelRegistry(db, {app.name: app.models for app in registry})
+        platform = cls(settings, db, ConversationStore(db), registry, model, knowledge, Metrics(), jobs, models)
+        for app in registry:
+            for name, factory in app.embedders.items():
+                _register(app, knowledge.register_embedder, name, factory)
+            for name, factory in app.rerankers.items():
+                _register(app, knowledge.register_reranker, name, factory)
         for app in registry:
             context = platform.app_context(app.name)
-            context.jobs = jobs
             if app.setup is not None:
                 app.setup(context)
             platform.app_status[app.name] = "set up"
+            for kind, handler in app.jobs.items():
+                jobs.register(f"{app.name}.{kind}", handler)
+            jobs.app_contexts[app.name] = context  # what the app's job handlers get as ctx.app_context
             platform.ensure_app_knowledge(app, default_tenant)
+        if start_worker and settings.ingest_worker:
+            knowledge.start()  # a consumer in this process runs every registered job, ingestion included
         return platform
 
     def app_context(self, name: str) -> AppContext:
@@ -89,7 +104,7 @@ class Platform:
             app = self.apps.get(name)
             self.contexts[name] = AppContext(
                 app=name, settings=self.settings, db=self.db, model=self.model, knowledge=self.knowledge,
-                metrics=self.metrics,
+                metrics=self.metrics, jobs=self.jobs, models=self.models,
                 agent_factory=lambda tenant_id, conversation_id, **kw: self.agent(app, tenant_id, conversation_id, **kw),
             )
         return self.contexts[name]
@@ -113,20 +128,34 @@ class Platform:
                 self.app_status[app.name] = f"error: {type(exc).__name__}: {exc}"
 
     def ensure_app_knowledge(self, app: AppManifest, tenant_id: str) -> None:
-        """Queue the app's own documents into its knowledge base for this tenant, once per process."""
-        if app.knowledge_documents is None or not app.knowledge_base or (app.name, tenant_id) in self._seeded:
+        """Configure the app's knowledge base and queue the app's own documents into it for this tenant,
+        once per process."""
+        if not app.knowledge_base or (app.name, tenant_id) in self._seeded:
+            return
+        if app.knowledge_base_settings:  # idempotent: an unchanged embedder re-indexes nothing
+            self.knowledge.configure_knowledge_base(tenant_id, app.knowledge_base, **app.knowledge_base_settings)
+        if app.knowledge_documents is None:
+            self._seeded.add((app.name, tenant_id))
             return
         for filename, data in app.knowledge_documents(self.settings):
             self.knowledge.add_document(tenant_id, app.knowledge_base, filename, data, metadata={"source": f"app:{app.name}"})
         self._seeded.add((app.name, tenant_id))
 
     def knowledge_base_owner(self, kb: str) -> str | None:
-        """The app that owns knowledge base ``kb``: the app whose manifest names it; None: tenant-wide.
+        """The app that owns knowledge base ``kb``: the chat app whose manifest names it; None: tenant-wide.
 
         So ``default`` belongs to ``kb_assistant`` and ``customer_service`` to its app; a knowledge
         base no manifest names is shared by every key of the tenant.
         """
-        return next((app.name for app in self.apps if app.knowledge_base == kb), None)
+        return next((app.name for app in self.apps.chat_apps if app.knowledge_base == kb), None)
+
+    def job_owner(self, job: Any) -> str | None:
+        """The app whose data a job touches: its own app, or for the core's jobs (ingestion) the owner of
+        the knowledge base it works on; None: tenant-wide."""
+        if job.app != CORE_APP:
+            return str(job.app)
+        kb = (job.payload or {}).get("knowledge_base")
+        return self.knowledge_base_owner(kb) if kb else None
 
     def agent(self, app: AppManifest, tenant_id: str, conversation_id: str, principal: Any = None, *,
               services: dict[str, Any] | None = None, max_steps: int | None = None) -> Agent:
@@ -176,6 +205,13 @@ def check_app_tables(db: Database, registry: AppRegistry) -> None:
         if "tenant_id" not in {column["name"] for column in inspector.get_columns(table)}:
             raise ConfigError(f"app {app_name!r}: table {table!r} has no tenant_id column in the database; "
                               "add it in a migration")
+
+
+def _register(app: AppManifest, register: Any, name: str, factory: Any) -> None:
+    try:
+        register(name, factory)
+    except ConfigError as exc:
+        raise ConfigError(f"app {app.name!r}: {exc} (another app or the core has that name)") from exc
 
 
 @contextmanager

@@ -73,6 +73,9 @@ def build_world(platform: Any, suffix: str) -> World:
     b_doc = knowledge.add_document(tenant_b, "default", "b.md", f"# B\n{SECRET_B}\n".encode())
     knowledge.add_document(tenant_b, "b_only_kb", "b2.md", f"# B2\n{SECRET_B}\n".encode())
 
+    other_app_job = platform.jobs.enqueue(tenant_a, "other_app", "reindex", {"secret": SECRET_A_OTHER_APP})
+    b_job = platform.jobs.enqueue(tenant_b, "kb_assistant", "reindex", {"secret": SECRET_B})
+
     _, b_key = issue_key(platform.db, tenant_b, name="b admin", role="admin")
     b_account = create_account(platform.db, tenant_b, "b-operator", "a long password 1")
     create_api_key(platform.db, f"gate-b-{suffix}", name="b operator key")
@@ -82,6 +85,8 @@ def build_world(platform: Any, suffix: str) -> World:
         "app": {"other_app": "other_app"},
         "conversation": {"other_app": other_app_conversation.id, "other_tenant": b_conversation.id},
         "knowledge_base": {"other_app": "other_kb"},
+        "job": {"other_app": other_app_job.id, "other_tenant": b_job.id},
     }
-    world.foreign_ids = [other_app_conversation.id, b_conversation.id, other_kb_doc.id, b_doc.id, b_key.id, b_account.id]
+    world.foreign_ids = [other_app_conversation.id, b_conversation.id, other_kb_doc.id, b_doc.id, b_key.id, b_account.id,
+                         other_app_job.id, b_job.id, *(job for job in (other_kb_doc.job_id, b_doc.job_id) if job)]
     return world

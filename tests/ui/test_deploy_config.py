@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = {"api", "worker", "ui", "postgres", "chroma", "prometheus", "grafana", "engine"}
+SERVICES = {"api", "worker", "ui", "postgres", "chroma", "redis", "prometheus", "grafana", "engine"}
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +40,12 @@ def test_compose_wires_the_platform_services_together(compose: dict) -> None:
     for service in (api, worker):
         env = service["environment"]
         assert env["MOESAIC_CHROMA_URL"] == "http://chroma:8000"
+        assert env["MOESAIC_REDIS_URL"] == "redis://redis:6379/0"  # API and workers share one job queue
         assert env["MOESAIC_DATABASE_URL"].startswith("postgresql+psycopg://") and "@postgres:5432/" in env["MOESAIC_DATABASE_URL"]
         assert "MOESAIC_BOOTSTRAP_API_KEY" in env and "MOESAIC_LLM_BASE_URL" in env
         assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
         assert service["depends_on"]["chroma"]["condition"] == "service_healthy"
+        assert service["depends_on"]["redis"]["condition"] == "service_healthy"
     assert ui["environment"]["MOESAIC_API_URL"] == "http://api:8000"
     assert "8501" in " ".join(ui["command"]) and ui["depends_on"]["api"]["condition"] == "service_healthy"
     for name, service in services.items():  # every dependency exists and can become healthy

@@ -88,3 +88,15 @@ def test_deep_link_opens_a_stored_conversation(open_page, fake_api) -> None:
     assert not at.exception and not at.error
     assert at.sidebar.selectbox[0].value == "kb_assistant"
     assert any("Is this linked?" in m.value for m in at.markdown)
+
+
+def test_a_citation_highlights_the_sentences_the_answer_rests_on() -> None:
+    from ui.widgets import highlighted_quote
+
+    cite = {"start_char": 100, "quote": "Returns policy. Items can be returned within 30 days [max]. Gift cards cannot.",
+            "sentences": [{"start_char": 116, "end_char": 159, "text": "Items can be returned within 30 days [max]."},
+                          {"start_char": 900, "end_char": 920, "text": "A sentence further on."}]}
+    text = highlighted_quote(cite)
+    assert text.startswith("> Returns policy. :orange-background[Items can be returned within 30 days \\[max\\].]")
+    assert text.endswith("> … :orange-background[A sentence further on.]")
+    assert highlighted_quote({"quote": "plain", "sentences": []}) == "> plain"

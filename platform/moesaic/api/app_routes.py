@@ -15,25 +15,30 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from moesaic.access.declaration import with_app
+from moesaic.apps import AppManifest
 from moesaic.errors import ConfigError
 from moesaic.services import Platform
 
 
 def mount_app_routers(api: FastAPI, platform: Platform) -> None:
     """Include every app's router once (a second call, e.g. a second lifespan, adds nothing)."""
-    mounted: set[str] = api.state.__dict__.setdefault("mounted_apps", set())
-    core = api_routes(api)
     for manifest in platform.apps:
-        if manifest.router is None or manifest.name in mounted:
-            continue
-        prefix = f"/v1/apps/{manifest.name}"
-        check_collisions(manifest.name, prefix, manifest.router.routes, core)
-        for route in manifest.router.routes:  # the app owns every route of its router (the gate checks)
-            if isinstance(route, APIRoute):
-                route.openapi_extra = with_app(route.openapi_extra, manifest.name)
-        api.include_router(manifest.router, prefix=prefix, dependencies=[Depends(_bind_app(manifest.name))])
-        mounted.add(manifest.name)
-        api.openapi_schema = None
+        mount_app_router(api, manifest)
+
+
+def mount_app_router(api: FastAPI, manifest: AppManifest) -> None:
+    """Include one app's router at ``/v1/apps/<name>`` unless it is there already."""
+    mounted: set[str] = api.state.__dict__.setdefault("mounted_apps", set())
+    if manifest.router is None or manifest.name in mounted:
+        return
+    prefix = f"/v1/apps/{manifest.name}"
+    check_collisions(manifest.name, prefix, manifest.router.routes, api_routes(api))
+    for route in manifest.router.routes:  # the app owns every route of its router (the gate checks)
+        if isinstance(route, APIRoute):
+            route.openapi_extra = with_app(route.openapi_extra, manifest.name)
+    api.include_router(manifest.router, prefix=prefix, dependencies=[Depends(_bind_app(manifest.name))])
+    mounted.add(manifest.name)
+    api.openapi_schema = None
 
 
 def _bind_app(name: str) -> Callable[..., None]:

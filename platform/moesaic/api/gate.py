@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from moesaic.access import Principal, authenticate, record
 from moesaic.access.declaration import EXTENSION, AccessRule, ResourceRef, parse
 from moesaic.errors import ConfigError, Forbidden, NotFound, Unauthorized
+from moesaic.jobs import CORE_APP
 
 log = logging.getLogger(__name__)
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -45,7 +46,7 @@ def _knowledge_base_owner(platform: Any, _tenant_id: str, kb: str) -> str | None
 
 
 def _job_owner(platform: Any, tenant_id: str, job_id: str) -> str | None:
-    return str(platform.jobs.get(tenant_id, job_id).app)
+    return platform.job_owner(platform.jobs.get(tenant_id, job_id))  # type: ignore[no-any-return]
 
 
 OWNER_LOOKUPS: dict[str, OwnerLookup] = {
@@ -58,7 +59,7 @@ OWNER_LOOKUPS: dict[str, OwnerLookup] = {
 def rule_of(route: APIRoute) -> AccessRule:
     raw = (route.openapi_extra or {}).get(EXTENSION)
     if raw is None:
-        raise ConfigError(f"route {sorted(route.methods)} {route.path} declares no access(...); every route must")
+        raise ConfigError(f"route {sorted(route.methods or ())} {route.path} declares no access(...); every route must")
     return parse(raw)
 
 
@@ -89,6 +90,8 @@ def _resolve(platform: Any, principal: Principal, ref: ResourceRef, value: str) 
     """The app that owns ``value``, after checking the principal may reach it."""
     field = ref.name
     if ref.kind == "app":
+        if value == CORE_APP:  # the core's own jobs: tenant-wide
+            return None
         platform.apps.get(value, field=field)  # 404 naming the valid apps
         if not principal.may_use(value):
             raise Forbidden(f"this {principal.kind} may not use app {value!r}", field=field)

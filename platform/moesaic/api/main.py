@@ -1,4 +1,5 @@
-"""Build the FastAPI application: one router per resource behind one gate, errors in OpenAI's shape, metrics."""
+"""Build the FastAPI application: one router per resource behind one gate, errors in OpenAI's shape, metrics,
+the documented contract (``api.openapi``) and offline docs pages (``api.docs``)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,22 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI, Request, Response
 
 from moesaic.api.app_routes import mount_app_routers
+from moesaic.api.docs import install_docs
 from moesaic.api.errors import install_error_handlers
 from moesaic.api.gate import authorize, check_routes, install_gate
-from moesaic.api.routes import accounts, apps, audit, chat, conversations, health, inbox, keys, knowledge
+from moesaic.api.openapi import install_openapi
+from moesaic.api.routes import accounts, apps, audit, chat, conversations, health, inbox, jobs, keys, knowledge, models
 from moesaic.config import Settings, get_settings
 from moesaic.privacy import install_log_redaction
 from moesaic.services import Platform
 
-CORE_ROUTERS = (chat, apps, conversations, inbox, knowledge, keys, accounts, audit, health)
+DESCRIPTION = """Domain AI assistants over a Mixture-of-Experts model service.
+
+Every `/v1` operation needs `Authorization: Bearer <key>` (an API key, or a console session key from
+`POST /v1/sessions`). Errors have OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`.
+`POST /v1/chat/completions` is OpenAI's chat API, where `model` names an app, with Moesaic's extensions
+(stored conversations, citations, tool events, hand-off to a person)."""
+CORE_ROUTERS = (chat, apps, conversations, inbox, knowledge, jobs, models, keys, accounts, audit, health)
 
 
 def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
@@ -39,11 +48,13 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
 
     # The gate is a dependency of the application's router, so every route included later has it too.
     app = FastAPI(title="Moesaic", version="0.1.0", lifespan=lifespan, dependencies=[Depends(authorize)],
-                  description="Domain AI assistants over a Mixture-of-Experts model service.")
+                  description=DESCRIPTION, docs_url=None, redoc_url=None)
     if platform is not None:
         app.state.platform = platform
     install_error_handlers(app)
     install_gate(app)
+    install_openapi(app)
+    install_docs(app)
     for module in CORE_ROUTERS:
         app.include_router(module.router)
     if platform is not None:

@@ -26,7 +26,8 @@ class AppContext:
 
     ``services`` is the app's own scratch space: ``setup`` puts what its tools, routes and jobs share
     there (a store, a loaded model); tools see the same dict as ``ToolContext.services``.
-    ``jobs`` is the job queue (``None`` in processes that have none).
+    ``jobs`` is the job queue (``None`` in processes that have none); ``models`` the model registry
+    (``models.active(tenant_id, app, name).version`` goes into every result an app stores).
     """
 
     app: str
@@ -36,6 +37,7 @@ class AppContext:
     knowledge: Any  # moesaic.retrieval.KnowledgeService
     metrics: "Metrics"
     jobs: Any = None  # moesaic.jobs.JobQueue
+    models: Any = None  # moesaic.models.ModelRegistry: which version of each app model a tenant uses
     services: dict[str, Any] = field(default_factory=dict)
     agent_factory: Callable[..., Any] | None = field(default=None, repr=False)
 

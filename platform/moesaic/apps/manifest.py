@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from moesaic.apps.evaluation import Evaluation
 from moesaic.config import Settings
 from moesaic.llm.offline import OfflineBehaviour
+from moesaic.models import ShippedModel
 from moesaic.tools.spec import ToolSpec
 
 JOB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -43,6 +44,9 @@ class AppManifest(BaseModel):
     # Documents that belong to the app (a policy, an FAQ): settings -> [(filename, bytes)]. They are
     # ingested into ``knowledge_base`` for each tenant that uses the app (a no-op when unchanged).
     knowledge_documents: Callable[..., list[tuple[str, bytes]]] | None = None
+    # Settings of the app's knowledge base (moesaic.retrieval KnowledgeBaseConfig fields, e.g. its
+    # ``embedder`` and ``reranker``), applied for each tenant before the app's documents are added.
+    knowledge_base_settings: Mapping[str, Any] = Field(default_factory=dict)
     # A cheap gate on every user message, for any model, before retrieval and the model run:
     # (text, earlier messages, ToolContext) -> a polite refusal when the request is out of scope, else None.
     scope_check: Callable[..., str | None] | None = None
@@ -54,6 +58,11 @@ class AppManifest(BaseModel):
     jobs: Mapping[str, Callable[[Any], Any]] = Field(default_factory=dict)  # name -> handler(JobContext)
     commands: Any = None  # a typer.Typer, mounted as `moesaic apps <name> ...`
     evals: tuple[Evaluation, ...] = ()
+    # Retrievers the app brings: name -> factory of a moesaic.retrieval Embedder / Reranker, loaded on first
+    # use; any knowledge base may name them (the default stays MiniLM with today's fusion).
+    embedders: Mapping[str, Callable[[], Any]] = Field(default_factory=dict)
+    rerankers: Mapping[str, Callable[[], Any]] = Field(default_factory=dict)
+    models: tuple[ShippedModel, ...] = ()  # trained artefacts the app ships (versioned per tenant: moesaic.models)
     setup: Callable[[Any], None] | None = None  # (AppContext) -> None; cheap; every process using the app
     warmup: Callable[[Any], None] | None = None  # (AppContext) -> None; heavy (models): API, worker
 
@@ -123,6 +132,9 @@ def _problems(app: AppManifest) -> list[str]:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         problems.append(f"evaluation names repeat: {', '.join(duplicates)}")
+    model_names = [m.name for m in app.models]
+    if len(set(model_names)) != len(model_names):
+        problems.append(f"model names repeat: {', '.join(sorted({n for n in model_names if model_names.count(n) > 1}))}")
     if app.tools and not app.is_chat:
         problems.append("has tools but no system_prompt (tools are for chat apps)")
     return problems

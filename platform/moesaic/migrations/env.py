@@ -4,7 +4,9 @@ from alembic import context
 
 import moesaic.access.tables  # noqa: F401  (register tables on Base.metadata)
 import moesaic.memory.tables  # noqa: F401
+import moesaic.models.tables  # noqa: F401
 import moesaic.retrieval.tables  # noqa: F401
+import moesaic.jobs.tables  # noqa: F401
 from moesaic.db import Base
 
 target_metadata = Base.metadata

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 DEFAULT_BATCH_SIZE = 64
+DEFAULT_EMBEDDER = "minilm"  # the name knowledge bases use for ``default_embedder``
 
 
 class Embedder(Protocol):

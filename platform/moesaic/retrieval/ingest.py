@@ -1,30 +1,32 @@
-"""The ingestion job: claim a queued document, parse, chunk, embed, and swap its chunks in.
+"""The ingestion pipeline for one batch of documents: parse, chunk, embed, and swap chunks in.
 
-A document row is its own job. Workers claim it with a conditional UPDATE that takes a lease; every
-stage renews the lease, so a worker that dies leaves a job whose lease runs out and another worker
-(or the same process after a restart) claims it again and starts over from the stored upload.
-Vectors are written to Chroma under version-tagged ids while the job runs, but nothing is visible
-to search until the final transaction replaces the document's chunk rows (and, through the
-database, its keyword index entries) and flips it to ``indexed``; old and orphaned vectors are then
-removed. Parse errors fail at once; other errors are retried with exponential backoff.
+Each document version is one ``platform.ingest`` job (see ``ingest_job``); the job queue decides when
+and where it runs and re-delivers it when its worker dies. Here a delivery ``take``s the document
+(its lease owner is the delivery's), and every stage renews the document's lease only while that
+owner still holds it, so a superseded delivery can write nothing. Vectors are written to Chroma
+under version-tagged ids while the job runs, but nothing is visible to search until the final
+transaction replaces the document's chunk rows (and, through the database, its keyword index
+entries) and flips it to ``indexed``; old and orphaned vectors are then removed. Parse errors fail
+at once; other errors are retried with exponential backoff.
 
-This module does not decide what to search (``search``) or validate uploads (``service``).
+This module does not decide what to search (``search``), validate uploads (``service``) or run
+threads (the job queue's consumer does).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import and_, delete, or_, select, update
+import numpy as np
+from sqlalchemy import delete, update
 
-from moesaic.db import Database, new_id, utcnow
+from moesaic.db import Database, utcnow
 from moesaic.retrieval.chunking import ChunkingConfig, TextChunk, chunk_text
-from moesaic.retrieval.embeddings import Embedder
+from moesaic.retrieval.embeddings import DEFAULT_EMBEDDER, Embedder
 from moesaic.retrieval.readers import ParseError, extract_text
 from moesaic.retrieval.tables import (
     IN_PROGRESS_STATES,
@@ -41,6 +43,9 @@ EMBED_BATCH = 64
 
 @dataclass(frozen=True)
 class IngestConfig:
+    """Ingestion settings; when a ``KnowledgeService`` builds its own job queue, ``num_workers``,
+    ``lease_seconds`` and ``poll_seconds`` configure that queue's consumer too."""
+
     num_workers: int = 2
     max_attempts: int = 3
     lease_seconds: float = 60.0
@@ -54,117 +59,75 @@ class LostLease(Exception):
 
 
 class Ingestor:
-    """Runs ingestion jobs; ``start()`` runs them on background threads."""
+    """Runs one batch of ingestion jobs: ``take`` each document, then ``process_many``.
+
+    The job queue (``ingest_job``) decides when a document runs and on which worker; this class
+    only moves the document's own state machine and writes its chunks."""
 
     def __init__(
         self,
         db: Database,
         vector_store: ChromaVectorStore,
-        embedder: Callable[[], Embedder],
+        embedder: Callable[[str], Embedder],  # embedder name -> the embedder
         config: IngestConfig = IngestConfig(),
     ) -> None:
         self.db = db
         self.vector_store = vector_store
         self._embedder = embedder
         self.config = config
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._threads: list[threading.Thread] = []
-
-    # -- background workers -------------------------------------------------------------------
-    def start(self) -> None:
-        if self._threads:
-            return
-        self._stop.clear()
-        for i in range(self.config.num_workers):
-            thread = threading.Thread(target=self._loop, name=f"moesaic-ingest-{i}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        for thread in self._threads:
-            thread.join(timeout)
-        self._threads = []
-
-    def notify(self) -> None:
-        self._wake.set()
-
-    def _loop(self) -> None:
-        owner = f"{threading.current_thread().name}-{new_id()[:8]}"
-        while not self._stop.is_set():
-            try:
-                document_ids = self.claim_many(owner, self.config.batch_documents)
-            except Exception:  # database briefly unavailable: keep the worker alive
-                log.exception("claiming an ingestion job failed")
-                document_ids = []
-            if not document_ids:
-                self._wake.wait(self.config.poll_seconds)
-                self._wake.clear()
-                continue
-            self.process_many(document_ids, owner)
 
     # -- one job ------------------------------------------------------------------------------
-    def claim(self, owner: str) -> str | None:
-        """Take the lease on the next runnable job (queued and due, or abandoned); None if none."""
+    def take(self, document_id: str, version: int, owner: str) -> bool:
+        """Hold ``version`` of the document for the job delivery ``owner``; False if that version is
+        gone (deleted, replaced by newer content) or already finished.
+
+        An earlier delivery of the same job may still hold it (its worker died): the queue gives a
+        job to one delivery at a time, so taking it over is safe, and the old delivery's writes
+        fail on the owner check."""
         now = utcnow()
-        runnable = or_(
-            and_(DocumentRecord.status == "queued", DocumentRecord.next_attempt_at <= now),
-            and_(DocumentRecord.status.in_(IN_PROGRESS_STATES), DocumentRecord.lease_expires_at < now),
-        )
         with self.db.session() as session:
-            candidates = session.scalars(
-                select(DocumentRecord.id).where(runnable).order_by(DocumentRecord.next_attempt_at).limit(8)
-            ).all()
-            for document_id in candidates:
-                result = session.execute(
-                    update(DocumentRecord)
-                    .where(DocumentRecord.id == document_id, runnable)
-                    .values(
-                        status="parsing",
-                        lease_owner=owner,
-                        lease_expires_at=now + timedelta(seconds=self.config.lease_seconds),
-                        attempts=DocumentRecord.attempts + 1,
-                        updated_at=now,
-                    )
-                    .execution_options(synchronize_session=False)
+            result = session.execute(
+                update(DocumentRecord)
+                .where(
+                    DocumentRecord.id == document_id,
+                    DocumentRecord.version == version,
+                    DocumentRecord.status.in_(("queued", *IN_PROGRESS_STATES)),
                 )
-                if result.rowcount == 1:  # type: ignore[attr-defined]
-                    return document_id
-        return None
+                .values(
+                    status="parsing",
+                    lease_owner=owner,
+                    lease_expires_at=now + timedelta(seconds=self.config.lease_seconds),
+                    attempts=DocumentRecord.attempts + 1,
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
-    def claim_many(self, owner: str, limit: int) -> list[str]:
-        claimed: list[str] = []
-        while len(claimed) < limit:
-            document_id = self.claim(owner)
-            if document_id is None:
-                break
-            claimed.append(document_id)
-        return claimed
-
-    def process(self, document_id: str, owner: str) -> None:
-        self.process_many([document_id], owner)
-
-    def process_many(self, document_ids: list[str], owner: str) -> None:
-        """Run claimed jobs to ``indexed``, a retry or ``failed``; never raises.
+    def process_many(
+        self, taken: list[tuple[str, str]], should_stop: Callable[[], bool] = lambda: False
+    ) -> dict[str, str]:
+        """Run taken documents (id, owner) to an outcome; never raises. Outcome per document:
+        ``indexed``, ``retry`` (queued again with backoff), ``failed``, ``released`` (handed back
+        at shutdown, attempt not counted) or ``lost`` (deleted, edited or taken over meanwhile).
 
         Chunks of all the documents are embedded together, in batches of ``EMBED_BATCH``: many
         small documents embed several times faster that way than one by one."""
-        jobs = [job for job in (self._prepare(i, owner) for i in document_ids) if job is not None]
+        outcomes: dict[str, str] = {}
+        jobs = [job for job in (self._prepare(i, owner, outcomes) for i, owner in taken) if job is not None]
         pending = [(job, piece) for job in jobs for piece in job.pieces]
         for batch_start in range(0, len(pending), EMBED_BATCH):
-            if self._stop.is_set():  # shutting down: hand the rest back instead of waiting for leases
-                self._release([job for job in jobs if job.alive])
-                return
+            if should_stop():  # shutting down: hand the rest back instead of waiting for leases
+                self._release([job for job in jobs if job.alive], outcomes)
+                return outcomes
             batch = [(job, piece) for job, piece in pending[batch_start : batch_start + EMBED_BATCH] if job.alive]
             if not batch:
                 continue
             try:
-                vectors = self._embedder().embed_documents([job.embedding_text(piece) for job, piece in batch])
+                vectors = embed_batch(self._embedder, batch)
             except Exception as exc:
                 for job in {id(job): job for job, _ in batch}.values():
-                    self._fail(job, exc)
+                    self._fail(job, exc, outcomes)
                 continue
             for job in {id(job): job for job, _ in batch}.values():
                 rows = [(k, piece) for k, (j, piece) in enumerate(batch) if j is job]
@@ -175,29 +138,37 @@ class Ingestor:
                         vectors[[k for k, _ in rows]],
                         [job.vector_metadata] * len(rows),
                     )
-                    self._advance(job.document_id, owner, job.version, "embedding")  # heartbeat
+                    self._advance(job.document_id, job.owner, job.version, "embedding")  # heartbeat
                 except LostLease:
                     job.alive = False
+                    outcomes[job.document_id] = "lost"
                     self._cleanup_if_deleted(job.kb_id, job.document_id)
                 except Exception as exc:
-                    self._fail(job, exc)
+                    self._fail(job, exc, outcomes)
             self._renew([job for job in jobs if job.alive])
         for job in jobs:
             if not job.alive:
                 continue
             try:
                 self._swap(job)
+                outcomes[job.document_id] = "indexed"
                 self.vector_store.delete_document(job.kb_id, job.document_id, keep_version=job.version)
             except LostLease:
+                outcomes[job.document_id] = "lost"
                 self._cleanup_if_deleted(job.kb_id, job.document_id)
             except Exception as exc:
-                self._fail(job, exc)
+                if outcomes.get(job.document_id) == "indexed":  # swapped; only the old vectors stay behind
+                    log.warning("removing old vectors of %s failed: %s", job.document_id, exc)
+                else:
+                    self._fail(job, exc, outcomes)
+        return outcomes
 
-    def _prepare(self, document_id: str, owner: str) -> "_Job | None":
-        """Parse and chunk one claimed document; a failure is recorded and gives None."""
+    def _prepare(self, document_id: str, owner: str, outcomes: dict[str, str]) -> "_Job | None":
+        """Parse and chunk one taken document; a failure is recorded and gives None."""
         with self.db.session() as session:
             doc = session.get(DocumentRecord, document_id)
             if doc is None or doc.lease_owner != owner:
+                outcomes[document_id] = "lost"
                 return None
             blob = session.get(DocumentBlobRecord, document_id)
             kb = session.get(KnowledgeBaseRecord, doc.knowledge_base_id)
@@ -212,6 +183,7 @@ class Ingestor:
             )
             filename, data = doc.filename, (blob.data if blob is not None else b"")
             kb_config = dict(kb.config or {}) if kb is not None else {}
+            job.embedder = str(kb_config.get("embedder") or DEFAULT_EMBEDDER)
         try:
             if job.attempts > self.config.max_attempts:
                 raise ParseError(f"gave up after {job.attempts - 1} attempts (the worker stopped each time)")
@@ -228,14 +200,15 @@ class Ingestor:
             self._advance(document_id, owner, job.version, "embedding", title=job.title)
             return job
         except LostLease:
+            outcomes[document_id] = "lost"
             self._cleanup_if_deleted(job.kb_id, document_id)
         except Exception as exc:
-            self._fail(job, exc)
+            self._fail(job, exc, outcomes)
         return None
 
-    def _fail(self, job: "_Job", exc: Exception) -> None:
+    def _fail(self, job: "_Job", exc: Exception, outcomes: dict[str, str]) -> None:
         job.alive = False
-        self._record_failure(job.document_id, job.owner, job.version, job.attempts, exc)
+        outcomes[job.document_id] = self._record_failure(job.document_id, job.owner, job.version, job.attempts, exc)
 
     def _advance(self, document_id: str, owner: str, version: int, status: str, **values: object) -> None:
         """Move to ``status`` and renew the lease, only if this worker still owns this version."""
@@ -259,16 +232,20 @@ class Ingestor:
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 raise LostLease(document_id)
 
-    def _release(self, jobs: list["_Job"]) -> None:
+    def _release(self, jobs: list["_Job"], outcomes: dict[str, str]) -> None:
         """Put unfinished jobs back in the queue at once (a clean stop is not a failed attempt)."""
         for job in jobs:
             job.alive = False
+            outcomes[job.document_id] = "released"
         if not jobs:
             return
         with self.db.session() as session:
             session.execute(
                 update(DocumentRecord)
-                .where(DocumentRecord.id.in_([job.document_id for job in jobs]), DocumentRecord.lease_owner == jobs[0].owner)
+                .where(
+                    DocumentRecord.id.in_([job.document_id for job in jobs]),
+                    DocumentRecord.lease_owner.in_([job.owner for job in jobs]),
+                )
                 .values(
                     status="queued",
                     attempts=DocumentRecord.attempts - 1,
@@ -287,7 +264,10 @@ class Ingestor:
         with self.db.session() as session:
             session.execute(
                 update(DocumentRecord)
-                .where(DocumentRecord.id.in_([job.document_id for job in jobs]), DocumentRecord.lease_owner == jobs[0].owner)
+                .where(
+                    DocumentRecord.id.in_([job.document_id for job in jobs]),
+                    DocumentRecord.lease_owner.in_([job.owner for job in jobs]),
+                )
                 .values(lease_expires_at=now + timedelta(seconds=self.config.lease_seconds))
                 .execution_options(synchronize_session=False)
             )
@@ -334,7 +314,7 @@ class Ingestor:
             session.execute(delete(ChunkRecord).where(ChunkRecord.document_id == document_id))
             session.add_all(rows)
 
-    def _record_failure(self, document_id: str, owner: str, version: int, attempts: int, exc: Exception) -> None:
+    def _record_failure(self, document_id: str, owner: str, version: int, attempts: int, exc: Exception) -> str:
         permanent = isinstance(exc, ParseError)
         message = str(exc) if permanent else f"{type(exc).__name__}: {exc}"
         if not permanent:
@@ -359,6 +339,7 @@ class Ingestor:
                 )
                 .execution_options(synchronize_session=False)
             )
+        return "retry" if retry else "failed"
 
     def _cleanup_if_deleted(self, kb_id: str, document_id: str) -> None:
         with self.db.session() as session:
@@ -368,6 +349,20 @@ class Ingestor:
                 self.vector_store.delete_document(kb_id, document_id)
             except Exception:  # the collection went with its knowledge base
                 pass
+
+
+def embed_batch(embedder: Callable[[str], Embedder], batch: list[tuple["_Job", TextChunk]]) -> np.ndarray:
+    """Vectors for a batch of chunks, each embedded by its knowledge base's embedder, in batch order."""
+    names = sorted({job.embedder for job, _ in batch})
+    if len(names) == 1:
+        return embedder(names[0]).embed_documents([job.embedding_text(piece) for job, piece in batch])
+    rows: list[np.ndarray | None] = [None] * len(batch)
+    for name in names:
+        positions = [k for k, (job, _) in enumerate(batch) if job.embedder == name]
+        vectors = embedder(name).embed_documents([batch[k][0].embedding_text(batch[k][1]) for k in positions])
+        for k, vector in zip(positions, vectors):
+            rows[k] = vector
+    return np.stack(rows)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -384,6 +379,7 @@ class _Job:
     text: str = ""
     pieces: list[TextChunk] = field(default_factory=list)
     alive: bool = True
+    embedder: str = DEFAULT_EMBEDDER  # the knowledge base's embedder
 
     def chunk_id(self, piece: TextChunk) -> str:
         return f"{self.document_id}-{self.version}-{piece.seq}"

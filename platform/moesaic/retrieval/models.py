@@ -37,6 +37,7 @@ class DocumentInfo:
     created_at: datetime
     updated_at: datetime
     metadata: dict[str, Any] = field(default_factory=dict)
+    job_id: str | None = None  # the ingestion job an upload queued (known on the upload's answer)
 
     @classmethod
     def from_record(cls, record: DocumentRecord, knowledge_base: str) -> "DocumentInfo":
@@ -77,6 +78,7 @@ class DocumentInfo:
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
             "metadata": self.metadata,
+            "job_id": self.job_id,
         }
 
 
@@ -126,5 +128,8 @@ class KnowledgeBaseConfig(BaseModel):
     chunk_size: int = Field(default=200, ge=16, le=2000)
     chunk_overlap: int = Field(default=30, ge=0, le=500)
     num_candidates: int = Field(default=100, ge=10, le=1000)
+    # which registered embedder and reranker this knowledge base uses (apps may register their own)
+    embedder: str = Field(default="minilm", min_length=1, max_length=100)
+    reranker: str | None = Field(default=None, max_length=100)
     # drop the most common query terms past this many matched chunks (None: 8000 SQLite, 3000 PostgreSQL)
     keyword_max_postings: int | None = Field(default=None, ge=100)

@@ -32,13 +32,17 @@ class Searcher:
         self,
         db: Database,
         vector_store: ChromaVectorStore,
-        embedder: Callable[[], Embedder],
+        embedder: Callable[[str], Embedder],
         reranker: Reranker | None = None,
+        rerankers: Callable[[str], Reranker] | None = None,
     ) -> None:
+        """``embedder``/``rerankers``: name -> instance (a knowledge base names its own); ``reranker``:
+        the platform-wide one used where a knowledge base names none."""
         self.db = db
         self.vector_store = vector_store
         self._embedder = embedder
         self.reranker = reranker
+        self._rerankers = rerankers
 
     def search(
         self,
@@ -89,7 +93,7 @@ class Searcher:
         dense_hits: list[tuple[str, float]] = []
         vector = query_vector
         if mode in ("hybrid", "dense") or (mmr is not None and vector is None):
-            vector = self._embedder().embed_query(query) if vector is None else vector
+            vector = self._embedder(config.embedder).embed_query(query) if vector is None else vector
         if mode in ("hybrid", "dense"):
             assert vector is not None, "dense search needs a query vector"
             dense_hits = self.vector_store.query(kb_id, vector, n, doc_ids)
@@ -103,7 +107,8 @@ class Searcher:
             ranked = dense_hits if mode == "dense" else keyword_hits
         # load rows only for as many ranked ids as the answer needs (ids without a live row, e.g.
         # vectors of a document still being replaced, are skipped and the next page is read)
-        need = top_k * 4 if (mmr is not None or (rerank and self.reranker is not None)) else top_k
+        reranker = self._rerankers(config.reranker) if (config.reranker and self._rerankers) else self.reranker
+        need = top_k * 4 if (mmr is not None or (rerank and reranker is not None)) else top_k
         page_size = max(need + need // 2, 16)
         chunks: list[Chunk] = []
         for start in range(0, len(ranked), page_size):
@@ -119,9 +124,9 @@ class Searcher:
                 vector, np.stack([vectors[c.chunk_id] for c in pool]), [c.score for c in pool], top_k, mmr
             )
             chunks = [pool[i] for i in order]
-        if rerank and self.reranker is not None and chunks:
+        if rerank and reranker is not None and chunks:
             pool = chunks[: max(top_k * 3, 10)]
-            scores = self.reranker.score(query, [c.text for c in pool])
+            scores = reranker.score(query, [c.text for c in pool])
             chunks = [c for _, c in sorted(zip(scores, pool), key=lambda pair: -pair[0])]
         return chunks[:top_k]
 

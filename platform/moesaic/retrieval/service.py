@@ -1,7 +1,7 @@
 """``KnowledgeService``: the retrieval API the platform uses (uploads, status, search, deletion).
 
 It validates input, owns tenancy (every query filters on the tenant) and composes the parts:
-``ingest`` (background jobs), ``keyword`` and ``vector_store`` (the two indexes), ``fusion`` and
+``ingest`` (run as ``platform.ingest`` jobs on the job queue), ``keyword`` and ``vector_store`` (the two indexes), ``fusion`` and
 ``rerank``. It does not speak HTTP or draw progress bars (the API and ``commands`` do).
 """
 
@@ -11,7 +11,9 @@ import hashlib
 import re
 import threading
 import time
+from dataclasses import replace
 from pathlib import PurePath
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -22,9 +24,11 @@ from sqlalchemy.orm import Session
 
 from moesaic.config import Settings
 from moesaic.db import Database, utcnow
-from moesaic.errors import Conflict, NotFound, UserError
-from moesaic.retrieval.embeddings import Embedder, default_embedder
+from moesaic.errors import ConfigError, Conflict, NotFound, PayloadTooLarge, UserError
+from moesaic.retrieval.embeddings import DEFAULT_EMBEDDER, Embedder, default_embedder
+from moesaic.jobs import JobConfig, JobQueue
 from moesaic.retrieval.ingest import IngestConfig, Ingestor
+from moesaic.retrieval.ingest_job import IngestJobs
 from moesaic.retrieval.models import (
     aware,
     DocumentInfo,
@@ -63,31 +67,75 @@ class KnowledgeService:
         vector_store: ChromaVectorStore | None = None,
         reranker: Reranker | None = None,
         ingest_config: IngestConfig = IngestConfig(),
+        jobs: JobQueue | None = None,
     ) -> None:
+        """``jobs``: the queue that runs ingestion (the platform's); without one the service builds
+        its own from the settings, configured by ``ingest_config``. ``start_worker`` runs a consumer
+        of that queue in this process."""
         self.db = db
         self.settings = settings
         self.vector_store = vector_store or ChromaVectorStore.from_settings(settings)
         self.reranker = reranker
-        self._embedder = embedder
+        # registered retrievers: name -> factory; knowledge bases name theirs (MiniLM and fusion by default)
+        self.embedders: dict[str, Callable[[], Embedder]] = {DEFAULT_EMBEDDER: (lambda: embedder) if embedder else default_embedder}
+        self.rerankers: dict[str, Callable[[], Reranker]] = {}
+        self._loaded: dict[str, Any] = {}
         self._embedder_lock = threading.Lock()
         self.ingestor = Ingestor(db, self.vector_store, self.embedder, ingest_config)
-        self.searcher = Searcher(db, self.vector_store, self.embedder, reranker)
+        self.jobs = jobs or JobQueue.from_settings(
+            db,
+            settings,
+            JobConfig(
+                lease_seconds=ingest_config.lease_seconds,
+                poll_seconds=ingest_config.poll_seconds,
+                reap_seconds=min(5.0, ingest_config.lease_seconds),
+            ),
+        )
+        self._concurrency = ingest_config.num_workers if jobs is None else settings.worker_concurrency
+        self.ingest_jobs = IngestJobs(db, self.ingestor, self.jobs)
+        self.searcher = Searcher(db, self.vector_store, self.embedder, reranker, self.reranker_named)
         if start_worker:
             self.start()
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def embedder(self) -> Embedder:
-        """The embedding model, loaded on first use (MiniLM unless one was passed in)."""
+    def register_embedder(self, name: str, factory: Callable[[], Embedder]) -> None:
+        """Make an embedder available to knowledge bases (``config.embedder``); loaded on first use."""
+        self._register(self.embedders, "embedder", name, factory)
+
+    def register_reranker(self, name: str, factory: Callable[[], Reranker]) -> None:
+        """Make a reranker available to knowledge bases (``config.reranker``); loaded on first use."""
+        self._register(self.rerankers, "reranker", name, factory)
+
+    @staticmethod
+    def _register(registry: dict[str, Any], kind: str, name: str, factory: Callable[[], Any]) -> None:
+        if name in registry:
+            raise ConfigError(f"{kind} {name!r} is registered twice")
+        registry[name] = factory
+
+    def _load(self, kind: str, registry: dict[str, Callable[[], Any]], name: str) -> Any:
+        key = f"{kind}:{name}"
         with self._embedder_lock:
-            if self._embedder is None:
-                self._embedder = default_embedder()
-            return self._embedder
+            if key not in self._loaded:
+                if name not in registry:
+                    raise UserError(f"unknown {kind} {name!r}; registered: {', '.join(sorted(registry)) or 'none'}",
+                                    field=kind)
+                self._loaded[key] = registry[name]()
+            return self._loaded[key]
+
+    def embedder(self, name: str = DEFAULT_EMBEDDER) -> Embedder:
+        """A registered embedding model, loaded on first use (``minilm``: the MiniLM default)."""
+        return self._load("embedder", self.embedders, name)  # type: ignore[no-any-return]
+
+    def reranker_named(self, name: str) -> Reranker:
+        return self._load("reranker", self.rerankers, name)  # type: ignore[no-any-return]
 
     def start(self) -> None:
-        self.ingestor.start()
+        """Run a consumer of the job queue in this process (ingestion and every other registered job)."""
+        self.ingest_jobs.requeue_orphans()
+        self.jobs.start(self._concurrency)
 
     def stop(self) -> None:
-        self.ingestor.stop()
+        self.jobs.stop()
 
     # -- knowledge bases ---------------------------------------------------------------------
     def _validate_kb_name(self, kb: str) -> None:
@@ -129,17 +177,48 @@ class KnowledgeService:
         raise Conflict(f"knowledge base {kb!r} could not be created", field="knowledge_base")
 
     def configure_knowledge_base(self, tenant_id: str, kb: str, **config: Any) -> dict[str, Any]:
-        """Set per-KB search weights and chunking; creates the KB if needed. Returns the full config."""
+        """Set per-KB search weights, chunking, embedder and reranker; creates the KB if needed.
+
+        A new embedder re-indexes the knowledge base: its vectors are dropped and every document is
+        queued again as a new version (keyword search keeps working meanwhile). Returns the full config.
+        """
+        if config.get("embedder") is not None and config["embedder"] not in self.embedders:
+            raise UserError(f"unknown embedder {config['embedder']!r}; registered: {', '.join(sorted(self.embedders))}",
+                            field="embedder")
+        if config.get("reranker") is not None and config["reranker"] not in self.rerankers:
+            raise UserError(f"unknown reranker {config['reranker']!r}; registered: {', '.join(sorted(self.rerankers)) or 'none'}",
+                            field="reranker")
         kb_id = self._ensure_kb(tenant_id, kb)
         with self.db.session() as session:
             record = session.get(KnowledgeBaseRecord, kb_id)
             assert record is not None, "knowledge base vanished"
             try:
-                merged = KnowledgeBaseConfig(**{**(record.config or {}), **config})
+                before = KnowledgeBaseConfig(**(record.config or {}))
+                merged = KnowledgeBaseConfig(**{**before.model_dump(), **config})
             except ValidationError as exc:
                 raise UserError(f"invalid knowledge base settings: {error_text(exc)}", field="config") from exc
             record.config = merged.model_dump()
-            return dict(record.config)
+            changed_embedder = merged.embedder != before.embedder
+        if changed_embedder:
+            self.reindex(tenant_id, kb)
+        return merged.model_dump()
+
+    def reindex(self, tenant_id: str, kb: str) -> list[str]:
+        """Drop the knowledge base's vectors and queue every document again (as a new version, so each
+        gets a fresh ingest job). Returns the ids of the ingest jobs."""
+        job_ids = []
+        with self.db.session() as session:
+            record = self._get_kb(session, tenant_id, kb)
+            kb_id = record.id
+            docs = session.scalars(select(DocumentRecord).where(DocumentRecord.knowledge_base_id == kb_id)).all()
+            for doc in docs:
+                doc.version += 1
+                doc.status, doc.error, doc.attempts = "queued", None, 0
+                doc.next_attempt_at, doc.lease_owner, doc.lease_expires_at, doc.updated_at = utcnow(), None, None, utcnow()
+                session.flush()
+                job_ids.append(self.ingest_jobs.enqueue_in(session, tenant_id, doc, kb).id)
+            self.vector_store.drop(kb_id)  # a new embedder may not even have the same dimension
+        return job_ids
 
     def list_knowledge_bases(self, tenant_id: str) -> list[dict[str, Any]]:
         with self.db.session() as session:
@@ -201,7 +280,7 @@ class KnowledgeService:
         if not data:
             raise UserError(f"{name!r} is empty", field="file")
         if len(data) > MAX_UPLOAD_BYTES:
-            raise UserError(f"{name!r} is larger than {MAX_UPLOAD_BYTES // 2**20} MiB", field="file")
+            raise PayloadTooLarge(f"{name!r} is larger than {MAX_UPLOAD_BYTES // 2**20} MiB", field="file")
         try:
             meta = DocumentMetadata(**(metadata or {}))
         except ValidationError as exc:
@@ -245,8 +324,8 @@ class KnowledgeService:
                     doc.updated_at = utcnow()
                     session.flush()
                     session.merge(DocumentBlobRecord(document_id=doc.id, tenant_id=tenant_id, data=data))
-                    info = DocumentInfo.from_record(doc, kb)
-                self.ingestor.notify()
+                    job = self.ingest_jobs.enqueue_in(session, tenant_id, doc, kb)
+                    info = replace(DocumentInfo.from_record(doc, kb), job_id=job.id)
                 return info
             except IntegrityError:  # the same filename uploaded concurrently: go again
                 continue

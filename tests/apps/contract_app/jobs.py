@@ -1,16 +1,29 @@
-"""The app's job ``add_note``: run by ``moesaic worker`` from the queue key ``contract_app.add_note``.
+"""The app's job ``add_notes``: adds a batch of notes in the background (queue key ``contract_app.add_notes``).
 
-Delivery is at least once, so the handler is idempotent: the payload carries the note's id."""
+Enqueued by ``POST /v1/apps/contract_app/notes:bulk`` through ``ctx.jobs.enqueue(...)`` and run by
+``moesaic worker`` (or the API's embedded consumer). Delivery is at least once, so the notes are
+written inside ``with job.complete(result) as session:``: they commit in the same transaction that
+marks the job succeeded, and only while this delivery still holds the job, so a second delivery of
+the same job (a redelivered message, a worker killed after the commit) adds nothing.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import os
 
-from tests.apps.contract_app.notes import add_note
+from moesaic.jobs import FailJob, JobContext
+from tests.apps.contract_app.notes import write_notes
+
+ADD_NOTES = "add_notes"
 
 
-def add_note_job(job: Any) -> dict[str, str]:
-    """``job`` is a ``moesaic.jobs.JobContext``: tenant_id, payload, progress(done, total), app_context."""
-    note = add_note(job.app_context.db, job.tenant_id, job.payload["text"], note_id=job.payload["note_id"])
-    job.progress(1, 1)
-    return note
+def add_notes_job(job: JobContext) -> None:
+    """Payload ``{"texts": [...]}``; result ``{"added": n, "worker_pid": pid}``.
+
+    ``worker_pid`` says which process ran it (the two-worker test reads it)."""
+    texts = job.payload.get("texts")
+    if not isinstance(texts, list) or not all(isinstance(t, str) and t for t in texts):
+        raise FailJob("payload 'texts' must be a list of non-empty strings")  # no retry would fix it
+    job.progress(0, len(texts))
+    with job.complete({"added": len(texts), "worker_pid": os.getpid()}) as session:
+        write_notes(session, job.tenant_id, texts)

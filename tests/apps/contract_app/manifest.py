@@ -1,4 +1,7 @@
-"""The manifest of contract_app: no chat; a router, a table with its migration, a job, commands, an eval."""
+"""The manifest of contract_app: no chat; a router, a table with its migration, a job, commands, an eval.
+
+Its console page is registered apart (``tests/apps/contract_app/pages``, the ``moesaic.pages`` group):
+the console never imports this module."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from pathlib import Path
 from moesaic.apps import AppContext, AppManifest
 from tests.apps.contract_app.commands import commands
 from tests.apps.contract_app.evals import EVALS
-from tests.apps.contract_app.jobs import add_note_job
+from tests.apps.contract_app.jobs import ADD_NOTES, add_notes_job
 from tests.apps.contract_app.routes import router
 from tests.apps.contract_app.tables import Note
 
@@ -30,7 +33,7 @@ APP = AppManifest(
     router=router,
     tables=(Note,),
     migrations=MIGRATIONS,
-    jobs={"add_note": add_note_job},
+    jobs={ADD_NOTES: add_notes_job},
     commands=commands,
     evals=EVALS,
     setup=setup,

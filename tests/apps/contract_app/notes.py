@@ -1,23 +1,31 @@
-"""What the routes, the command, the job and the evaluation share: add and list a tenant's notes."""
+"""What the routes, the command, the job and the evaluation share: add, list and count a tenant's notes.
+
+Every function filters on or writes ``tenant_id``; none of them commits on its own except ``add_note``
+(``write_notes`` writes into the caller's session, so a job can commit it with its own success)."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
 
 from moesaic.db import Database
 from tests.apps.contract_app.tables import Note
 
 
-def add_note(db: Database, tenant_id: str, text: str, note_id: str | None = None) -> dict[str, str]:
-    """Add a note; with ``note_id``, adding it again changes nothing (a job may run twice)."""
+def write_notes(session: Session, tenant_id: str, texts: Sequence[str]) -> list[dict[str, str]]:
+    """Add one note per text in ``session`` (the caller commits)."""
+    notes = [Note(tenant_id=tenant_id, text=text) for text in texts]
+    session.add_all(notes)
+    session.flush()
+    return [{"id": note.id, "text": note.text} for note in notes]
+
+
+def add_note(db: Database, tenant_id: str, text: str) -> dict[str, str]:
+    """Add one note in a transaction of its own."""
     with db.session() as session:
-        existing = session.get(Note, note_id) if note_id else None
-        if existing is not None and existing.tenant_id == tenant_id:
-            return {"id": existing.id, "text": existing.text}
-        note = Note(tenant_id=tenant_id, text=text, **({"id": note_id} if note_id else {}))
-        session.add(note)
-        session.flush()
-        return {"id": note.id, "text": note.text}
+        return write_notes(session, tenant_id, [text])[0]
 
 
 def list_notes(db: Database, tenant_id: str) -> list[dict[str, str]]:
@@ -29,3 +37,9 @@ def list_notes(db: Database, tenant_id: str) -> list[dict[str, str]]:
 def count_notes(db: Database, tenant_id: str) -> int:
     with db.session() as session:
         return int(session.scalar(select(func.count(Note.id)).where(Note.tenant_id == tenant_id)) or 0)
+
+
+def delete_notes(db: Database, tenant_id: str) -> int:
+    """Delete every note of the tenant; returns how many there were."""
+    with db.session() as session:
+        return int(session.execute(delete(Note).where(Note.tenant_id == tenant_id)).rowcount or 0)

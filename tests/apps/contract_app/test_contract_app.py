@@ -1,13 +1,14 @@
-"""contract_app end to end: its migration on SQLite and PostgreSQL, its routes through the API, its
-command and evaluation through `moesaic`, its job handler, and the platform's refusals of bad apps."""
+"""contract_app end to end: its migration on SQLite and PostgreSQL, its routes through the API (and
+the gate), its job on the embedded queue, its command and evaluation through `moesaic`.
+The job on Redis with two workers: test_contract_app_redis.py; its console page: test_contract_app_page.py;
+bad apps: test_bad_apps.py."""
 
 from __future__ import annotations
 
 import json
-import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from apps.kb_assistant.manifest import APP as KB_APP
 from moesaic.config import Settings
 from moesaic.db import Database
 from moesaic.llm import FakeChatModel
-from moesaic.access import create_api_key, ensure_tenant
+from moesaic.access import authenticate, create_api_key
 from tests.apps.contract_app.manifest import APP, FLOORS, MIGRATIONS
 from tests.apps.contract_app.notes import count_notes
 
@@ -35,6 +36,28 @@ def platform(tmp_path: Path, own_database_url: str) -> Iterator[Any]:
                             start_worker=False)
     yield built
     built.close()
+
+
+@pytest.fixture
+def serving_platform(tmp_path: Path, own_database_url: str) -> Iterator[Any]:
+    """The platform with its embedded queue consuming (a SQLite file in MOESAIC_HOME, a consumer thread)."""
+    from moesaic.services import Platform
+
+    settings = Settings(home=tmp_path / "home", database_url=own_database_url, datasets_dir=tmp_path / "none")
+    built = Platform.create(settings, model=FakeChatModel(), apps={APP.name: APP, KB_APP.name: KB_APP},
+                            start_worker=True)
+    yield built
+    built.close()
+
+
+def wait_for_job(client: TestClient, job_id: str, timeout: float = 60.0) -> dict[str, Any]:
+    """``GET /v1/jobs/{id}`` until the job is done (or ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job: dict[str, Any] = client.get(f"/v1/jobs/{job_id}").json()
+        if job.get("state") in ("succeeded", "failed", "cancelled") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -118,20 +141,69 @@ def test_router_is_mounted_once_when_the_lifespan_runs_twice(tmp_path: Path, mon
     from moesaic.api.app_routes import api_routes
 
     paths = [(path, tuple(sorted(methods))) for path, methods in api_routes(api) if path.startswith("/v1/apps/contract_app")]
-    assert sorted(paths) == [("/v1/apps/contract_app/notes", ("GET",)), ("/v1/apps/contract_app/notes", ("POST",))]
+    assert sorted(paths) == [("/v1/apps/contract_app/notes", ("DELETE",)), ("/v1/apps/contract_app/notes", ("GET",)),
+                             ("/v1/apps/contract_app/notes", ("POST",)), ("/v1/apps/contract_app/notes:bulk", ("POST",))]
 
 
-def test_job_handler_runs_on_the_app_context_and_is_idempotent(platform: Any) -> None:
-    # The queue (moesaic.jobs) hands handlers a JobContext; this stands in for it until the queue lands.
-    assert set(APP.jobs) == {"add_note"}
-    tenant = ensure_tenant(platform.db, "erin")
-    progress: list[tuple[int, int]] = []
-    job = SimpleNamespace(job_id="j1", tenant_id=tenant, app="contract_app", kind="add_note",
-                          payload={"note_id": secrets.token_hex(16), "text": "from a job"},
-                          progress=lambda done, total: progress.append((done, total)),
-                          app_context=platform.app_context("contract_app"))
-    first, second = APP.jobs["add_note"](job), APP.jobs["add_note"](job)  # delivered twice
-    assert first == second and count_notes(platform.db, tenant) == 1 and progress == [(1, 1), (1, 1)]
+def test_bulk_route_queues_a_job_that_the_embedded_queue_runs_once(serving_platform: Any) -> None:
+    from moesaic.api.main import create_app
+
+    platform = serving_platform
+    alice, bob = create_api_key(platform.db, "alice"), create_api_key(platform.db, "bob")
+    kb_only = create_api_key(platform.db, "alice", apps=["kb_assistant"])
+    with TestClient(create_app(platform=platform)) as client:
+        client.headers["Authorization"] = f"Bearer {alice}"
+        accepted = client.post("/v1/apps/contract_app/notes:bulk", json={"texts": ["one", "two", "three"]})
+        assert accepted.status_code == 202, accepted.text
+        job_id = accepted.json()["job_id"]
+        job = wait_for_job(client, job_id)
+        assert job["state"] == "succeeded", job
+        assert (job["app"], job["kind"], job["attempts"]) == ("contract_app", "add_notes", 1)
+        assert job["payload"] == {"texts": ["one", "two", "three"]} and job["result"]["added"] == 3
+        assert [n["text"] for n in client.get("/v1/apps/contract_app/notes").json()["data"]] == ["one", "two", "three"]
+        assert [j["id"] for j in client.get("/v1/jobs", params={"app": "contract_app"}).json()["data"]] == [job_id]
+
+        platform.jobs.deliver(job_id)  # a duplicate message: the job is settled, its effect is not applied again
+        tenant = authenticate(platform.db, alice).tenant_id
+        assert count_notes(platform.db, tenant) == 3
+
+        for key in (bob, kb_only):  # another tenant, or a key of this tenant that may not use the app
+            assert client.get(f"/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {key}"}).status_code == 404
+        assert client.get("/v1/apps/contract_app/notes", headers={"Authorization": f"Bearer {bob}"}).json()["data"] == []
+        assert client.post("/v1/apps/contract_app/notes:bulk", json={"texts": []}).status_code == 422
+        assert client.post("/v1/apps/contract_app/notes:bulk", json={"texts": ["ok", ""]}).status_code == 422
+
+    broken = platform.jobs.enqueue(tenant, "contract_app", "add_notes", {"texts": "not a list"})
+    [failed] = platform.jobs.wait(tenant, [broken.id], timeout=30)
+    assert failed.state == "failed" and failed.attempts == 1 and "must be a list" in (failed.error or "")
+    assert count_notes(platform.db, tenant) == 3
+
+
+def test_a_route_that_declares_a_role_refuses_lower_roles(platform: Any) -> None:
+    from moesaic.api.main import create_app
+
+    operator = create_api_key(platform.db, "frank")
+    admin = create_api_key(platform.db, "frank", role="admin")
+    with TestClient(create_app(platform=platform)) as client:
+        client.post("/v1/apps/contract_app/notes", json={"text": "keep?"}, headers={"Authorization": f"Bearer {operator}"})
+        refused = client.delete("/v1/apps/contract_app/notes", headers={"Authorization": f"Bearer {operator}"})
+        assert refused.status_code == 403 and "admin" in refused.json()["error"]["message"]
+        deleted = client.delete("/v1/apps/contract_app/notes", headers={"Authorization": f"Bearer {admin}"})
+        assert deleted.status_code == 200 and deleted.json() == {"deleted": 1}
+
+
+def test_every_route_answers_a_named_model_in_the_openapi_schema(platform: Any) -> None:
+    from moesaic.api.main import create_app
+
+    paths = create_app(platform=platform).openapi()["paths"]
+    operations = {(method, path): op for path, item in paths.items() if path.startswith("/v1/apps/contract_app/")
+                  for method, op in item.items()}
+    assert set(operations) == {("get", "/v1/apps/contract_app/notes"), ("post", "/v1/apps/contract_app/notes"),
+                               ("delete", "/v1/apps/contract_app/notes"), ("post", "/v1/apps/contract_app/notes:bulk")}
+    for (method, path), op in operations.items():
+        [(status, body)] = [(s, b) for s, b in op["responses"].items() if s.startswith("2")]
+        assert "$ref" in body["content"]["application/json"]["schema"], (method, path, status)
+        assert op["x-moesaic-access"]["resources"] == {"app": "const:contract_app"}
 
 
 def test_command_runs_through_moesaic_apps(cli_home: Path) -> None:

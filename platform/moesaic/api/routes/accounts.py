@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from moesaic.access import access, create_account, disable_account, find_tenant, list_accounts, record, sign_in
 from moesaic.access.principal import Principal
 from moesaic.api.deps import PlatformDep, PrincipalDep
+from moesaic.api.openapi import error_responses
 from moesaic.api.schemas import AccountCreate, AccountList, AccountOut, SessionCreate, SessionOut
 from moesaic.errors import Unauthorized
 
@@ -18,8 +19,9 @@ def list_console_accounts(platform: PlatformDep, principal: PrincipalDep) -> Acc
     return AccountList(data=[AccountOut(**a.to_dict()) for a in list_accounts(platform.db, principal.tenant_id)])
 
 
-@router.post("/v1/accounts", status_code=201, openapi_extra=access(role="admin"))
+@router.post("/v1/accounts", status_code=201, responses=error_responses(404, 409), openapi_extra=access(role="admin"))
 def create_console_account(body: AccountCreate, platform: PlatformDep, principal: PrincipalDep) -> AccountOut:
+    """Create a console account (404: an unknown app in ``apps``; 409: the username is taken)."""
     for app in body.apps or []:
         platform.apps.get(app, field="apps")
     info = create_account(platform.db, principal.tenant_id, body.username, body.password,
@@ -27,12 +29,12 @@ def create_console_account(body: AccountCreate, platform: PlatformDep, principal
     return AccountOut(**info.to_dict())
 
 
-@router.post("/v1/accounts/{account_id}/disable", openapi_extra=access(role="admin"))
+@router.post("/v1/accounts/{account_id}/disable", responses=error_responses(404), openapi_extra=access(role="admin"))
 def disable(account_id: str, platform: PlatformDep, principal: PrincipalDep) -> AccountOut:
     return AccountOut(**disable_account(platform.db, principal.tenant_id, account_id).to_dict())
 
 
-@router.post("/v1/sessions", status_code=201, openapi_extra=access(public=True))
+@router.post("/v1/sessions", status_code=201, responses=error_responses(401), openapi_extra=access(public=True))
 def create_session(body: SessionCreate, platform: PlatformDep) -> SessionOut:
     """Sign in with a console account; the key it returns expires with the session."""
     tenant_id = find_tenant(platform.db, body.tenant)

@@ -1,9 +1,10 @@
 """``POST /v1/chat/completions``: OpenAI-compatible chat over an app, with Moesaic's extensions.
 
 ``model`` names the app. Extensions: request ``conversation_id`` / ``knowledge_base``; response
-``conversation_id``, ``citations`` and ``tool_events``; stream chunks carry ``conversation_id`` and
-tool activity as ``moesaic_event``. A model failure before the first byte is a 502/504 JSON error;
-the user's message is stored either way.
+``conversation_id``, ``conversation_state``, ``citations`` and ``tool_events``; stream chunks carry
+``conversation_id`` and tool activity as ``moesaic_event``. A model failure before the first byte is a
+502/504 JSON error, after it an in-band error event; the user's message is stored either way. The
+shapes are documented by ``api.schemas.chat`` (the JSON is built here, byte for byte as before).
 """
 
 from __future__ import annotations
@@ -20,19 +21,48 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from moesaic.agent import AgentEvent, AgentResult, TextDelta, ToolEvent
 from moesaic.access import access
 from moesaic.api.deps import PlatformDep, PrincipalDep, require_chat_app
-from moesaic.api.schemas import ChatCompletionRequest
+from moesaic.api.openapi import REF_PREFIX, error_responses
+from moesaic.api.schemas import ChatCompletion, ChatCompletionRequest
 from moesaic.errors import MoesaicError, UserError
 from moesaic.types import Message
 
 router = APIRouter(tags=["chat"])
+STREAM_EVENT_SCHEMA = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {"oneOf": [{"$ref": REF_PREFIX + "ChatCompletionChunk"}, {"$ref": REF_PREFIX + "StreamError"}]},
+            "description": "A ChatCompletionChunk, or a StreamError when the model fails after the stream started; "
+            "the last event's data is the literal `[DONE]`.",
+        }
+    },
+}
+CHAT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": ChatCompletion,
+        "description": "With `stream` false, one ChatCompletion (JSON). With `stream` true, server-sent events: "
+        "each `data:` line holds a ChatCompletionChunk (role, text deltas, tool events as `moesaic_event`, then a "
+        "final chunk with `finish_reason`, `citations` and `conversation_state`, then a usage chunk if "
+        "`stream_options.include_usage`), or a StreamError; the stream ends with `data: [DONE]`.",
+        "content": {"text/event-stream": {"schema": {"type": "string"}, "itemSchema": STREAM_EVENT_SCHEMA}},
+    },
+    **error_responses(400, 502, 504),
+}
 
 
 @router.post(
     "/v1/chat/completions",
     response_model=None,
+    responses=CHAT_RESPONSES,
     openapi_extra=access(app="body:model", conversation="body:conversation_id", knowledge_base="body:knowledge_base"),
 )
 def create_chat_completion(body: ChatCompletionRequest, platform: PlatformDep, principal: PrincipalDep) -> Any:
+    """OpenAI's chat completions; ``model`` names the app (one with a chat part). 400: ``conversation_id``
+    belongs to another app, or the app has no chat; 502/504: the model service failed or timed out before
+    the first byte (the user's message is stored either way)."""
     app = require_chat_app(platform, principal, body.model)  # the gate checked the principal may use it
     tenant = principal.tenant_id
     if body.conversation_id:
@@ -151,6 +181,7 @@ def _sse(
     except MoesaicError as exc:  # after the first byte: report in-band, as OpenAI does
         platform.metrics.chat_requests.labels(app, "error").inc()
         status = getattr(exc, "status", 500)
-        yield f"data: {json.dumps({'error': {'message': str(exc), 'type': 'upstream_error', 'code': status}})}\n\n"
+        error = {"message": str(exc), "type": "upstream_error", "param": None, "code": status}
+        yield f"data: {json.dumps({'error': error})}\n\n"
     platform.metrics.chat_latency.labels(app).observe(time.perf_counter() - started)
     yield "data: [DONE]\n\n"

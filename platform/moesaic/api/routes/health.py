@@ -2,41 +2,48 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from moesaic.access import access
 from moesaic.api.deps import PlatformDep
+from moesaic.api.openapi import ERROR_DESCRIPTIONS
+from moesaic.api.schemas import Health, Readiness, ReadinessChecks
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", openapi_extra=access(public=True))
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+def healthz() -> Health:
+    """The process is up."""
+    return Health(status="ok")
 
 
-@router.get("/readyz", response_model=None, openapi_extra=access(public=True))
-def readyz(platform: PlatformDep) -> Any:
-    checks: dict[str, str] = {}
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": ERROR_DESCRIPTIONS[503] + " `checks` says what failed."}},
+    openapi_extra=access(public=True),
+)
+def readyz(platform: PlatformDep) -> JSONResponse:
+    """Ready to serve: the database answers and every app warmed up (503 otherwise, with the same body)."""
+    database = "ok"
     try:
         with platform.db.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-        checks["database"] = "ok"
     except Exception as exc:  # readiness reports, it does not raise
-        checks["database"] = f"error: {exc}"
-    checks["model"] = platform.model.name
+        database = f"error: {exc}"
     apps = dict(platform.app_status)
-    ready = checks["database"] == "ok" and not any(status.startswith("error") for status in apps.values())
-    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks, "apps": apps},
-                        status_code=200 if ready else 503)
+    ready = database == "ok" and not any(status.startswith("error") for status in apps.values())
+    body = Readiness(status="ready" if ready else "not ready", checks=ReadinessChecks(database=database, model=platform.model.name),
+                     apps=apps)
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
 
-@router.get("/metrics", openapi_extra=access(public=True))
+@router.get("/metrics", response_class=PlainTextResponse, openapi_extra=access(public=True))
 def metrics(platform: PlatformDep) -> Response:
+    """Prometheus metrics in the text exposition format."""
     platform.metrics.ingestion_queue.set(platform.knowledge.queue_depth())
     return Response(platform.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from moesaic.access import access, issue_key, list_keys, revoke_key, rotate_key
 from moesaic.api.deps import PlatformDep, PrincipalDep
+from moesaic.api.openapi import error_responses
 from moesaic.api.schemas import KeyCreate, KeyCreated, KeyList, KeyOut, KeyRotate, PrincipalOut
 from moesaic.db import utcnow
 
@@ -25,8 +26,9 @@ def list_api_keys(platform: PlatformDep, principal: PrincipalDep) -> KeyList:
     return KeyList(data=[KeyOut(**key.to_dict()) for key in list_keys(platform.db, principal.tenant_id)])
 
 
-@router.post("/v1/keys", status_code=201, openapi_extra=access(role="admin"))
+@router.post("/v1/keys", status_code=201, responses=error_responses(404), openapi_extra=access(role="admin"))
 def create_key(body: KeyCreate, platform: PlatformDep, principal: PrincipalDep) -> KeyCreated:
+    """Issue a key (404: an unknown app in ``apps``). The secret is shown only in this response."""
     for app in body.apps or []:
         platform.apps.get(app, field="apps")
     expires = utcnow() + timedelta(days=body.expires_in_days) if body.expires_in_days else None
@@ -34,14 +36,14 @@ def create_key(body: KeyCreate, platform: PlatformDep, principal: PrincipalDep) 
     return KeyCreated(key=plaintext, **info.to_dict())
 
 
-@router.post("/v1/keys/{key_id}/revoke", openapi_extra=access(role="admin"))
+@router.post("/v1/keys/{key_id}/revoke", responses=error_responses(404), openapi_extra=access(role="admin"))
 def revoke(key_id: str, platform: PlatformDep, principal: PrincipalDep) -> KeyOut:
+    """Revoke a key: it gets 401 from the next request on."""
     return KeyOut(**revoke_key(platform.db, principal.tenant_id, key_id).to_dict())
 
 
-@router.post("/v1/keys/{key_id}/rotate", status_code=201, openapi_extra=access(role="admin"))
+@router.post("/v1/keys/{key_id}/rotate", status_code=201, responses=error_responses(400, 404), openapi_extra=access(role="admin"))
 def rotate(key_id: str, body: KeyRotate, platform: PlatformDep, principal: PrincipalDep) -> KeyCreated:
+    """A new secret for the key; the old one keeps working for ``grace_seconds`` (400: the key is revoked)."""
     plaintext, info = rotate_key(platform.db, principal.tenant_id, key_id, grace_seconds=body.grace_seconds)
     return KeyCreated(key=plaintext, **info.to_dict())
-
-

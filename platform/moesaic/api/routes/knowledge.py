@@ -1,51 +1,63 @@
-"""Knowledge bases and their documents: upload, status, listing with counts, deletion."""
+"""Knowledge bases and their documents: upload, status, listing with counts, deletion, search."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from fastapi import APIRouter, File, Query, Response, UploadFile
 
 from moesaic.access import access
 from moesaic.api.deps import PlatformDep, PrincipalDep
-from moesaic.errors import UserError
+from moesaic.api.openapi import error_responses
+from moesaic.api.schemas import DocumentList, DocumentOut, KnowledgeBaseList, KnowledgeBaseOut, SearchHit, SearchResults
+from moesaic.errors import PayloadTooLarge
 
 router = APIRouter(tags=["knowledge"])
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 
 @router.get("/v1/knowledge-bases", openapi_extra=access())
-def list_knowledge_bases(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
+def list_knowledge_bases(platform: PlatformDep, principal: PrincipalDep) -> KnowledgeBaseList:
+    """The tenant's knowledge bases this key may use, with document counts per ingestion state."""
     visible = []
     for kb in platform.knowledge.list_knowledge_bases(principal.tenant_id):
         owner = platform.knowledge_base_owner(kb["name"])
         if owner is None or principal.may_use(owner):
-            visible.append(kb | {"owner_app": owner})
-    return {"data": visible}
+            visible.append(KnowledgeBaseOut(**kb, owner_app=owner))
+    return KnowledgeBaseList(data=visible)
 
 
-@router.post("/v1/knowledge-bases/{kb}/documents", status_code=201, openapi_extra=access(knowledge_base="path:kb"))
-def upload_document(kb: str, platform: PlatformDep, principal: PrincipalDep, file: UploadFile = File(...)) -> dict[str, Any]:
+@router.post(
+    "/v1/knowledge-bases/{kb}/documents",
+    status_code=201,
+    responses=error_responses(400, 409, 413),
+    openapi_extra=access(knowledge_base="path:kb"),
+)
+def upload_document(kb: str, platform: PlatformDep, principal: PrincipalDep, file: UploadFile = File(...)) -> DocumentOut:
+    """Queue a file for indexing (the knowledge base is created on first upload). The same bytes under
+    the same name are a no-op; new bytes under a known name replace the document once indexed.
+    400: unsupported type, empty file or bad knowledge base name; 409: the same name is being uploaded
+    concurrently; 413: larger than 50 MiB."""
     data = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
-        raise UserError(f"file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB", field="file")
+        raise PayloadTooLarge(f"file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB", field="file")
     info = platform.knowledge.add_document(principal.tenant_id, kb, file.filename or "upload", data)
-    return info.to_dict()
+    return DocumentOut(**info.to_dict())
 
 
 @router.get("/v1/knowledge-bases/{kb}/documents", openapi_extra=access(knowledge_base="path:kb"))
-def list_documents(kb: str, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
+def list_documents(kb: str, platform: PlatformDep, principal: PrincipalDep) -> DocumentList:
     documents, counts = platform.knowledge.list_documents(principal.tenant_id, kb)
-    return {"data": [d.to_dict() for d in documents], "counts": counts}
+    return DocumentList.model_validate({"data": [d.to_dict() for d in documents], "counts": counts})
 
 
 @router.get("/v1/knowledge-bases/{kb}/documents/{document_id}", openapi_extra=access(knowledge_base="path:kb"))
-def get_document(kb: str, document_id: str, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
-    return platform.knowledge.get_document(principal.tenant_id, kb, document_id).to_dict()
+def get_document(kb: str, document_id: str, platform: PlatformDep, principal: PrincipalDep) -> DocumentOut:
+    """One document and its ingestion status."""
+    return DocumentOut(**platform.knowledge.get_document(principal.tenant_id, kb, document_id).to_dict())
 
 
 @router.delete("/v1/knowledge-bases/{kb}/documents/{document_id}", status_code=204, openapi_extra=access(knowledge_base="path:kb"))
 def delete_document(kb: str, document_id: str, platform: PlatformDep, principal: PrincipalDep) -> Response:
+    """Remove the document from both indexes and the database."""
     platform.knowledge.delete_document(principal.tenant_id, kb, document_id)
     return Response(status_code=204)
 
@@ -58,12 +70,13 @@ def search(
     q: str = Query(min_length=1, max_length=2000),
     top_k: int = Query(default=5, ge=1, le=100),
     mode: str = Query(default="hybrid", pattern="^(hybrid|dense|keyword)$"),
-) -> dict[str, Any]:
+) -> SearchResults:
+    """Search the knowledge base: ``hybrid`` (dense and keyword, fused), ``dense`` or ``keyword``."""
     chunks = platform.knowledge.search(principal.tenant_id, kb, q, top_k=top_k, mode=mode)
-    return {
-        "data": [
-            {"chunk_id": c.chunk_id, "document_id": c.document_id, "title": c.title, "text": c.text,
-             "start_char": c.start_char, "end_char": c.end_char, "score": c.score}
+    return SearchResults(
+        data=[
+            SearchHit(chunk_id=c.chunk_id, document_id=c.document_id, title=c.title, text=c.text,
+                      start_char=c.start_char, end_char=c.end_char, score=c.score)
             for c in chunks
         ]
-    }
+    )

@@ -1,0 +1,111 @@
+"""Bodies of the conversation, message, tool-call and inbox routes."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from moesaic.api.schemas.common import ResponseModel
+
+ConversationState = Literal["active", "handed_off", "claimed", "resolved"]
+
+
+class ConversationCreate(BaseModel):
+    title: str = Field(default="", max_length=200)
+
+
+class OperatorMessage(BaseModel):
+    content: str = Field(min_length=1, max_length=20000)
+
+
+class HandoffRequest(BaseModel):
+    summary: str = Field(default="An operator took over the conversation.", max_length=4000)
+
+
+class ConversationOut(ResponseModel):
+    id: str
+    app: str
+    title: str = Field(description="The first user message (cut to 80 characters) unless set on creation.")
+    state: ConversationState = Field(
+        description="'active': the bot answers; 'handed_off': waiting in the inbox; 'claimed': an operator "
+        "has it; 'resolved': closed (the bot picks it up again if the customer writes)."
+    )
+    summary: str = Field(description="A rolling summary of older turns, or the hand-off summary.")
+    created_at: str
+    updated_at: str
+
+
+class ConversationList(ResponseModel):
+    data: list[ConversationOut]
+
+
+class InboxItem(ConversationOut):
+    operator: str | None = Field(description="Who claimed it, or null while it waits.")
+
+
+class InboxList(ResponseModel):
+    data: list[InboxItem]
+
+
+class StoredToolCall(ResponseModel):
+    id: str
+    name: str
+    arguments: str
+
+
+class SentenceSpan(ResponseModel):
+    """One sentence of a cited document: ``text`` is the document's text between the offsets."""
+
+    start_char: int
+    end_char: int
+    text: str
+
+
+class Citation(ResponseModel):
+    """A passage an answer cites: ``[index]`` in the text points here (offsets into the document's text)."""
+
+    index: int
+    document_id: str
+    chunk_id: str
+    start_char: int = Field(description="Start of the retrieved chunk.")
+    end_char: int = Field(description="End of the retrieved chunk.")
+    title: str
+    quote: str = Field(description="The chunk's text, cut to 300 characters.")
+    sentences: list[SentenceSpan] = Field(
+        default_factory=list,
+        description="The sentences of the chunk the answer rests on, in document order; empty when the answer does "
+        "not say (and on citations stored before sentence-level citations, which are sent with it empty).",
+    )
+
+
+class MessageOut(ResponseModel):
+    id: str
+    seq: int = Field(description="Position in the conversation, from 1.")
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str
+    tool_calls: list[StoredToolCall] | None
+    tool_call_id: str | None
+    name: str | None
+    citations: list[Citation] | None
+    author: str = Field(description="'customer', 'bot', 'operator' or 'tool'.")
+    error: str | None = Field(description="Set when the model call for this turn failed.")
+    created_at: str
+
+
+class MessageList(ResponseModel):
+    data: list[MessageOut]
+
+
+class ToolCallOut(ResponseModel):
+    """A tool the agent ran: what the model asked for and what came back."""
+
+    id: str
+    name: str
+    arguments: str = Field(description="The JSON arguments the model wrote.")
+    output: str = Field(description="What the tool returned (or the error text the model saw).")
+    error: str | None = Field(description="Set when the call failed.")
+
+
+class ToolCallList(ResponseModel):
+    data: list[ToolCallOut]
