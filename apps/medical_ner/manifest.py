@@ -1,6 +1,7 @@
 """The medical_ner app: problems, treatments and tests in clinical text, with offsets and assertions.
 
-Not a chat app (no system prompt). It contributes a router (``POST /v1/apps/medical_ner/extract``),
+Not a chat app (no system prompt). It contributes a router (``POST /v1/apps/medical_ner/extract``, batch ``jobs``),
+the job ``extract_file``,
 CLI commands (``train``), evaluations (``ner``, ``assertion``) and, in ``warmup``, the loaded classifier. Registered in pyproject.toml under
 ``moesaic.apps``.
 """
@@ -8,6 +9,7 @@ CLI commands (``train``), evaluations (``ner``, ``assertion``) and, in ``warmup`
 from __future__ import annotations
 
 from apps.medical_ner.commands import EVALS, commands
+from apps.medical_ner.jobs import EXTRACT_FILE, extract_file_job
 from apps.medical_ner.routes import router
 from moesaic.apps import AppContext, AppManifest
 
@@ -31,6 +33,7 @@ APP = AppManifest(
     "The offline model (MiniLM + LoRA, trained on NCBI-disease and BC5CDR) finds problems and treatments; "
     "the LLM mode also finds tests.",
     router=router,
+    jobs={EXTRACT_FILE: extract_file_job},
     commands=commands,
     evals=EVALS,
     setup=setup,

@@ -1,17 +1,27 @@
 """The app's HTTP API, mounted by the platform at ``/v1/apps/medical_ner`` (the gate owns authorisation).
 
 ``POST /extract`` takes one text or a list and returns the entities of each. It changes nothing, so a
-``viewer`` key may call it. Bad input is a 4xx that names the field (``text``, ``texts[i]``, ``mode``,
-``labels``). Large inputs (files of notes) are for a job, not this route.
+``viewer`` key may call it. ``POST /jobs`` takes a file of notes (txt, CSV or JSONL) and queues the job
+``extract_file`` (progress at ``GET /v1/jobs/{id}``); ``GET /jobs/{job_id}/results?format=jsonl|brat``
+downloads its results. Bad input is a 4xx that names the field (``text``, ``texts[i]``, ``mode``,
+``labels``, ``file``, ``format``).
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
 from moesaic.access import access
-from moesaic.apps import AppContextDep
-from moesaic.errors import UserError
+from moesaic.apps import AppContextDep, TenantIdDep
+from moesaic.errors import Conflict, UpstreamError, UserError
+
+from apps.medical_ner.entities import check_labels, check_mode
+from apps.medical_ner.exports import brat_zip, read_results
+from apps.medical_ner.jobs import EXTRACT_FILE, results_path, save_upload
+from apps.medical_ner.notes_file import MAX_FILE_BYTES, read_notes
 
 from apps.medical_ner.schemas import EntityOut, ExtractIn, ExtractOut, ResultOut
 from apps.medical_ner.service import get_extractor
@@ -36,3 +46,40 @@ def extract(body: ExtractIn, ctx: AppContextDep) -> ExtractOut:
         mode=body.mode,
         results=[ResultOut(entities=[EntityOut(**e.as_dict()) for e in x.entities], num_llm_dropped=x.num_llm_dropped, notes=x.notes) for x in extractions],
     )
+
+
+@router.post("/jobs", status_code=202)
+async def create_job(
+    ctx: AppContextDep,
+    tenant_id: TenantIdDep,
+    file: Annotated[UploadFile, File(description="Notes: .txt (one per line), .csv or .jsonl with id and text.")],
+    mode: Annotated[str, Form()] = "model",
+    labels: Annotated[str | None, Form(description="Comma-separated labels to keep.")] = None,
+) -> dict[str, Any]:
+    """Queue extraction over a file of notes; answers the job id (poll ``GET /v1/jobs/{job_id}``)."""
+    check_mode(mode)
+    chosen = sorted(check_labels([x.strip() for x in labels.split(",") if x.strip()] if labels is not None else None))
+    data = await file.read(MAX_FILE_BYTES + 1)
+    notes = read_notes(file.filename or "", data)
+    if ctx.jobs is None:
+        raise UpstreamError("this process has no job queue")
+    upload_id = secrets.token_hex(16)
+    save_upload(ctx.settings.home, tenant_id, upload_id, notes)
+    info = ctx.jobs.enqueue(tenant_id, "medical_ner", EXTRACT_FILE, {"upload": upload_id, "mode": mode, "labels": chosen})
+    return {"job_id": info.id, "state": info.state, "num_notes": len(notes)}
+
+
+@router.get("/jobs/{job_id}/results", openapi_extra=access(job="path:job_id"))
+def job_results(job_id: str, ctx: AppContextDep, tenant_id: TenantIdDep, format: Annotated[str, Query()] = "jsonl") -> Response:
+    """The results of a finished job: ``jsonl`` (one note per line) or ``brat`` (a zip of .txt/.ann)."""
+    if format not in ("jsonl", "brat"):
+        raise UserError(f"unknown format {format!r}; expected jsonl or brat", field="format")
+    info = ctx.jobs.get(tenant_id, job_id)
+    if info.state != "succeeded":
+        raise Conflict(f"job {job_id} is {info.state}; results are ready when it has succeeded", field="job_id")
+    path = results_path(ctx.settings.home, tenant_id, job_id)
+    if format == "jsonl":
+        return Response(path.read_bytes(), media_type="application/jsonl",
+                        headers={"Content-Disposition": f'attachment; filename="{job_id}.jsonl"'})
+    return Response(brat_zip(read_results(path)), media_type="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="{job_id}-brat.zip"'})
