@@ -16,7 +16,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
 from moesaic.access import access
 from moesaic.apps import AppContextDep, TenantIdDep
-from moesaic.errors import Conflict, UpstreamError, UserError
+from moesaic.errors import Conflict, NotFound, UpstreamError, UserError
 
 from apps.medical_ner.entities import check_labels, check_mode
 from apps.medical_ner.exports import brat_zip, read_results
@@ -75,6 +75,8 @@ def job_results(job_id: str, ctx: AppContextDep, tenant_id: TenantIdDep, format:
     if format not in ("jsonl", "brat"):
         raise UserError(f"unknown format {format!r}; expected jsonl or brat", field="format")
     info = ctx.jobs.get(tenant_id, job_id)
+    if info.app != "medical_ner" or info.kind != EXTRACT_FILE:
+        raise NotFound(f"job {job_id!r} is not an extraction job of this app", field="job_id")
     if info.state != "succeeded":
         raise Conflict(f"job {job_id} is {info.state}; results are ready when it has succeeded", field="job_id")
     path = results_path(ctx.settings.home, tenant_id, job_id)

@@ -201,10 +201,13 @@ def keys_create(
     role: Annotated[str, typer.Option(help="viewer (reads), operator (acts) or admin (also manages keys and accounts).")] = "operator",
 ) -> None:
     """Create an API key (printed once; stored as a salted hash)."""
-    from moesaic.access import create_api_key
+    from moesaic.access import authenticate, create_api_key, record
 
     db = _database()
-    typer.echo(create_api_key(db, tenant, name=name, apps=app or None, role=role))
+    key = create_api_key(db, tenant, name=name, apps=app or None, role=role)
+    made = authenticate(db, key)
+    record(db, None, "keys create", tenant_id=made.tenant_id, target=made.id, detail={"role": role, "apps": app or None})
+    typer.echo(key)
 
 
 def _database():  # type: ignore[no-untyped-def]
@@ -234,10 +237,12 @@ def keys_list(tenant: str = "default") -> None:
 @keys_cli.command("revoke")
 def keys_revoke(key_id: str, tenant: str = "default") -> None:
     """Revoke a key at once (its next request gets 401)."""
-    from moesaic.access import find_tenant, revoke_key
+    from moesaic.access import find_tenant, record, revoke_key
 
     db = _database()
-    revoke_key(db, find_tenant(db, tenant) or "", key_id)
+    tenant_id = find_tenant(db, tenant) or ""
+    revoke_key(db, tenant_id, key_id)
+    record(db, None, "keys revoke", tenant_id=tenant_id, target=key_id)
     typer.echo(f"revoked {key_id}")
 
 

@@ -142,12 +142,12 @@ class Platform:
         self._seeded.add((app.name, tenant_id))
 
     def knowledge_base_owner(self, kb: str) -> str | None:
-        """The app that owns knowledge base ``kb``: the chat app whose manifest names it; None: tenant-wide.
+        """The app that owns knowledge base ``kb``: the app whose manifest names it; None: tenant-wide.
 
         So ``default`` belongs to ``kb_assistant`` and ``customer_service`` to its app; a knowledge
         base no manifest names is shared by every key of the tenant.
         """
-        return next((app.name for app in self.apps.chat_apps if app.knowledge_base == kb), None)
+        return next((app.name for app in self.apps if app.knowledge_base == kb), None)
 
     def job_owner(self, job: Any) -> str | None:
         """The app whose data a job touches: its own app, or for the core's jobs (ingestion) the owner of

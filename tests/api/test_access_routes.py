@@ -104,3 +104,30 @@ def test_every_state_change_lands_in_the_audit_log(platform, client, fake_model,
     assert {r["principal"]["name"] for r in rows} == {"boss"}
     assert rows[0]["app"] == "kb_assistant" and cid in rows[0]["target"]
     assert client.get("/v1/audit", headers=bearer(create_api_key(platform.db, tenant))).status_code == 403
+
+
+def test_an_admin_limited_to_some_apps_cannot_widen_its_reach(platform, client, tenant) -> None:  # type: ignore[no-untyped-def]
+    full = create_api_key(platform.db, tenant, name="root", role="admin")
+    limited = bearer(create_api_key(platform.db, tenant, name="kb admin", role="admin", apps=["kb_assistant"]))
+    for body in ({"role": "admin"}, {"role": "operator", "apps": []}):
+        refused = client.post("/v1/keys", json=body, headers=limited)
+        assert refused.status_code == 403 and refused.json()["error"]["param"] == "apps"
+    assert client.post("/v1/keys", json={"role": "viewer", "apps": ["kb_assistant"]}, headers=limited).status_code == 201
+    root_id = next(k["id"] for k in client.get("/v1/keys", headers=limited).json()["data"] if k["name"] == "root")
+    assert client.post(f"/v1/keys/{root_id}/rotate", json={}, headers=limited).status_code == 403  # no unlimited secret
+    assert client.post(f"/v1/keys/{root_id}/revoke", headers=limited).status_code == 403
+    assert client.post("/v1/accounts", json={"username": "boss2", "password": "a long password 2", "role": "admin"},
+                       headers=limited).status_code == 403
+    assert client.get("/v1/models", headers=bearer(full)).status_code == 200  # the unlimited key is untouched
+
+
+def test_an_expired_key_cannot_be_rotated_into_a_dead_key(platform, client, tenant) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from moesaic.access import ensure_tenant, issue_key
+    from moesaic.db import utcnow
+
+    admin = bearer(admin_key(platform, tenant))
+    _, old = issue_key(platform.db, ensure_tenant(platform.db, tenant), expires_at=utcnow() - timedelta(seconds=1))
+    refused = client.post(f"/v1/keys/{old.id}/rotate", json={}, headers=admin)
+    assert refused.status_code == 400 and "expired" in refused.json()["error"]["message"]

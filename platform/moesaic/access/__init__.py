@@ -4,7 +4,7 @@ The gate that enforces this on HTTP lives in ``moesaic.api.gate``; apps use ``ac
 their routes own and ``Principal`` to read who is calling.
 """
 
-from moesaic.access.accounts import AccountInfo, create_account, disable_account, list_accounts, sign_in
+from moesaic.access.accounts import AccountInfo, create_account, disable_account, get_account, list_accounts, sign_in
 from moesaic.access.audit import AuditEntry, entries, record
 from moesaic.access.declaration import access
 from moesaic.access.keys import (
@@ -14,6 +14,7 @@ from moesaic.access.keys import (
     create_api_key,
     ensure_tenant,
     find_tenant,
+    get_key,
     issue_key,
     list_keys,
     revoke_key,
@@ -23,6 +24,6 @@ from moesaic.access.principal import ROLES, Principal, Role
 
 __all__ = [
     "DEFAULT_TENANT", "ROLES", "AccountInfo", "AuditEntry", "KeyInfo", "Principal", "Role", "access", "authenticate",
-    "create_account", "create_api_key", "disable_account", "ensure_tenant", "entries", "find_tenant", "issue_key", "list_accounts",
+    "create_account", "create_api_key", "disable_account", "ensure_tenant", "entries", "find_tenant", "get_account", "get_key", "issue_key", "list_accounts",
     "list_keys", "record", "revoke_key", "rotate_key", "sign_in",
 ]

@@ -40,6 +40,9 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(hash_password(password, bytes.fromhex(salt)).split("$")[2], digest)
 
 
+_DUMMY_HASH = hash_password(secrets.token_hex(16))
+
+
 @dataclass(frozen=True)
 class AccountInfo:
     id: str
@@ -81,6 +84,14 @@ def list_accounts(db: Database, tenant_id: str) -> list[AccountInfo]:
         return [AccountInfo.of(row) for row in rows]
 
 
+def get_account(db: Database, tenant_id: str, account_id: str) -> AccountInfo:
+    with db.session() as session:
+        row = session.get(Account, account_id)
+        if row is None or row.tenant_id != tenant_id:
+            raise NotFound(f"no account {account_id!r} in this tenant", field="account_id")
+        return AccountInfo.of(row)
+
+
 def disable_account(db: Database, tenant_id: str, account_id: str) -> AccountInfo:
     with db.session() as session:
         row = session.get(Account, account_id)
@@ -95,7 +106,8 @@ def sign_in(db: Database, tenant_id: str, username: str, password: str, *, hours
     """Check the password and issue a session key; the same 401 for a wrong name or password."""
     with db.session() as session:
         row = session.scalar(select(Account).where(Account.tenant_id == tenant_id, Account.username == username))
-        if row is None or row.disabled_at is not None or not check_password(password, row.password_hash):
+        stored = row.password_hash if row is not None else _DUMMY_HASH  # the same work whether the name exists
+        if not check_password(password, stored) or row is None or row.disabled_at is not None:
             raise Unauthorized("wrong username or password")
         expires = utcnow() + timedelta(hours=hours)
         plaintext = KEY_PREFIX + secrets.token_urlsafe(32)

@@ -197,6 +197,11 @@ def _get(session: Any, tenant_id: str, key_id: str) -> ApiKey:
     return row
 
 
+def get_key(db: Database, tenant_id: str, key_id: str) -> KeyInfo:
+    with db.session() as session:
+        return KeyInfo.of(_get(session, tenant_id, key_id))
+
+
 def revoke_key(db: Database, tenant_id: str, key_id: str) -> KeyInfo:
     """Revoke a key now; it gets 401 from its next request on."""
     with db.session() as session:
@@ -212,11 +217,13 @@ def rotate_key(db: Database, tenant_id: str, key_id: str, *, grace_seconds: int 
         old = _get(session, tenant_id, key_id)
         if old.revoked_at is not None:
             raise UserError("a revoked key cannot be rotated; create a new one", field="key_id")
+        old_expires = _aware(old.expires_at)
+        if old_expires is not None and old_expires <= utcnow():
+            raise UserError("an expired key cannot be rotated; create a new one", field="key_id")
         name, role, apps, expires = old.name, old.role, old.apps, old.expires_at
         if grace_seconds <= 0:
             old.revoked_at = utcnow()
         else:
             deadline = utcnow() + timedelta(seconds=grace_seconds)
-            old_expires = _aware(old.expires_at)
             old.expires_at = min(deadline, old_expires) if old_expires else deadline
     return issue_key(db, tenant_id, name=name, role=role, apps=apps, expires_at=expires, rotated_from=key_id)

@@ -45,5 +45,12 @@ class Principal:
     def may_use(self, app: str) -> bool:
         return self.apps is None or app in self.apps
 
+    def may_manage(self, apps: "list[str] | tuple[str, ...] | None") -> bool:
+        """Whether this principal may create or change a principal limited to ``apps`` (None: every app):
+        never one that reaches further than itself."""
+        if self.apps is None:
+            return True
+        return bool(apps) and set(apps) <= set(self.apps)  # type: ignore[arg-type]
+
     def has_role(self, role: str) -> bool:
         return role_rank(self.role) >= role_rank(role)

@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from moesaic.access.declaration import with_app
+from moesaic.api.gate import api_routes as api_routes_of
 from moesaic.apps import AppManifest
 from moesaic.errors import ConfigError
 from moesaic.services import Platform
@@ -33,9 +34,12 @@ def mount_app_router(api: FastAPI, manifest: AppManifest) -> None:
         return
     prefix = f"/v1/apps/{manifest.name}"
     check_collisions(manifest.name, prefix, manifest.router.routes, api_routes(api))
-    for route in manifest.router.routes:  # the app owns every route of its router (the gate checks)
-        if isinstance(route, APIRoute):
-            route.openapi_extra = with_app(route.openapi_extra, manifest.name)
+    for route in manifest.router.routes:
+        if not isinstance(route, APIRoute) and getattr(route, "original_router", None) is None:
+            raise ConfigError(f"app {manifest.name!r}: route {getattr(route, 'path', route)!r} is not an API route "
+                              "(the authorisation gate only guards FastAPI API routes)")
+    for route in api_routes_of(manifest.router.routes):  # the app owns every route, nested ones too (the gate checks)
+        route.openapi_extra = with_app(route.openapi_extra, manifest.name)
     api.include_router(manifest.router, prefix=prefix, dependencies=[Depends(_bind_app(manifest.name))])
     mounted.add(manifest.name)
     api.openapi_schema = None

@@ -118,7 +118,7 @@ async def authorize(request: Request) -> None:
     if not principal.has_role(needed):
         raise Forbidden(f"this needs the {needed!r} role; this {principal.kind} has {principal.role!r}", field="role")
     owner: str | None = None
-    for ref in rule.resources:
+    for ref in sorted(rule.resources, key=lambda r: r.kind == "app"):  # the named app is the owner the audit keeps
         value = await _value(request, ref)
         if value is not None:
             owner = await run_in_threadpool(_resolve, platform, principal, ref, value) or owner

@@ -38,7 +38,7 @@ class AppManifest(BaseModel):
     # A string, or a function of the settings (a prompt that quotes a document the settings locate).
     system_prompt: str | Callable[[Settings], str] | None = None
     tools: tuple[ToolSpec, ...] = ()
-    knowledge_base: str | None = "default"
+    knowledge_base: str | None = None  # the app's knowledge base; the app owns it (the gate checks)
     confirm_writes: bool = True
     offline: OfflineBehaviour = Field(default_factory=OfflineBehaviour)
     # Documents that belong to the app (a policy, an FAQ): settings -> [(filename, bytes)]. They are
@@ -112,6 +112,8 @@ def table_problems(tables: tuple[Any, ...]) -> list[str]:
 
 def _problems(app: AppManifest) -> list[str]:
     problems = table_problems(app.tables)
+    if app.name == "platform":
+        problems.append("the name 'platform' is reserved for the core's own jobs")
     if app.tables and app.migrations is None:
         problems.append("declares tables but no migrations folder (app tables evolve through Alembic)")
     if app.migrations is not None and not Path(app.migrations).is_dir():

@@ -63,6 +63,11 @@ class AppRegistry:
             if app.name != name:
                 raise ConfigError(f"app {name!r} is registered under another manifest name {app.name!r}")
             check_app(app)
+        owners: dict[str, str] = {}
+        for name, app in sorted(apps.items()):
+            if app.knowledge_base and owners.setdefault(app.knowledge_base, name) != name:
+                raise ConfigError(f"app {name!r}: knowledge base {app.knowledge_base!r} already belongs to app "
+                                  f"{owners[app.knowledge_base]!r} (an app owns its knowledge base; name another)")
         self._apps = dict(sorted(apps.items()))
 
     def get(self, name: str, *, field: str = "model") -> AppManifest:
@@ -76,6 +81,9 @@ class AppRegistry:
         """Add an app at run time (tests, notebooks); entry points are the normal road. Only apps without
         tables or migrations can join a running platform (those need ``Platform.create``)."""
         check_app(app)
+        if app.knowledge_base and any(other.knowledge_base == app.knowledge_base for other in self._apps.values()
+                                      if other.name != app.name):
+            raise ConfigError(f"app {app.name!r}: knowledge base {app.knowledge_base!r} already belongs to another app")
         if app.tables or app.migrations:
             raise ConfigError(f"app {app.name!r}: apps with tables or migrations must be passed to Platform.create")
         self._apps[app.name] = app

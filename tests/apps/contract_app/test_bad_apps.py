@@ -104,3 +104,53 @@ def test_an_entry_point_that_fails_to_import_stops_start_up(tmp_path: Path, monk
 def test_bad_extension_points_are_named(fields: dict[str, object], problem: str) -> None:
     with pytest.raises(ValidationError, match=f"app 'odd': {problem}"):
         AppManifest(name="odd", title="Odd", **fields)  # type: ignore[arg-type]
+
+
+def test_two_apps_cannot_own_one_knowledge_base_and_platform_is_reserved() -> None:
+    from moesaic.apps import AppManifest, AppRegistry
+    from moesaic.errors import ConfigError
+
+    first = AppManifest(name="alpha", title="A", system_prompt="a", knowledge_base="shared")
+    second = AppManifest(name="beta", title="B", system_prompt="b", knowledge_base="shared")
+    with pytest.raises(ConfigError, match="app 'beta': knowledge base 'shared' already belongs to app 'alpha'"):
+        AppRegistry({"alpha": first, "beta": second})
+    with pytest.raises(ValueError, match="'platform' is reserved"):
+        AppManifest(name="platform", title="P")
+
+
+def test_nested_app_routes_are_owned_by_the_app_and_raw_routes_are_refused(settings, fake_model) -> None:  # type: ignore[no-untyped-def]
+    from fastapi import APIRouter
+    from fastapi.testclient import TestClient
+
+    from apps.kb_assistant.manifest import APP as KB_APP
+    from moesaic.access import create_api_key
+    from moesaic.api.main import create_app
+    from moesaic.apps import AppManifest
+    from moesaic.errors import ConfigError
+    from moesaic.services import Platform
+
+    inner, outer = APIRouter(), APIRouter()
+
+    @inner.get("/secret")
+    def secret() -> dict[str, str]:
+        return {"secret": "nested"}
+
+    outer.include_router(inner, prefix="/sub")
+    nested = AppManifest(name="nested_app", title="Nested", router=outer)
+    platform = Platform.create(settings, model=fake_model, apps={nested.name: nested, KB_APP.name: KB_APP})
+    try:
+        with TestClient(create_app(platform=platform)) as client:
+            limited = {"Authorization": f"Bearer {create_api_key(platform.db, 'nest', role='viewer', apps=['kb_assistant'])}"}
+            assert client.get("/v1/apps/nested_app/sub/secret", headers=limited).status_code == 403
+            allowed = {"Authorization": f"Bearer {create_api_key(platform.db, 'nest', role='viewer')}"}
+            assert client.get("/v1/apps/nested_app/sub/secret", headers=allowed).json() == {"secret": "nested"}
+    finally:
+        platform.close()
+    raw = APIRouter()
+    raw.add_route("/raw", lambda request: None)
+    raw_platform = Platform.create(settings, model=fake_model, apps={"raw_app": AppManifest(name="raw_app", title="Raw", router=raw)})
+    try:
+        with pytest.raises(ConfigError, match="app 'raw_app': route '/raw' is not an API route"):
+            create_app(platform=raw_platform)
+    finally:
+        raw_platform.close()

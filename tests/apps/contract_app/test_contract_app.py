@@ -28,10 +28,10 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def platform(tmp_path: Path, own_database_url: str) -> Iterator[Any]:
+def platform(tmp_path: Path, fresh_database_url: str) -> Iterator[Any]:
     from moesaic.services import Platform
 
-    settings = Settings(home=tmp_path / "home", database_url=own_database_url, datasets_dir=tmp_path / "none")
+    settings = Settings(home=tmp_path / "home", database_url=fresh_database_url, datasets_dir=tmp_path / "none")
     built = Platform.create(settings, model=FakeChatModel(), apps={APP.name: APP, KB_APP.name: KB_APP},
                             start_worker=False)
     yield built
@@ -39,11 +39,11 @@ def platform(tmp_path: Path, own_database_url: str) -> Iterator[Any]:
 
 
 @pytest.fixture
-def serving_platform(tmp_path: Path, own_database_url: str) -> Iterator[Any]:
+def serving_platform(tmp_path: Path, fresh_database_url: str) -> Iterator[Any]:
     """The platform with its embedded queue consuming (a SQLite file in MOESAIC_HOME, a consumer thread)."""
     from moesaic.services import Platform
 
-    settings = Settings(home=tmp_path / "home", database_url=own_database_url, datasets_dir=tmp_path / "none")
+    settings = Settings(home=tmp_path / "home", database_url=fresh_database_url, datasets_dir=tmp_path / "none")
     built = Platform.create(settings, model=FakeChatModel(), apps={APP.name: APP, KB_APP.name: KB_APP},
                             start_worker=True)
     yield built
@@ -75,8 +75,8 @@ def cli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     get_settings.cache_clear()
 
 
-def test_migration_creates_a_tenant_scoped_table_on_its_own_branch(own_database_url: str) -> None:
-    db = Database(own_database_url)
+def test_migration_creates_a_tenant_scoped_table_on_its_own_branch(fresh_database_url: str) -> None:
+    db = Database(fresh_database_url)
     try:
         db.migrate(version_locations=[MIGRATIONS])
         db.migrate(version_locations=[MIGRATIONS])  # a second run changes nothing
@@ -263,4 +263,5 @@ def test_readyz_reports_an_app_whose_warmup_failed(tmp_path: Path, monkeypatch: 
     with TestClient(api) as client:
         ready = client.get("/readyz")
     assert ready.status_code == 503
-    assert ready.json()["apps"] == {"contract_app": "error: RuntimeError: model file missing", "kb_assistant": "ready"}
+    # the public probe says which app is not ready; why (which may name files or hosts) goes to the log only
+    assert ready.json()["apps"] == {"contract_app": "error", "kb_assistant": "ready"}

@@ -29,11 +29,11 @@ NOTES_PER_JOB = 3
 
 
 @pytest.fixture
-def redis_platform(tmp_path: Path, own_database_url: str, redis_url: str) -> Iterator[Any]:
+def redis_platform(tmp_path: Path, fresh_database_url: str, redis_url: str) -> Iterator[Any]:
     """The API's platform on a Redis queue of this test's own; it consumes nothing itself."""
     from moesaic.services import Platform
 
-    base = Settings(home=tmp_path / "home", database_url=own_database_url, datasets_dir=tmp_path / "none")
+    base = Settings(home=tmp_path / "home", database_url=fresh_database_url, datasets_dir=tmp_path / "none")
     built = Platform.create(redis_settings(base, redis_url), model=FakeChatModel(), apps={APP.name: APP},
                             start_worker=False)
     yield built

@@ -18,7 +18,7 @@ from apps.customer_service.store import RetailStore  # noqa: E402
 from moesaic.apps import ToolContext  # noqa: E402
 from moesaic.config import Settings  # noqa: E402
 from moesaic.db import Database  # noqa: E402
-from tests.conftest import DATABASES, DATASETS_DIR, POSTGRES_URL  # noqa: E402
+from tests.conftest import DATABASES, DATASETS_DIR  # noqa: E402
 
 TAU2_DIR = DATASETS_DIR / "tau2_retail"
 TENANT = "t1"  # the tenant whose store the scratch fixtures seed
@@ -35,35 +35,6 @@ def make_context(
         settings=Settings(datasets_dir=DATASETS_DIR),
         services={"store": store, "reference_compat": reference_compat},
     )
-
-
-@pytest.fixture(params=DATABASES)
-def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of its own: a SQLite file, or a new PostgreSQL database (dropped afterwards).
-
-    Migration tests need one each: the session's shared PostgreSQL database may already carry this
-    app's Alembic branch, which processes without the app could then no longer upgrade.
-    """
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-    if not POSTGRES_URL:
-        pytest.skip("MOESAIC_TEST_DATABASE_URL is not set (CI sets it to the local PostgreSQL)")
-    import secrets
-
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"moesaic_cs_{secrets.token_hex(4)}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from moesaic.access import access, create_account, disable_account, find_tenant, list_accounts, record, sign_in
+from moesaic.access import access, create_account, disable_account, find_tenant, get_account, list_accounts, record, sign_in
+from moesaic.api.routes.keys import refuse_wider
 from moesaic.access.principal import Principal
 from moesaic.api.deps import PlatformDep, PrincipalDep
 from moesaic.api.openapi import error_responses
@@ -24,6 +25,7 @@ def create_console_account(body: AccountCreate, platform: PlatformDep, principal
     """Create a console account (404: an unknown app in ``apps``; 409: the username is taken)."""
     for app in body.apps or []:
         platform.apps.get(app, field="apps")
+    refuse_wider(principal, body.apps)
     info = create_account(platform.db, principal.tenant_id, body.username, body.password,
                           display_name=body.display_name, role=body.role, apps=body.apps)
     return AccountOut(**info.to_dict())
@@ -31,6 +33,7 @@ def create_console_account(body: AccountCreate, platform: PlatformDep, principal
 
 @router.post("/v1/accounts/{account_id}/disable", responses=error_responses(404), openapi_extra=access(role="admin"))
 def disable(account_id: str, platform: PlatformDep, principal: PrincipalDep) -> AccountOut:
+    refuse_wider(principal, get_account(platform.db, principal.tenant_id, account_id).apps)
     return AccountOut(**disable_account(platform.db, principal.tenant_id, account_id).to_dict())
 
 

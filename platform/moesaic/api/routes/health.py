@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -13,6 +15,7 @@ from moesaic.api.openapi import ERROR_DESCRIPTIONS
 from moesaic.api.schemas import Health, Readiness, ReadinessChecks
 
 router = APIRouter(tags=["health"])
+log = logging.getLogger(__name__)
 
 
 @router.get("/healthz", openapi_extra=access(public=True))
@@ -33,9 +36,10 @@ def readyz(platform: PlatformDep) -> JSONResponse:
     try:
         with platform.db.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-    except Exception as exc:  # readiness reports, it does not raise
-        database = f"error: {exc}"
-    apps = dict(platform.app_status)
+    except Exception:  # readiness reports, it does not raise; the details go to the log, not to anyone asking
+        log.exception("readiness: the database does not answer")
+        database = "error"
+    apps = {name: ("error" if status.startswith("error") else status) for name, status in platform.app_status.items()}
     ready = database == "ok" and not any(status.startswith("error") for status in apps.values())
     body = Readiness(status="ready" if ready else "not ready", checks=ReadinessChecks(database=database, model=platform.model.name),
                      apps=apps)

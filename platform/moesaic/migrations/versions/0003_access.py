@@ -1,8 +1,9 @@
 """Access: key lifecycle (salted hashes, roles, expiry, last use), console accounts, the audit log;
 the unused tenant-less ``apps`` table goes.
 
-Existing keys keep working: they get the ``admin`` role (they could do everything before) and the
-``sha256`` scheme, and are rehashed with a salt on their next use.
+Existing keys keep working: unlimited keys get the ``admin`` role (they could do everything before),
+keys limited to some apps the ``operator`` role; all get the ``sha256`` scheme and are rehashed with a
+salt on their next use.
 
 Revision ID: 0003_access
 Revises: 0002_retrieval
@@ -44,6 +45,8 @@ def upgrade() -> None:
         batch.create_foreign_key("fk_api_keys_account_id", "accounts", ["account_id"], ["id"], ondelete="CASCADE")
         batch.create_index("ix_api_keys_prefix", ["prefix"])
         batch.create_index("ix_api_keys_account_id", ["account_id"])
+    # an old key limited to some apps becomes an operator: an admin role would let it mint unlimited keys
+    op.execute("UPDATE api_keys SET role = 'operator' WHERE apps IS NOT NULL AND CAST(apps AS TEXT) <> 'null'")
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
