@@ -1,4 +1,7 @@
-"""Error responses in OpenAI's shape: ``{"error": {"message", "type", "param", "code"}}``."""
+"""Error responses in OpenAI's shape: ``{"error": {"message", "type", "param", "code"}}``.
+
+Every error has this shape, unexpected ones included: a catch-all handler turns any exception into a
+500 ``server_error`` whose message names no internals (the traceback goes to the log, redacted)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from moesaic.errors import MoesaicError, UpstreamError, UserError
 
@@ -44,3 +48,20 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _internal(_request: Request, exc: MoesaicError) -> JSONResponse:
         log.exception("internal error", exc_info=exc)
         return JSONResponse(error_body(str(exc), "server_error"), status_code=500)
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value (NUL characters, text longer than its column, a malformed number):
+        # the caller's input, so a 400. The database's own message may quote the value: it is not sent.
+        log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc.orig)
+        message = ("the request holds a value the database cannot store (NUL characters, text longer than "
+                   "the field allows, or a malformed value)")
+        return JSONResponse(error_body(message, "invalid_request_error", None, "unstorable_value"), status_code=400)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette calls this from its outermost middleware and re-raises afterwards, so the server logs
+        # the traceback too; the caller gets the OpenAI shape instead of a plain-text 500.
+        log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        message = f"internal error ({type(exc).__name__}); the server log has the details"
+        return JSONResponse(error_body(message, "server_error", None, "internal_error"), status_code=500)
