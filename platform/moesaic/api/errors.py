@@ -10,11 +10,13 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from moesaic.errors import MoesaicError, UpstreamError, UserError
 
 log = logging.getLogger(__name__)
+DATABASE_RETRY_AFTER_S = 5  # what a 503 tells the caller to wait while the database is unreachable
 
 
 def error_body(message: str, kind: str, param: str | None = None, code: str | None = None) -> dict[str, object]:
@@ -48,6 +50,19 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _internal(_request: Request, exc: MoesaicError) -> JSONResponse:
         log.exception("internal error", exc_info=exc)
         return JSONResponse(error_body(str(exc), "server_error"), status_code=500)
+
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, DBAPIError) and not isinstance(exc, (OperationalError, InterfaceError)) \
+                and not exc.connection_invalidated:
+            return await _unexpected(request, exc)
+        reason = exc.orig if isinstance(exc, DBAPIError) else exc
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, reason)
+        message = f"the database is unavailable or busy; retry in {DATABASE_RETRY_AFTER_S} s"
+        return JSONResponse(error_body(message, "service_unavailable_error", None, "database_unavailable"),
+                            status_code=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
+
+    for outage in (OperationalError, InterfaceError, PoolTimeout, DBAPIError):
+        app.add_exception_handler(outage, _database_unavailable)
 
     @app.exception_handler(DataError)
     async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
