@@ -162,7 +162,10 @@ def worker(
     from moesaic.jobs.broker import describe
     from moesaic.services import Platform
 
+    from moesaic.privacy import install_log_redaction
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
     settings = get_settings()
     platform = Platform.create(settings, apps=installed_apps(), start_worker=False)
     platform.warm_up()  # app job handlers may need their heavy models

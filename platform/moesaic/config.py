@@ -48,6 +48,15 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(
         default=60.0, ge=1, le=3600, description="A running job whose worker is silent this long goes to another worker."
     )
+    max_message_chars: int = Field(
+        default=100_000, ge=1, description="Longest chat message accepted, in characters (longer: 422)."
+    )
+    max_messages: int = Field(
+        default=200, ge=1, description="Most messages accepted in one chat request (more: 422)."
+    )
+    max_tokens_limit: int = Field(
+        default=32_768, ge=1, description="Largest `max_tokens` a chat request may ask for (larger: 422)."
+    )
     history_token_budget: int = Field(default=3000, ge=100)
     agent_max_steps: int = Field(default=6, ge=1, le=50)
     retrieval_top_k: int = Field(default=4, ge=1, le=50)

@@ -13,6 +13,8 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote_plus
 
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
 _CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
@@ -91,27 +93,92 @@ class PiiVault:
         return _PLACEHOLDER.sub(lambda m: self.originals.get(m.group(0), m.group(0)), text)
 
 
+def redact_log_text(text: str) -> str:
+    """``redact`` for log lines: also finds PII that is URL-encoded (``jane%40example.com``,
+    ``4111+1111+1111+1111``, twice-encoded ``%2540``). The text is returned unchanged when it holds no PII;
+    otherwise the decoded, redacted form is returned."""
+    redacted = redact(text)
+    decoded = text
+    for _ in range(3):  # undo at most three layers of encoding
+        step = unquote_plus(decoded)
+        if step == decoded:
+            break
+        decoded = step
+    if decoded != text:
+        redacted_decoded = redact(decoded)
+        if redacted_decoded != decoded:
+            return redacted_decoded
+    return redacted
+
+
 class RedactingFilter(logging.Filter):
-    """A logging filter that redacts PII from every record's message and arguments.
+    """A logging filter that redacts PII from a record's message, arguments, traceback and stack text.
 
     Arguments keep their positions (formatters such as uvicorn's access log unpack them); numbers stay
-    numbers, anything else becomes its redacted text."""
+    numbers, anything else becomes its redacted text. ``install_log_redaction`` applies the same
+    redaction to every record of every logger when it is created, so filters on single loggers (which
+    child loggers' records never pass through) are not needed."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(str(record.msg))
-        if isinstance(record.args, tuple):
-            record.args = tuple(_redact_arg(a) for a in record.args)
-        elif isinstance(record.args, dict):
-            record.args = {k: _redact_arg(v) for k, v in record.args.items()}
+        redact_record(record)
         return True
 
 
+def redact_record(record: logging.LogRecord) -> logging.LogRecord:
+    """Redact ``record`` in place: message, arguments, exception text and stack text.
+
+    The exception is formatted here, redacted, and kept as ``exc_text`` (which every ``logging.Formatter``
+    prints); ``exc_info`` is dropped so no handler can format the raw exception again."""
+    if getattr(record, "_moesaic_redacted", False):
+        return record
+    args = record.args
+    if isinstance(args, tuple):
+        record.args = tuple(_redact_arg(a) for a in args)
+    elif isinstance(args, dict):
+        record.args = {k: _redact_arg(v) for k, v in args.items()}
+    if isinstance(record.msg, str):
+        record.msg = redact_log_text(record.msg)
+    else:
+        record.msg = redact_log_text(str(record.msg))
+    if record.args:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError, KeyError):
+            message = None
+        if message is not None and redact_log_text(message) != message:  # PII split across template and args
+            record.msg, record.args = redact_log_text(message), ()
+    if record.exc_info and record.exc_info[0] is not None:
+        record.exc_text = redact_log_text(_FORMATTER.formatException(record.exc_info))
+        record.exc_info = None
+    elif record.exc_text:
+        record.exc_text = redact_log_text(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact_log_text(record.stack_info)
+    record._moesaic_redacted = True
+    return record
+
+
 def _redact_arg(value: object) -> object:
-    return value if isinstance(value, (int, float)) else redact(str(value))
+    if isinstance(value, (bool, int, float)) or value is None:
+        return value
+    return redact_log_text(str(value))  # exceptions too: log.warning("failed: %s", exc)
 
 
-def install_log_redaction(logger_names: tuple[str, ...] = ("moesaic", "apps", "uvicorn.access", "uvicorn.error")) -> None:
-    for name in logger_names:
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
-            logger.addFilter(RedactingFilter())
+_FORMATTER = logging.Formatter()
+_previous_factory: Callable[..., logging.LogRecord] | None = None
+
+
+def _redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    assert _previous_factory is not None, "install_log_redaction sets the previous factory first"
+    return redact_record(_previous_factory(*args, **kwargs))
+
+
+def install_log_redaction() -> None:
+    """Redact every log record of every logger (the root, ``moesaic.*``, apps', uvicorn's, libraries'),
+    tracebacks included, as it is created. Idempotent; wraps any record factory installed before."""
+    global _previous_factory
+    current = logging.getLogRecordFactory()
+    if current is _redacting_factory:
+        return
+    _previous_factory = current
+    logging.setLogRecordFactory(_redacting_factory)

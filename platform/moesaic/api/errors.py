@@ -1,4 +1,7 @@
-"""Error responses in OpenAI's shape: ``{"error": {"message", "type", "param", "code"}}``."""
+"""Error responses in OpenAI's shape: ``{"error": {"message", "type", "param", "code"}}``.
+
+Every error has this shape, unexpected ones included: a catch-all handler turns any exception into a
+500 ``server_error`` whose message names no internals (the traceback goes to the log, redacted)."""
 
 from __future__ import annotations
 
@@ -7,10 +10,13 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from moesaic.errors import MoesaicError, UpstreamError, UserError
 
 log = logging.getLogger(__name__)
+DATABASE_RETRY_AFTER_S = 5  # what a 503 tells the caller to wait while the database is unreachable
 
 
 def error_body(message: str, kind: str, param: str | None = None, code: str | None = None) -> dict[str, object]:
@@ -44,3 +50,33 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _internal(_request: Request, exc: MoesaicError) -> JSONResponse:
         log.exception("internal error", exc_info=exc)
         return JSONResponse(error_body(str(exc), "server_error"), status_code=500)
+
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, DBAPIError) and not isinstance(exc, (OperationalError, InterfaceError)) \
+                and not exc.connection_invalidated:
+            return await _unexpected(request, exc)
+        reason = exc.orig if isinstance(exc, DBAPIError) else exc
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, reason)
+        message = f"the database is unavailable or busy; retry in {DATABASE_RETRY_AFTER_S} s"
+        return JSONResponse(error_body(message, "service_unavailable_error", None, "database_unavailable"),
+                            status_code=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
+
+    for outage in (OperationalError, InterfaceError, PoolTimeout, DBAPIError):
+        app.add_exception_handler(outage, _database_unavailable)
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value (NUL characters, text longer than its column, a malformed number):
+        # the caller's input, so a 400. The database's own message may quote the value: it is not sent.
+        log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc.orig)
+        message = ("the request holds a value the database cannot store (NUL characters, text longer than "
+                   "the field allows, or a malformed value)")
+        return JSONResponse(error_body(message, "invalid_request_error", None, "unstorable_value"), status_code=400)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette calls this from its outermost middleware and re-raises afterwards, so the server logs
+        # the traceback too; the caller gets the OpenAI shape instead of a plain-text 500.
+        log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        message = f"internal error ({type(exc).__name__}); the server log has the details"
+        return JSONResponse(error_body(message, "server_error", None, "internal_error"), status_code=500)

@@ -8,10 +8,11 @@ from moesaic.access import access
 from moesaic.api.deps import PlatformDep, PrincipalDep
 from moesaic.api.openapi import error_responses
 from moesaic.api.schemas import DocumentList, DocumentOut, KnowledgeBaseList, KnowledgeBaseOut, SearchHit, SearchResults
-from moesaic.errors import PayloadTooLarge
+from moesaic.errors import PayloadTooLarge, UserError
 
 router = APIRouter(tags=["knowledge"])
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+MAX_FILENAME_CHARS = 500  # the documents table's filename column
 
 
 @router.get("/v1/knowledge-bases", openapi_extra=access())
@@ -39,7 +40,11 @@ def upload_document(kb: str, platform: PlatformDep, principal: PrincipalDep, fil
     data = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
         raise PayloadTooLarge(f"file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB", field="file")
-    info = platform.knowledge.add_document(principal.tenant_id, kb, file.filename or "upload", data)
+    filename = file.filename or "upload"
+    if len(filename) > MAX_FILENAME_CHARS or "\x00" in filename:
+        raise UserError(f"the file name must be at most {MAX_FILENAME_CHARS} characters, without NUL characters "
+                        f"(got {len(filename)} characters)", field="file")
+    info = platform.knowledge.add_document(principal.tenant_id, kb, filename, data)
     return DocumentOut(**info.to_dict())
 
 

@@ -10,12 +10,25 @@ validate real responses against them.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from moesaic.api.schemas.common import ErrorDetail, ResponseModel
 from moesaic.api.schemas.conversations import Citation, ConversationState, ToolCallOut
+from moesaic.config import get_settings
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON decodes valid pairs; any surrogate left is lone
+
+
+def check_storable_text(value: str) -> str:
+    """Refuse text no database can store: NUL characters (PostgreSQL) and lone surrogates (not UTF-8)."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters (\\u0000)")
+    if _LONE_SURROGATE.search(value):
+        raise ValueError("must not contain lone UTF-16 surrogates (such as \\ud800 without its pair)")
+    return value
 
 FinishReason = Literal["stop", "length", "content_filter", "handed_off", "out_of_scope"]
 FINISH_REASON_DOC = (
@@ -31,6 +44,26 @@ class ChatMessageIn(BaseModel):
 
     role: Literal["system", "user", "assistant", "tool", "developer"]
     content: str | list[dict[str, Any]] | None = None
+
+    @field_validator("content")
+    @classmethod
+    def _storable(cls, content: str | list[dict[str, Any]] | None) -> str | list[dict[str, Any]] | None:
+        num_chars = 0
+        if isinstance(content, str):
+            num_chars = len(check_storable_text(content))
+        for index, part in enumerate(content if isinstance(content, list) else []):
+            if part.get("type") == "text":
+                text = part.get("text", "")
+                if not isinstance(text, str):
+                    raise ValueError(f"part {index}: 'text' must be a string, not {type(text).__name__}")
+                try:
+                    num_chars += len(check_storable_text(text))
+                except ValueError as exc:
+                    raise ValueError(f"part {index}: 'text' {exc}") from None
+        limit = get_settings().max_message_chars
+        if num_chars > limit:
+            raise ValueError(f"the message has {num_chars} characters; the limit is {limit} (MOESAIC_MAX_MESSAGE_CHARS)")
+        return content
 
     def text(self) -> str:
         if isinstance(self.content, list):  # OpenAI content parts: keep the text ones
@@ -63,9 +96,25 @@ class ChatCompletionRequest(BaseModel):
         default=None, max_length=100, description="Moesaic: search this knowledge base instead of the app's own."
     )
 
+    @field_validator("model", "conversation_id", "knowledge_base")
+    @classmethod
+    def _storable_names(cls, value: str | None) -> str | None:
+        return None if value is None else check_storable_text(value)
+
+    @field_validator("max_tokens")
+    @classmethod
+    def _bounded_max_tokens(cls, value: int | None) -> int | None:
+        limit = get_settings().max_tokens_limit
+        if value is not None and value > limit:
+            raise ValueError(f"max_tokens may be at most {limit} (MOESAIC_MAX_TOKENS_LIMIT), not {value}")
+        return value
+
     @field_validator("messages")
     @classmethod
     def _ends_with_user(cls, messages: list[ChatMessageIn]) -> list[ChatMessageIn]:
+        limit = get_settings().max_messages
+        if len(messages) > limit:
+            raise ValueError(f"{len(messages)} messages sent; the limit is {limit} (MOESAIC_MAX_MESSAGES)")
         if messages[-1].role != "user":
             raise ValueError("the last message must have role 'user'")
         if not messages[-1].text().strip():
