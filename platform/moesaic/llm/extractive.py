@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from typing import Any
 
 from moesaic.llm.base import ChatModel, ModelReply, ModelRequest, estimate_tokens
@@ -94,9 +95,9 @@ class ExtractiveModel(ChatModel):
             return ()
         read_only = {t.name for t in request.tools if not t.writes}
         calls = []
-        for index, rule in enumerate(request.offline.rules(question)):
-            if rule.tool in read_only:
-                calls.append(ToolCall(id=f"rule_{index}", name=rule.tool, arguments=json.dumps(rule.arguments)))
+        for rule in request.offline.rules(question):
+            if rule.tool in read_only:  # ids unique across turns: the console pairs each call with its own result
+                calls.append(ToolCall(id=f"call_{uuid.uuid4().hex[:16]}", name=rule.tool, arguments=json.dumps(rule.arguments)))
         return tuple(calls)
 
     @staticmethod
