@@ -234,3 +234,25 @@ def test_a_key_limited_to_some_apps_sees_and_uses_only_those(platform, client) -
     response = client.post("/v1/chat/completions", headers=limited,
                            json={"model": "kb_assistant", "messages": [{"role": "user", "content": "hi"}]})
     assert response.status_code == 403 and response.json()["error"]["param"] == "model"
+
+
+def test_unknown_knowledge_base_is_a_404_naming_the_field(client, fake_model) -> None:  # type: ignore[no-untyped-def]
+    upload(client, kb="manuals")
+    response = chat(client, "How long do I have to return an item?", knowledge_base="manualz")
+    assert response.status_code == 404, response.text
+    error = response.json()["error"]
+    assert error["param"] == "knowledge_base" and "manualz" in error["message"] and "manuals" in error["message"]
+    assert fake_model.requests == []
+
+
+def test_conversation_remembers_its_knowledge_base(platform, client, fake_model) -> None:  # type: ignore[no-untyped-def]
+    upload(client, kb="manuals")
+    fake_model.add("Within 30 days [1].", "Gift cards cannot be returned [1].")
+    first = chat(client, "How long do I have to return an item?", knowledge_base="manuals").json()
+    second = chat(client, "Can gift cards be returned?", conversation_id=first["conversation_id"]).json()
+    assert second["citations"] and second["citations"][0]["title"] == "returns.txt"
+    assert "returns.txt" in fake_model.requests[1].messages[0].content  # searched 'manuals', not 'default'
+    from moesaic.memory.tables import Conversation
+
+    with platform.db.session() as session:  # stored with the conversation, so it survives a restart
+        assert session.get(Conversation, first["conversation_id"]).metadata_["knowledge_base"] == "manuals"

@@ -65,6 +65,8 @@ def create_chat_completion(body: ChatCompletionRequest, platform: PlatformDep, p
     the first byte (the user's message is stored either way)."""
     app = require_chat_app(platform, principal, body.model)  # the gate checked the principal may use it
     tenant = principal.tenant_id
+    if body.knowledge_base and body.knowledge_base != app.knowledge_base:  # the app's own is made on first use
+        platform.knowledge.require_knowledge_base(tenant, body.knowledge_base)
     if body.conversation_id:
         conversation = platform.store.get(tenant, body.conversation_id)
         if conversation.app != app.name:
@@ -72,8 +74,12 @@ def create_chat_completion(body: ChatCompletionRequest, platform: PlatformDep, p
                 f"conversation {body.conversation_id!r} belongs to app {conversation.app!r}, not {app.name!r}",
                 field="conversation_id",
             )
+        if body.knowledge_base and body.knowledge_base != conversation.metadata.get("knowledge_base"):
+            metadata = {**conversation.metadata, "knowledge_base": body.knowledge_base}
+            conversation = platform.store.update(tenant, conversation.id, metadata=metadata)
     else:
-        conversation = platform.store.create(tenant, app.name)
+        metadata = {"knowledge_base": body.knowledge_base} if body.knowledge_base else None
+        conversation = platform.store.create(tenant, app.name, metadata=metadata)
         for earlier in body.messages[:-1]:
             if earlier.role in ("user", "assistant") and earlier.text():
                 platform.store.append(tenant, conversation.id, Message(role=earlier.role, content=earlier.text()))
@@ -83,7 +89,7 @@ def create_chat_completion(body: ChatCompletionRequest, platform: PlatformDep, p
     events = agent.run(
         conversation.id,
         body.messages[-1].text(),
-        knowledge_base=body.knowledge_base,
+        knowledge_base=body.knowledge_base or conversation.metadata.get("knowledge_base"),  # remembered from its first turn
         stream=body.stream,
         temperature=body.temperature,
         max_tokens=body.max_tokens,
