@@ -256,3 +256,41 @@ def test_conversation_remembers_its_knowledge_base(platform, client, fake_model)
 
     with platform.db.session() as session:  # stored with the conversation, so it survives a restart
         assert session.get(Conversation, first["conversation_id"]).metadata_["knowledge_base"] == "manuals"
+
+
+def stream_chat(client, content: str, **extra):  # type: ignore[no-untyped-def]
+    body = {"model": "kb_assistant", "stream": True, "messages": [{"role": "user", "content": content}], **extra}
+    with client.stream("POST", "/v1/chat/completions", json=body) as response:
+        assert response.status_code == 200, response.read()
+        lines = [line for line in response.iter_lines() if line.startswith("data: ") and line != "data: [DONE]"]
+    chunks = [json.loads(line[6:]) for line in lines]
+    return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks), chunks[-1]
+
+
+def test_not_found_answers_carry_no_sources(platform, client) -> None:  # type: ignore[no-untyped-def]
+    from moesaic.llm.extractive import NOTHING_FOUND, ExtractiveModel
+
+    upload(client)
+    platform.model = ExtractiveModel()
+    body = chat(client, "What colour is the moon tonight?").json()
+    assert NOTHING_FOUND in body["choices"][0]["message"]["content"]
+    assert body["citations"] == []
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_citation_numbers_are_dense_in_text_and_sources(client, fake_model, stream) -> None:  # type: ignore[no-untyped-def]
+    upload(client)
+    upload(client, name="shipping.txt", data=b"Shipping\n\nOrders ship within two business days. Express costs 15 dollars.")
+    fake_model.add("Orders ship in two days [2]. Returns take 30 days [2][1].")
+    if stream:
+        text, last = stream_chat(client, "shipping and returns?")
+        citations = last["citations"]
+    else:
+        body = chat(client, "shipping and returns?").json()
+        text, citations = body["choices"][0]["message"]["content"], body["citations"]
+    system = fake_model.requests[0].messages[0].content
+    second_title = system.split("[2] ", 1)[1].split("\n", 1)[0]
+    assert text == "Orders ship in two days [1]. Returns take 30 days [1][2]."
+    assert [c["index"] for c in citations] == [1, 2] and citations[0]["title"] == second_title
+    messages = client.get(f"/v1/conversations/{last['conversation_id'] if stream else body['conversation_id']}/messages").json()["data"]
+    assert messages[-1]["content"] == text and [c["index"] for c in messages[-1]["citations"]] == [1, 2]
