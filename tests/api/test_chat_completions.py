@@ -294,3 +294,29 @@ def test_citation_numbers_are_dense_in_text_and_sources(client, fake_model, stre
     assert [c["index"] for c in citations] == [1, 2] and citations[0]["title"] == second_title
     messages = client.get(f"/v1/conversations/{last['conversation_id'] if stream else body['conversation_id']}/messages").json()["data"]
     assert messages[-1]["content"] == text and [c["index"] for c in messages[-1]["citations"]] == [1, 2]
+
+
+def test_max_tokens_truncates_the_answer_with_finish_reason_length(platform, client) -> None:  # type: ignore[no-untyped-def]
+    from moesaic.llm.extractive import ExtractiveModel
+
+    upload(client)
+    platform.model = ExtractiveModel()
+    body = chat(client, "How long do I have to return an item?", max_tokens=5).json()
+    assert body["choices"][0]["finish_reason"] == "length"
+    assert len(body["choices"][0]["message"]["content"]) <= 20 and body["usage"]["completion_tokens"] <= 5
+    text, last = stream_chat(client, "How long do I have to return an item?", max_tokens=5)
+    assert last["choices"][0]["finish_reason"] == "length"
+    assert text == body["choices"][0]["message"]["content"]
+    whole = chat(client, "How long do I have to return an item?").json()
+    assert whole["choices"][0]["finish_reason"] == "stop" and whole["choices"][0]["message"]["content"].startswith(text)
+
+
+def test_client_defined_tools_are_refused_naming_the_field(client, fake_model) -> None:  # type: ignore[no-untyped-def]
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}}}]
+    response = chat(client, "weather in Paris?", tools=tools)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["param"] == "tools" and "tools" in error["message"]
+    assert fake_model.requests == []
+    fake_model.add("Hello.")
+    assert chat(client, "hi", tools=[]).status_code == 200  # an empty list asks for nothing
