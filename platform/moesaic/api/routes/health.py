@@ -28,7 +28,8 @@ def healthz() -> Health:
     openapi_extra=access(public=True),
 )
 def readyz(platform: PlatformDep) -> JSONResponse:
-    """Ready to serve: the database answers and every app warmed up (503 otherwise, with the same body)."""
+    """Ready to serve: the database answers, the embedders loaded and every app warmed up (503 otherwise,
+    with the same body)."""
     database = "ok"
     try:
         with platform.db.engine.connect() as connection:
@@ -36,9 +37,10 @@ def readyz(platform: PlatformDep) -> JSONResponse:
     except Exception as exc:  # readiness reports, it does not raise
         database = f"error: {exc}"
     apps = dict(platform.app_status)
-    ready = database == "ok" and not any(status.startswith("error") for status in apps.values())
-    body = Readiness(status="ready" if ready else "not ready", checks=ReadinessChecks(database=database, model=platform.model.name),
-                     apps=apps)
+    embedder = platform.embedder_status
+    ready = database == "ok" and not embedder.startswith("error") and not any(status.startswith("error") for status in apps.values())
+    checks = ReadinessChecks(database=database, model=platform.model.name, embedder=embedder)
+    body = Readiness(status="ready" if ready else "not ready", checks=checks, apps=apps)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
 
