@@ -320,3 +320,17 @@ def test_client_defined_tools_are_refused_naming_the_field(client, fake_model) -
     assert fake_model.requests == []
     fake_model.add("Hello.")
     assert chat(client, "hi", tools=[]).status_code == 200  # an empty list asks for nothing
+
+
+def test_offline_answers_find_html_table_rows_and_json_fields(platform, client) -> None:  # type: ignore[no-untyped-def]
+    from moesaic.llm.extractive import ExtractiveModel
+    from tests.retrieval.test_readers import SHIPPING_TABLE, SUPPORT_JSON
+
+    upload(client, name="support.json", data=SUPPORT_JSON)
+    upload(client, name="rates.html", data=SHIPPING_TABLE)
+    platform.model = ExtractiveModel()
+    hours = chat(client, "What are your support hours on Saturday?").json()
+    assert "support_hours.saturday: 10:00-14:00" in hours["choices"][0]["message"]["content"]
+    assert "support_hours.saturday: 10:00-14:00" in [s["text"] for c in hours["citations"] for s in c["sentences"]]
+    rates = chat(client, "How much is express shipping to Asia?").json()["choices"][0]["message"]["content"]
+    assert "Region: Asia | Standard: 9 dollars | Express: 25 dollars" in rates

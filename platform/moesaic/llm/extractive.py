@@ -38,7 +38,14 @@ def _stem(word: str) -> str:
 
 def content_words(text: str) -> set[str]:
     words = {w.strip("._-") for w in _WORD.findall(text.lower())}
-    return {_stem(w) for w in words if w and w not in _STOPWORDS and len(w) > 1}
+    parts = {part for w in words for part in _identifier_parts(w)}  # "support_hours.saturday" also meets "saturday"
+    return {_stem(w) for w in words | parts if w and w not in _STOPWORDS and len(w) > 1}
+
+
+def _identifier_parts(word: str) -> list[str]:
+    """The words of a dotted/snake_case key path (``support_hours.saturday``); nothing for other tokens."""
+    parts = re.split(r"[._]", word)
+    return parts if len(parts) > 1 and all(part.isalpha() for part in parts) else []
 
 
 def _last_user_index(messages: list[Message]) -> int:
