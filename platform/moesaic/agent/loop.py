@@ -97,8 +97,8 @@ class Agent:
         conversation = self.store.get(tenant, conversation_id)
         self.store.append(tenant, conversation_id, Message(role="user", content=user_text))
         if conversation.state in PAUSED_STATES:  # a person answers; the note is stored so a reload shows the reply
-            note = self.store.append(tenant, conversation_id, Message(role="assistant", content=HANDED_OFF_NOTE))
-            yield AgentResult(conversation_id, HANDED_OFF_NOTE, state=conversation.state, finish_reason="handed_off", message_id=note["id"])
+            stored = self.store.append(tenant, conversation_id, Message(role="assistant", content=HANDED_OFF_NOTE))
+            yield AgentResult(conversation_id, HANDED_OFF_NOTE, state=conversation.state, finish_reason="handed_off", message_id=stored["id"])
             return
         if conversation.state == "resolved":  # the customer wrote again: the bot picks it up
             self.store.update(tenant, conversation_id, state="active")

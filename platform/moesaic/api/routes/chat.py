@@ -81,8 +81,8 @@ def create_chat_completion(body: ChatCompletionRequest, platform: PlatformDep, p
             metadata = {**conversation.metadata, "knowledge_base": body.knowledge_base}
             conversation = platform.store.update(tenant, conversation.id, metadata=metadata)
     else:
-        metadata = {"knowledge_base": body.knowledge_base} if body.knowledge_base else None
-        conversation = platform.store.create(tenant, app.name, metadata=metadata)
+        remembered = {"knowledge_base": body.knowledge_base} if body.knowledge_base else None
+        conversation = platform.store.create(tenant, app.name, metadata=remembered)
         for earlier in body.messages[:-1]:
             if earlier.role in ("user", "assistant") and earlier.text():
                 platform.store.append(tenant, conversation.id, Message(role=earlier.role, content=earlier.text()))
