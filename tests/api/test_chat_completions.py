@@ -334,3 +334,14 @@ def test_offline_answers_find_html_table_rows_and_json_fields(platform, client) 
     assert "support_hours.saturday: 10:00-14:00" in [s["text"] for c in hours["citations"] for s in c["sentences"]]
     rates = chat(client, "How much is express shipping to Asia?").json()["choices"][0]["message"]["content"]
     assert "Region: Asia | Standard: 9 dollars | Express: 25 dollars" in rates
+
+
+def test_streamed_citation_numbers_agree_across_tool_steps(client, fake_model) -> None:  # type: ignore[no-untyped-def]
+    upload(client)
+    upload(client, name="shipping.txt", data=b"Shipping\n\nOrders ship within two business days. Express costs 15 dollars.")
+    fake_model.add(reply_with_tools(call("nope", {}), content="Ships in two days [2]."), "Returns take 30 days [1].")
+    text, last = stream_chat(client, "shipping and returns?")
+    assert text == "Ships in two days [1].Returns take 30 days [2]."
+    messages = client.get(f"/v1/conversations/{last['conversation_id']}/messages").json()["data"]
+    assert messages[-1]["content"] == "Ships in two days [1].\n\nReturns take 30 days [2]."
+    assert [c["index"] for c in last["citations"]] == [1, 2]

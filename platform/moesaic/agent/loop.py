@@ -115,6 +115,7 @@ class Agent:
         texts: list[str] = []
         events: list[ToolEvent] = []
         usage = Usage()
+        numbering = CitationNumbering(len(passages))  # one numbering for every step, as _finish renumbers the whole answer
         for _step in range(self.max_steps):
             history = self.store.history(tenant, conversation_id, self.history_budget)
             request = ModelRequest(
@@ -125,7 +126,7 @@ class Agent:
                 temperature=temperature,
                 max_tokens=max_tokens,
             )
-            reply = yield from self._call_model(conversation_id, request, stream, CitationNumbering(len(passages)))
+            reply = yield from self._call_model(conversation_id, request, stream, numbering)
             usage = Usage(usage.prompt_tokens + reply.usage.prompt_tokens, usage.completion_tokens + reply.usage.completion_tokens)
             if reply.content:
                 texts.append(reply.content)
