@@ -50,6 +50,7 @@ class Platform:
     models: ModelRegistry
     contexts: dict[str, AppContext] = field(default_factory=dict)
     app_status: dict[str, str] = field(default_factory=dict)  # name -> "set up" | "ready" | "error: ..."
+    embedder_status: str = "not loaded"  # "not loaded" | "ready" | "error: ..."
     _seeded: set[tuple[str, str]] = field(default_factory=set)
 
     @classmethod
@@ -115,7 +116,19 @@ class Platform:
         return {name: context.services for name, context in self.contexts.items()}
 
     def warm_up(self) -> None:
-        """Run every app's ``warmup`` (heavy models); a failure marks that app, it does not stop the others."""
+        """Load the embedders the knowledge bases use (so the first question does not wait for them), then
+        run every app's ``warmup`` (heavy models); a failure is reported by /readyz, it does not stop the rest."""
+        from moesaic.retrieval.embeddings import DEFAULT_EMBEDDER
+
+        names = {DEFAULT_EMBEDDER} | {str(app.knowledge_base_settings["embedder"]) for app in self.apps
+                                      if app.knowledge_base_settings.get("embedder")}
+        try:
+            for name in sorted(names):
+                self.knowledge.embedder(name).embed_query("warm up")  # loads the model and runs it once
+            self.embedder_status = "ready"
+        except Exception as exc:  # reported by /readyz
+            log.exception("embedder warm-up failed")
+            self.embedder_status = f"error: {type(exc).__name__}: {exc}"
         for app in self.apps:
             if app.warmup is None:
                 self.app_status[app.name] = "ready"

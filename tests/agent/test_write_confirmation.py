@@ -87,7 +87,7 @@ def test_handoff_silences_the_bot(bank, client, fake_model) -> None:  # type: ig
     conversation = client.get(f"/v1/conversations/{first['conversation_id']}").json()
     assert conversation["summary"] == "wants a person"
     messages = client.get(f"/v1/conversations/{first['conversation_id']}/messages").json()["data"]
-    assert messages[-1]["role"] == "user" and messages[-1]["content"] == "hello?"
+    assert [(m["role"], m["content"]) for m in messages[-2:]] == [("user", "hello?"), ("assistant", second["choices"][0]["message"]["content"])]
 
 
 @tool

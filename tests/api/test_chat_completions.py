@@ -234,3 +234,114 @@ def test_a_key_limited_to_some_apps_sees_and_uses_only_those(platform, client) -
     response = client.post("/v1/chat/completions", headers=limited,
                            json={"model": "kb_assistant", "messages": [{"role": "user", "content": "hi"}]})
     assert response.status_code == 403 and response.json()["error"]["param"] == "model"
+
+
+def test_unknown_knowledge_base_is_a_404_naming_the_field(client, fake_model) -> None:  # type: ignore[no-untyped-def]
+    upload(client, kb="manuals")
+    response = chat(client, "How long do I have to return an item?", knowledge_base="manualz")
+    assert response.status_code == 404, response.text
+    error = response.json()["error"]
+    assert error["param"] == "knowledge_base" and "manualz" in error["message"] and "manuals" in error["message"]
+    assert fake_model.requests == []
+
+
+def test_conversation_remembers_its_knowledge_base(platform, client, fake_model) -> None:  # type: ignore[no-untyped-def]
+    upload(client, kb="manuals")
+    fake_model.add("Within 30 days [1].", "Gift cards cannot be returned [1].")
+    first = chat(client, "How long do I have to return an item?", knowledge_base="manuals").json()
+    second = chat(client, "Can gift cards be returned?", conversation_id=first["conversation_id"]).json()
+    assert second["citations"] and second["citations"][0]["title"] == "returns.txt"
+    assert "returns.txt" in fake_model.requests[1].messages[0].content  # searched 'manuals', not 'default'
+    from moesaic.memory.tables import Conversation
+
+    with platform.db.session() as session:  # stored with the conversation, so it survives a restart
+        assert session.get(Conversation, first["conversation_id"]).metadata_["knowledge_base"] == "manuals"
+
+
+def stream_chat(client, content: str, **extra):  # type: ignore[no-untyped-def]
+    body = {"model": "kb_assistant", "stream": True, "messages": [{"role": "user", "content": content}], **extra}
+    with client.stream("POST", "/v1/chat/completions", json=body) as response:
+        assert response.status_code == 200, response.read()
+        lines = [line for line in response.iter_lines() if line.startswith("data: ") and line != "data: [DONE]"]
+    chunks = [json.loads(line[6:]) for line in lines]
+    return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks), chunks[-1]
+
+
+def test_not_found_answers_carry_no_sources(platform, client) -> None:  # type: ignore[no-untyped-def]
+    from moesaic.llm.extractive import NOTHING_FOUND, ExtractiveModel
+
+    upload(client)
+    platform.model = ExtractiveModel()
+    body = chat(client, "What colour is the moon tonight?").json()
+    assert NOTHING_FOUND in body["choices"][0]["message"]["content"]
+    assert body["citations"] == []
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_citation_numbers_are_dense_in_text_and_sources(client, fake_model, stream) -> None:  # type: ignore[no-untyped-def]
+    upload(client)
+    upload(client, name="shipping.txt", data=b"Shipping\n\nOrders ship within two business days. Express costs 15 dollars.")
+    fake_model.add("Orders ship in two days [2]. Returns take 30 days [2][1].")
+    if stream:
+        text, last = stream_chat(client, "shipping and returns?")
+        citations = last["citations"]
+    else:
+        body = chat(client, "shipping and returns?").json()
+        text, citations = body["choices"][0]["message"]["content"], body["citations"]
+    system = fake_model.requests[0].messages[0].content
+    second_title = system.split("[2] ", 1)[1].split("\n", 1)[0]
+    assert text == "Orders ship in two days [1]. Returns take 30 days [1][2]."
+    assert [c["index"] for c in citations] == [1, 2] and citations[0]["title"] == second_title
+    messages = client.get(f"/v1/conversations/{last['conversation_id'] if stream else body['conversation_id']}/messages").json()["data"]
+    assert messages[-1]["content"] == text and [c["index"] for c in messages[-1]["citations"]] == [1, 2]
+
+
+def test_max_tokens_truncates_the_answer_with_finish_reason_length(platform, client) -> None:  # type: ignore[no-untyped-def]
+    from moesaic.llm.extractive import ExtractiveModel
+
+    upload(client)
+    platform.model = ExtractiveModel()
+    body = chat(client, "How long do I have to return an item?", max_tokens=5).json()
+    assert body["choices"][0]["finish_reason"] == "length"
+    assert len(body["choices"][0]["message"]["content"]) <= 20 and body["usage"]["completion_tokens"] <= 5
+    text, last = stream_chat(client, "How long do I have to return an item?", max_tokens=5)
+    assert last["choices"][0]["finish_reason"] == "length"
+    assert text == body["choices"][0]["message"]["content"]
+    whole = chat(client, "How long do I have to return an item?").json()
+    assert whole["choices"][0]["finish_reason"] == "stop" and whole["choices"][0]["message"]["content"].startswith(text)
+
+
+def test_client_defined_tools_are_refused_naming_the_field(client, fake_model) -> None:  # type: ignore[no-untyped-def]
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}}}]
+    response = chat(client, "weather in Paris?", tools=tools)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["param"] == "tools" and "tools" in error["message"]
+    assert fake_model.requests == []
+    fake_model.add("Hello.")
+    assert chat(client, "hi", tools=[]).status_code == 200  # an empty list asks for nothing
+
+
+def test_offline_answers_find_html_table_rows_and_json_fields(platform, client) -> None:  # type: ignore[no-untyped-def]
+    from moesaic.llm.extractive import ExtractiveModel
+    from tests.retrieval.test_readers import SHIPPING_TABLE, SUPPORT_JSON
+
+    upload(client, name="support.json", data=SUPPORT_JSON)
+    upload(client, name="rates.html", data=SHIPPING_TABLE)
+    platform.model = ExtractiveModel()
+    hours = chat(client, "What are your support hours on Saturday?").json()
+    assert "support_hours.saturday: 10:00-14:00" in hours["choices"][0]["message"]["content"]
+    assert "support_hours.saturday: 10:00-14:00" in [s["text"] for c in hours["citations"] for s in c["sentences"]]
+    rates = chat(client, "How much is express shipping to Asia?").json()["choices"][0]["message"]["content"]
+    assert "Region: Asia | Standard: 9 dollars | Express: 25 dollars" in rates
+
+
+def test_streamed_citation_numbers_agree_across_tool_steps(client, fake_model) -> None:  # type: ignore[no-untyped-def]
+    upload(client)
+    upload(client, name="shipping.txt", data=b"Shipping\n\nOrders ship within two business days. Express costs 15 dollars.")
+    fake_model.add(reply_with_tools(call("nope", {}), content="Ships in two days [2]."), "Returns take 30 days [1].")
+    text, last = stream_chat(client, "shipping and returns?")
+    assert text == "Ships in two days [1].Returns take 30 days [2]."
+    messages = client.get(f"/v1/conversations/{last['conversation_id']}/messages").json()["data"]
+    assert messages[-1]["content"] == "Ships in two days [1].\n\nReturns take 30 days [2]."
+    assert [c["index"] for c in last["citations"]] == [1, 2]

@@ -30,7 +30,7 @@ def test_operator_takes_over_replies_and_hands_back(client, fake_model) -> None:
 
     messages = client.get(f"/v1/conversations/{conversation_id}/messages").json()["data"]
     assert [(m["role"], m["author"]) for m in messages] == [
-        ("user", "customer"), ("assistant", "bot"), ("assistant", "operator"), ("user", "customer")]
+        ("user", "customer"), ("assistant", "bot"), ("assistant", "operator"), ("user", "customer"), ("assistant", "bot")]
 
     assert client.post(f"/v1/conversations/{conversation_id}/handback").json()["state"] == "active"
     fake_model.add("The bot is back.")
@@ -48,3 +48,16 @@ def test_operator_cannot_reply_to_an_active_conversation_or_another_tenant(platf
     assert client.post(f"/v1/conversations/{conversation_id}/handoff", json={}, headers=other).status_code == 404
     assert client.get("/v1/inbox", headers=other).json()["data"] == []
     assert client.post(f"/v1/conversations/{conversation_id}/operator-messages", json={}).status_code == 422
+
+
+def test_message_sent_while_handed_off_keeps_its_reply_after_reload(client, fake_model) -> None:  # type: ignore[no-untyped-def]
+    fake_model.add("Hello from the bot.")
+    conversation_id = send(client, "hi")["conversation_id"]
+    client.post(f"/v1/conversations/{conversation_id}/handoff", json={"summary": "needs a person"})
+    live = send(client, "is anyone there?", conversation_id)
+    note = live["choices"][0]["message"]["content"]
+    assert note.startswith("A person from our team is handling this")
+
+    messages = client.get(f"/v1/conversations/{conversation_id}/messages").json()["data"]
+    assert [(m["role"], m["content"]) for m in messages[-2:]] == [("user", "is anyone there?"), ("assistant", note)]
+    assert live["id"] == f"chatcmpl-{messages[-1]['id']}"

@@ -128,7 +128,8 @@ def test_typed_routes_send_the_same_bytes_as_before(platform, client, fake_model
          "tools": [t.name for t in app.tools], "write_tools": [t.name for t in app.tools if t.writes],
              "chat": app.is_chat} for app in platform.apps]})
     assert client.get("/healthz").content == rendered({"status": "ok"})
-    assert client.get("/readyz").content == rendered({"status": "ready", "checks": {"database": "ok", "model": platform.model.name},
+    assert client.get("/readyz").content == rendered({"status": "ready", "checks": {"database": "ok", "model": platform.model.name,
+                                                                              "embedder": platform.embedder_status},
                                                       "apps": dict(platform.app_status)})
 
 

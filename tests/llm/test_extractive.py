@@ -48,3 +48,10 @@ def test_runs_read_only_rule_calls_then_renders_their_results() -> None:
     second = ExtractiveModel().generate(ModelRequest(history, tools=[get_order], offline=OfflineBehaviour(rules=rules)))
     assert not second.tool_calls
     assert "- status: pending" in second.content
+
+
+def test_rule_calls_get_ids_unique_across_turns() -> None:
+    rules = lambda text: [RuleCall("get_order", {"order_id": "#W1"}), RuleCall("get_order", {"order_id": "#W2"})]  # noqa: E731
+    request = ModelRequest([Message("user", "where are #W1 and #W2")], tools=[get_order], offline=OfflineBehaviour(rules=rules))
+    ids = [c.id for _ in range(3) for c in ExtractiveModel().generate(request).tool_calls]
+    assert len(ids) == 6 and len(set(ids)) == 6, ids

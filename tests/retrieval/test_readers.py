@@ -73,3 +73,26 @@ def test_unreadable_files_raise_a_readable_parse_error() -> None:
         extract_text("x.txt", b"   \n ")
     with pytest.raises(ParseError, match="unsupported file type '.exe'"):
         extract_text("x.exe", b"MZ")
+
+
+SHIPPING_TABLE = b"""<html><body><h1>Shipping rates</h1><p>Our rates by region.</p>
+<table><tr><th>Region</th><th>Standard</th><th>Express</th></tr>
+<tr><td>Europe</td><td>5 dollars</td><td>15 dollars</td></tr>
+<tr><td>Asia</td><td>9 dollars</td><td>25 dollars</td></tr></table>
+<table><tr><td>Gift wrap</td><td>3 dollars</td></tr></table></body></html>"""
+SUPPORT_JSON = json.dumps({"company": "Acme", "support_hours": {"weekdays": "09:00-18:00", "saturday": "10:00-14:00"},
+                           "contact": {"email": "help@acme.example"}}).encode()
+
+
+def test_html_table_rows_stay_whole_with_their_column_names() -> None:
+    blocks = extract_text("rates.html", SHIPPING_TABLE).text.split("\n\n")
+    assert blocks == ["# Shipping rates", "Our rates by region.",
+                      "Region: Europe | Standard: 5 dollars | Express: 15 dollars",
+                      "Region: Asia | Standard: 9 dollars | Express: 25 dollars",
+                      "Gift wrap | 3 dollars"]
+
+
+def test_json_fields_are_key_path_blocks() -> None:
+    blocks = extract_text("support.json", SUPPORT_JSON).text.split("\n\n")
+    assert blocks == ["company: Acme", "support_hours.weekdays: 09:00-18:00", "support_hours.saturday: 10:00-14:00",
+                      "contact.email: help@acme.example"]

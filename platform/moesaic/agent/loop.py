@@ -21,7 +21,7 @@ from moesaic.llm.base import ChatModel, ModelReply, ModelRequest
 from moesaic.memory.store import ConversationStore
 from moesaic.metrics import Metrics
 from moesaic.access.audit import record
-from moesaic.agent.citing import CITATION_MARK_PATTERN, cite_sentences
+from moesaic.agent.citing import CITATION_MARK_PATTERN, CitationNumbering, cite_sentences, renumber_citations
 from moesaic.agent.pii import StreamRevealer, hide_pii, reveal_pii
 from moesaic.privacy import PiiVault
 from moesaic.tools.execute import ToolResult, run_tool_call
@@ -32,6 +32,8 @@ CITATION_MARK = re.compile(CITATION_MARK_PATTERN)
 HANDED_OFF_NOTE = "A person from our team is handling this conversation and will reply here."
 HANDOFF_REPLY = "I have passed this conversation to a person from our team, who will reply here."
 PAUSED_STATES = ("handed_off", "claimed")
+# an answer that says the sources do not hold it (the extractive model's words, or a prompted model's)
+NOT_FOUND = re.compile(r"\b(could not|couldn't|cannot|can't|did not|didn't|was unable to|unable to) find\b", re.I)
 
 
 class Retriever(Protocol):
@@ -94,8 +96,9 @@ class Agent:
         tenant = self.tool_context.tenant_id
         conversation = self.store.get(tenant, conversation_id)
         self.store.append(tenant, conversation_id, Message(role="user", content=user_text))
-        if conversation.state in PAUSED_STATES:
-            yield AgentResult(conversation_id, HANDED_OFF_NOTE, state=conversation.state, finish_reason="handed_off")
+        if conversation.state in PAUSED_STATES:  # a person answers; the note is stored so a reload shows the reply
+            stored = self.store.append(tenant, conversation_id, Message(role="assistant", content=HANDED_OFF_NOTE))
+            yield AgentResult(conversation_id, HANDED_OFF_NOTE, state=conversation.state, finish_reason="handed_off", message_id=stored["id"])
             return
         if conversation.state == "resolved":  # the customer wrote again: the bot picks it up
             self.store.update(tenant, conversation_id, state="active")
@@ -112,6 +115,7 @@ class Agent:
         texts: list[str] = []
         events: list[ToolEvent] = []
         usage = Usage()
+        numbering = CitationNumbering(len(passages))  # one numbering for every step, as _finish renumbers the whole answer
         for _step in range(self.max_steps):
             history = self.store.history(tenant, conversation_id, self.history_budget)
             request = ModelRequest(
@@ -122,7 +126,7 @@ class Agent:
                 temperature=temperature,
                 max_tokens=max_tokens,
             )
-            reply = yield from self._call_model(conversation_id, request, stream)
+            reply = yield from self._call_model(conversation_id, request, stream, numbering)
             usage = Usage(usage.prompt_tokens + reply.usage.prompt_tokens, usage.completion_tokens + reply.usage.completion_tokens)
             if reply.content:
                 texts.append(reply.content)
@@ -166,7 +170,10 @@ class Agent:
             self.metrics.retrieval_latency.labels(self.app.name).observe(time.perf_counter() - started)
         return chunks
 
-    def _call_model(self, conversation_id: str, request: ModelRequest, stream: bool) -> Generator[AgentEvent, None, ModelReply]:
+    def _call_model(
+        self, conversation_id: str, request: ModelRequest, stream: bool, numbering: CitationNumbering
+    ) -> Generator[AgentEvent, None, ModelReply]:
+        """One model call; streamed text comes out with dense citation numbers (as ``_finish`` stores it)."""
         tenant = self.tool_context.tenant_id
         vault = PiiVault() if self.redact_model_input else None
         if vault is not None:
@@ -180,9 +187,9 @@ class Agent:
                 for item in self.model.stream(request):
                     if isinstance(item, ModelReply):
                         reply = item
-                    elif text := reveal.push(item):
+                    elif text := numbering.push(reveal.push(item)):
                         yield TextDelta(text)
-                if text := reveal.flush():
+                if text := numbering.push(reveal.flush()) + numbering.flush():
                     yield TextDelta(text)
         except UpstreamError as exc:
             if self.metrics:
@@ -242,7 +249,11 @@ class Agent:
         self, conversation_id: str, content: str, citations: list[Citation], events: list[ToolEvent], usage: Usage, reply: ModelReply,
         passages: list[Chunk] | None = None,
     ) -> AgentResult:
-        cited = cite_sentences(content, used_citations(content, citations, used_tools=bool(events)), passages or [])
+        fallback = self.app.offline.fallback
+        not_found = bool(NOT_FOUND.search(content)) or bool(fallback and fallback in content)
+        used = used_citations(content, citations, used_tools=bool(events), not_found=not_found)
+        cited = cite_sentences(content, used, passages or [])
+        content, cited = renumber_citations(content, cited, len(passages or []))
         message = self.store.append(
             self.tool_context.tenant_id,
             conversation_id,
@@ -266,12 +277,13 @@ def canonical_arguments(arguments: str) -> str:
         return arguments
 
 
-def used_citations(content: str, citations: list[Citation], used_tools: bool = False) -> list[Citation]:
+def used_citations(content: str, citations: list[Citation], used_tools: bool = False, not_found: bool = False) -> list[Citation]:
     """The citations the answer refers to with [n]. An answer with no markers gets all retrieved
-    sources, unless it came from tool results (then the sources were not what it used)."""
+    sources, unless it came from tool results (then the sources were not what it used) or it says
+    that the sources do not hold the answer (``not_found``)."""
     marks = {int(m) for m in CITATION_MARK.findall(content)}
     if not marks:
-        return [] if used_tools else citations
+        return [] if used_tools or not_found else citations
     return [c for c in citations if c.index in marks]
 
 

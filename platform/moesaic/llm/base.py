@@ -1,12 +1,14 @@
 """The ``ChatModel`` interface: messages and tools in, a message (maybe with tool calls) out.
 
-``generate`` and ``stream`` are the public template methods (timing, validation); a provider
-implements ``_generate`` and, if it can stream natively, ``_stream``. Nothing here knows HTTP.
+``generate`` and ``stream`` are the public template methods (timing, validation, the ``max_tokens``
+budget); a provider implements ``_generate`` and, if it can stream natively, ``_stream``. Nothing here
+knows HTTP.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -41,30 +43,55 @@ class ModelReply:
 
 
 StreamItem = str | ModelReply  # text deltas, then exactly one final ModelReply
+CHARS_PER_TOKEN = 4  # as ``estimate_tokens`` counts
 
 
 class ChatModel(ABC):
-    """A chat model provider. ``name`` identifies the provider in metrics and responses."""
+    """A chat model provider. ``name`` identifies the provider in metrics and responses.
+
+    A provider that does not stop at ``max_tokens`` itself (``honours_max_tokens`` false) has its text
+    cut here at ``max_tokens`` estimated tokens, with ``finish_reason="length"``, as OpenAI does.
+    """
 
     name: str = "model"
+    honours_max_tokens: bool = False
 
     def generate(self, request: ModelRequest) -> ModelReply:
         assert request.messages, "a model request needs at least one message"
         started = time.perf_counter()
-        reply = self._generate(request)
+        reply = self._within_budget(self._generate(request), self._char_budget(request))
         return _with_latency(reply, time.perf_counter() - started)
 
     def stream(self, request: ModelRequest) -> Iterator[StreamItem]:
         assert request.messages, "a model request needs at least one message"
         started = time.perf_counter()
+        budget = self._char_budget(request)
+        num_sent = 0
         final: ModelReply | None = None
         for item in self._stream(request):
             if isinstance(item, ModelReply):
                 final = item
-            else:
+            elif budget is None:
                 yield item
+            elif num_sent < budget:  # the deltas add up to the final reply's (cut) content
+                piece = item[: budget - num_sent]
+                num_sent += len(piece)
+                yield piece
         assert final is not None, f"{type(self).__name__}._stream ended without a ModelReply"
-        yield _with_latency(final, time.perf_counter() - started)
+        yield _with_latency(self._within_budget(final, budget), time.perf_counter() - started)
+
+    def _char_budget(self, request: ModelRequest) -> int | None:
+        if request.max_tokens is None or self.honours_max_tokens:
+            return None
+        return request.max_tokens * CHARS_PER_TOKEN
+
+    @staticmethod
+    def _within_budget(reply: ModelReply, budget: int | None) -> ModelReply:
+        if budget is None or len(reply.content) <= budget:
+            return reply
+        content = reply.content[:budget]
+        return replace(reply, content=content, finish_reason="length",
+                       usage=Usage(reply.usage.prompt_tokens, estimate_tokens(content)))
 
     @abstractmethod
     def _generate(self, request: ModelRequest) -> ModelReply: ...
@@ -87,8 +114,6 @@ def split_for_streaming(text: str) -> Iterator[str]:
 
 
 def _with_latency(reply: ModelReply, seconds: float) -> ModelReply:
-    from dataclasses import replace
-
     return replace(reply, latency_s=seconds)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from typing import Any
 
 from moesaic.llm.base import ChatModel, ModelReply, ModelRequest, estimate_tokens
@@ -37,7 +38,14 @@ def _stem(word: str) -> str:
 
 def content_words(text: str) -> set[str]:
     words = {w.strip("._-") for w in _WORD.findall(text.lower())}
-    return {_stem(w) for w in words if w and w not in _STOPWORDS and len(w) > 1}
+    parts = {part for w in words for part in _identifier_parts(w)}  # "support_hours.saturday" also meets "saturday"
+    return {_stem(w) for w in words | parts if w and w not in _STOPWORDS and len(w) > 1}
+
+
+def _identifier_parts(word: str) -> list[str]:
+    """The words of a dotted/snake_case key path (``support_hours.saturday``); nothing for other tokens."""
+    parts = re.split(r"[._]", word)
+    return parts if len(parts) > 1 and all(part.isalpha() for part in parts) else []
 
 
 def _last_user_index(messages: list[Message]) -> int:
@@ -94,9 +102,9 @@ class ExtractiveModel(ChatModel):
             return ()
         read_only = {t.name for t in request.tools if not t.writes}
         calls = []
-        for index, rule in enumerate(request.offline.rules(question)):
-            if rule.tool in read_only:
-                calls.append(ToolCall(id=f"rule_{index}", name=rule.tool, arguments=json.dumps(rule.arguments)))
+        for rule in request.offline.rules(question):
+            if rule.tool in read_only:  # ids unique across turns: the console pairs each call with its own result
+                calls.append(ToolCall(id=f"call_{uuid.uuid4().hex[:16]}", name=rule.tool, arguments=json.dumps(rule.arguments)))
         return tuple(calls)
 
     @staticmethod

@@ -52,6 +52,7 @@ def to_openai_messages(messages: list[Message] | tuple[Message, ...]) -> list[di
 
 class OpenAIChatModel(ChatModel):
     name = "openai"
+    honours_max_tokens = True  # sent upstream; the endpoint stops and says "length" itself
 
     def __init__(
         self,

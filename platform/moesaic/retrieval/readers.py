@@ -14,6 +14,7 @@ import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SUPPORTED_EXTENSIONS = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".csv", ".json", ".jsonl")
 
@@ -87,9 +88,12 @@ def _read_html(data: bytes) -> ExtractedText:
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     blocks: list[str] = []
     root = soup.body or soup
-    for element in root.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "td", "blockquote"]):
-        if element.find_parent(["p", "li", "td", "blockquote", "pre"]) is not None:
-            continue  # nested block: its text is already part of the parent
+    for element in root.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "table", "blockquote"]):
+        if element.find_parent(["p", "li", "table", "blockquote", "pre"]) is not None:
+            continue  # nested block: its text is already part of the parent (or of its table's rows)
+        if element.name == "table":
+            blocks.extend(_table_rows(element))
+            continue
         text = " ".join(element.get_text(" ", strip=True).split())
         if not text:
             continue
@@ -100,6 +104,29 @@ def _read_html(data: bytes) -> ExtractedText:
     if not blocks:  # no block markup at all: take the text as it is
         blocks = [" ".join(root.get_text(" ", strip=True).split())]
     return ExtractedText("\n\n".join(blocks), title)
+
+
+def _table_rows(table: Any) -> list[str]:
+    """One block per row, ``column: value`` joined by `` | `` when the table has a header row (like CSV
+    rows), the cells joined by `` | `` otherwise; so a row stays one searchable, quotable line."""
+    def cells(row: Any) -> list[str]:
+        return [" ".join(cell.get_text(" ", strip=True).split()) for cell in row.find_all(["th", "td"], recursive=False)]
+
+    rows = [row for row in table.find_all("tr") if row.find_parent("table") is table]
+    caption = table.find("caption")
+    blocks = [" ".join(caption.get_text(" ", strip=True).split())] if caption is not None else []
+    header: list[str] = []
+    if rows and rows[0].find("td", recursive=False) is None and rows[0].find("th", recursive=False) is not None:
+        header, rows = cells(rows[0]), rows[1:]
+    for row in rows:
+        values = cells(row)
+        if header and len(values) == len(header):
+            line = " | ".join(f"{name}: {value}" if name else value for name, value in zip(header, values) if value)
+        else:
+            line = " | ".join(value for value in values if value)
+        if line:
+            blocks.append(line)
+    return [block for block in blocks if block]
 
 
 def _read_pdf(data: bytes) -> ExtractedText:
@@ -153,7 +180,8 @@ def _read_csv(data: bytes) -> str:
 
 
 def _json_to_text(value: object, prefix: str = "") -> str:
-    """Flatten JSON to ``key: value`` lines; a list of objects becomes one block per object."""
+    """Flatten JSON to ``key.path: value`` fields, one block each (so each is its own sentence to
+    search and quote: ``support_hours.saturday: 10:00-14:00``)."""
     if isinstance(value, dict):
         lines = []
         for key, item in value.items():
@@ -164,9 +192,8 @@ def _json_to_text(value: object, prefix: str = "") -> str:
                     lines.append(nested)
             elif item is not None and str(item).strip():
                 lines.append(f"{name}: {item}")
-        return "\n".join(lines)
+        return "\n\n".join(lines)
     if isinstance(value, list):
         parts = [_json_to_text(item, prefix) for item in value]
-        separator = "\n\n" if not prefix else "\n"
-        return separator.join(part for part in parts if part)
+        return "\n\n".join(part for part in parts if part)
     return f"{prefix}: {value}" if prefix else str(value)

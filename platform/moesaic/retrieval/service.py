@@ -220,6 +220,17 @@ class KnowledgeService:
             self.vector_store.drop(kb_id)  # a new embedder may not even have the same dimension
         return job_ids
 
+    def require_knowledge_base(self, tenant_id: str, kb: str) -> None:
+        """Raise ``NotFound`` (naming ``knowledge_base`` and the tenant's knowledge bases) unless ``kb`` exists."""
+        with self.db.session() as session:
+            self._validate_kb_name(kb)
+            if self._find_kb(session, tenant_id, kb) is not None:
+                return
+            names = session.scalars(
+                select(KnowledgeBaseRecord.name).where(KnowledgeBaseRecord.tenant_id == tenant_id).order_by(KnowledgeBaseRecord.name)
+            ).all()
+        raise NotFound(f"knowledge base {kb!r} not found; knowledge bases: {', '.join(names) or 'none'}", field="knowledge_base")
+
     def list_knowledge_bases(self, tenant_id: str) -> list[dict[str, Any]]:
         with self.db.session() as session:
             kbs = session.scalars(

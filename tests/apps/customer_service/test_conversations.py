@@ -59,7 +59,8 @@ def test_delivered_order_cancellation_is_refused_citing_the_policy(shop: Shop, f
     answer = shop.send("This is ada.lane@example.com: cancel my order #W1000002, which orders can be cancelled?")
     assert cited, "the policy must be among the retrieved passages"
     assert [c["document_id"] for c in answer["citations"]] == [policy_id]
-    assert answer["citations"][0]["index"] == cited[0]
+    assert answer["citations"][0]["index"] == 1  # numbers are dense: the one source cited is [1]
+    assert answer["choices"][0]["message"]["content"].startswith("Order #W1000002 was delivered, and only pending orders can be cancelled [1].")
     assert "pending" in answer["citations"][0]["quote"].lower() or "cancel" in answer["citations"][0]["quote"].lower()
     assert shop.order("#W1000002")["status"] == "delivered"
     assert not any(e["name"] == "cancel_pending_order" for e in answer["tool_events"])

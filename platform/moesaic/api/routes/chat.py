@@ -62,9 +62,14 @@ CHAT_RESPONSES: dict[int | str, dict[str, Any]] = {
 def create_chat_completion(body: ChatCompletionRequest, platform: PlatformDep, principal: PrincipalDep) -> Any:
     """OpenAI's chat completions; ``model`` names the app (one with a chat part). 400: ``conversation_id``
     belongs to another app, or the app has no chat; 502/504: the model service failed or timed out before
-    the first byte (the user's message is stored either way)."""
+    the first byte (the user's message is stored either way). Client-defined ``tools`` are refused
+    (400 naming ``tools``): the app's own tools run on the server. ``max_tokens`` cuts the answer
+    (``finish_reason`` ``length``)."""
+    reject_client_tools(body)
     app = require_chat_app(platform, principal, body.model)  # the gate checked the principal may use it
     tenant = principal.tenant_id
+    if body.knowledge_base and body.knowledge_base != app.knowledge_base:  # the app's own is made on first use
+        platform.knowledge.require_knowledge_base(tenant, body.knowledge_base)
     if body.conversation_id:
         conversation = platform.store.get(tenant, body.conversation_id)
         if conversation.app != app.name:
@@ -72,8 +77,12 @@ def create_chat_completion(body: ChatCompletionRequest, platform: PlatformDep, p
                 f"conversation {body.conversation_id!r} belongs to app {conversation.app!r}, not {app.name!r}",
                 field="conversation_id",
             )
+        if body.knowledge_base and body.knowledge_base != conversation.metadata.get("knowledge_base"):
+            metadata = {**conversation.metadata, "knowledge_base": body.knowledge_base}
+            conversation = platform.store.update(tenant, conversation.id, metadata=metadata)
     else:
-        conversation = platform.store.create(tenant, app.name)
+        remembered = {"knowledge_base": body.knowledge_base} if body.knowledge_base else None
+        conversation = platform.store.create(tenant, app.name, metadata=remembered)
         for earlier in body.messages[:-1]:
             if earlier.role in ("user", "assistant") and earlier.text():
                 platform.store.append(tenant, conversation.id, Message(role=earlier.role, content=earlier.text()))
@@ -83,7 +92,7 @@ def create_chat_completion(body: ChatCompletionRequest, platform: PlatformDep, p
     events = agent.run(
         conversation.id,
         body.messages[-1].text(),
-        knowledge_base=body.knowledge_base,
+        knowledge_base=body.knowledge_base or conversation.metadata.get("knowledge_base"),  # remembered from its first turn
         stream=body.stream,
         temperature=body.temperature,
         max_tokens=body.max_tokens,
@@ -102,6 +111,21 @@ def create_chat_completion(body: ChatCompletionRequest, platform: PlatformDep, p
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     stream = _sse(chain([first], events), app.name, conversation.id, created, include_usage, platform, started)
     return StreamingResponse(stream, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+CLIENT_TOOL_FIELDS = ("tools", "functions")  # OpenAI's client-run tools (and their deprecated form)
+
+
+def reject_client_tools(body: ChatCompletionRequest) -> None:
+    """Client-defined tools are refused with a 400 naming the field, not silently ignored: an app's
+    tools are declared in its manifest and run on the server (the response's ``tool_events``)."""
+    for name in CLIENT_TOOL_FIELDS:
+        if (body.model_extra or {}).get(name):
+            raise UserError(
+                f"client-defined {name!r} are not supported: the app's own tools run on the server and are "
+                f"reported in 'tool_events'; send the request without {name!r}",
+                field=name,
+            )
 
 
 def _collect(events: Iterator[AgentEvent]) -> AgentResult:

@@ -31,7 +31,8 @@ def healthz() -> Health:
     openapi_extra=access(public=True),
 )
 def readyz(platform: PlatformDep) -> JSONResponse:
-    """Ready to serve: the database answers and every app warmed up (503 otherwise, with the same body)."""
+    """Ready to serve: the database answers, the embedders loaded and every app warmed up (503 otherwise,
+    with the same body)."""
     database = "ok"
     try:
         with platform.db.engine.connect() as connection:
@@ -40,9 +41,10 @@ def readyz(platform: PlatformDep) -> JSONResponse:
         log.exception("readiness: the database does not answer")
         database = "error"
     apps = {name: ("error" if status.startswith("error") else status) for name, status in platform.app_status.items()}
-    ready = database == "ok" and not any(status.startswith("error") for status in apps.values())
-    body = Readiness(status="ready" if ready else "not ready", checks=ReadinessChecks(database=database, model=platform.model.name),
-                     apps=apps)
+    embedder = "error" if platform.embedder_status.startswith("error") else platform.embedder_status
+    ready = database == "ok" and embedder != "error" and "error" not in apps.values()
+    checks = ReadinessChecks(database=database, model=platform.model.name, embedder=embedder)
+    body = Readiness(status="ready" if ready else "not ready", checks=checks, apps=apps)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
 

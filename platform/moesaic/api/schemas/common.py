@@ -65,6 +65,8 @@ class Health(ResponseModel):
 class ReadinessChecks(ResponseModel):
     database: str = Field(description="'ok', or 'error: ...' when the database cannot be reached.")
     model: str = Field(description="The name of the chat model the platform talks to.")
+    embedder: str = Field(default="not loaded", description="'ready' once the knowledge bases' embedders are loaded "
+                          "(the server warms them before it serves), 'not loaded', or 'error: ...' (not ready).")
 
 
 class Readiness(ResponseModel):
