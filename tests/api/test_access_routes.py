@@ -131,3 +131,21 @@ def test_an_expired_key_cannot_be_rotated_into_a_dead_key(platform, client, tena
     _, old = issue_key(platform.db, ensure_tenant(platform.db, tenant), expires_at=utcnow() - timedelta(seconds=1))
     refused = client.post(f"/v1/keys/{old.id}/rotate", json={}, headers=admin)
     assert refused.status_code == 400 and "expired" in refused.json()["error"]["message"]
+
+
+def test_a_limited_key_sees_its_apps_rows_even_behind_many_of_another_app(platform, client, tenant) -> None:  # type: ignore[no-untyped-def]
+    from moesaic.access import ensure_tenant, record
+
+    tenant_id = ensure_tenant(platform.db, tenant)
+    mine = platform.store.create(tenant_id, "kb_assistant")
+    platform.store.update(tenant_id, mine.id, state="handed_off")
+    for _ in range(201):  # more than the inbox's page: the limit must apply after the app filter, not before
+        other = platform.store.create(tenant_id, "other_app")
+        platform.store.update(tenant_id, other.id, state="handed_off")
+    limited = bearer(create_api_key(platform.db, tenant, role="admin", apps=["kb_assistant"]))
+    assert [c["id"] for c in client.get("/v1/inbox", headers=limited).json()["data"]] == [mine.id]
+    record(platform.db, None, "mine", tenant_id=tenant_id, app="kb_assistant")
+    for _ in range(5):
+        record(platform.db, None, "theirs", tenant_id=tenant_id, app="other_app")
+    rows = client.get("/v1/audit", params={"limit": 3}, headers=limited).json()["data"]
+    assert [r["action"] for r in rows][:1] == ["mine"] and all(r["app"] in (None, "kb_assistant") for r in rows)

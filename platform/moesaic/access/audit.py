@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from moesaic.access.principal import Principal
 from moesaic.access.tables import AuditRecord
@@ -62,10 +62,13 @@ class AuditEntry:
 
 def entries(
     db: Database, tenant_id: str, *, app: str | None = None, action: str | None = None, principal_id: str | None = None,
-    limit: int = 100, before_id: int | None = None,
+    limit: int = 100, before_id: int | None = None, apps: tuple[str, ...] | None = None,
 ) -> list[AuditEntry]:
-    """Newest first, within one tenant; ``before_id`` pages backwards."""
+    """Newest first, within one tenant; ``before_id`` pages backwards; ``apps`` keeps rows of those apps and
+    rows of no app (None: every row)."""
     query = select(AuditRecord).where(AuditRecord.tenant_id == tenant_id)
+    if apps is not None:
+        query = query.where(or_(AuditRecord.app.is_(None), AuditRecord.app.in_(apps)))
     if app:
         query = query.where(AuditRecord.app == app)
     if action:

@@ -96,10 +96,14 @@ class ConversationStore:
         with self.db.session() as session:
             return ConversationInfo.of(self._row(session, tenant_id, conversation_id))
 
-    def conversations(self, tenant_id: str, *, app: str | None = None, states: tuple[str, ...] = (), limit: int = 100) -> list[ConversationInfo]:
+    def conversations(self, tenant_id: str, *, app: str | None = None, states: tuple[str, ...] = (), limit: int = 100,
+                      apps: tuple[str, ...] | None = None) -> list[ConversationInfo]:
+        """Newest first; ``apps`` keeps only those apps' conversations (None: every app)."""
         query = select(Conversation).where(Conversation.tenant_id == tenant_id)
         if app:
             query = query.where(Conversation.app == app)
+        if apps is not None:
+            query = query.where(Conversation.app.in_(apps))
         if states:
             query = query.where(Conversation.state.in_(states))
         query = query.order_by(Conversation.updated_at.desc()).limit(limit)

@@ -25,8 +25,9 @@ def list_inbox(
     platform: PlatformDep, principal: PrincipalDep, app: str | None = Query(default=None, max_length=100)
 ) -> InboxList:
     """Conversations waiting for or held by an operator (``handed_off``, ``claimed``), of the apps this key may use."""
-    conversations = platform.store.conversations(principal.tenant_id, app=app, states=INBOX_STATES, limit=200)
-    return InboxList(data=[InboxItem(**c.to_dict(), operator=c.metadata.get("operator")) for c in conversations if principal.may_use(c.app)])
+    conversations = platform.store.conversations(principal.tenant_id, app=app, states=INBOX_STATES, limit=200,
+                                                 apps=principal.apps)  # only apps the key may use, filtered in SQL
+    return InboxList(data=[InboxItem(**c.to_dict(), operator=c.metadata.get("operator")) for c in conversations])
 
 
 @router.post("/v1/conversations/{conversation_id}/handoff", responses=error_responses(409), openapi_extra=access(conversation="path:conversation_id"))
