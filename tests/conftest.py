@@ -64,6 +64,28 @@ def redis_url() -> Iterator[str]:
     client.close()
 
 
+def schema_database_url(request: pytest.FixtureRequest, tmp_path: Path, prefix: str) -> Iterator[str]:
+    """A database of one test's own: a SQLite file, or a fresh schema in the test PostgreSQL (dropped
+    afterwards), for tests whose background work (ingestion, the job reaper) must not see other tests' rows.
+    Use it from a fixture parametrised over ``DATABASES``."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'moesaic.db'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip("MOESAIC_TEST_DATABASE_URL is not set (CI sets it to the local PostgreSQL)")
+    from sqlalchemy import create_engine, text
+
+    schema = f"{prefix}_{secrets.token_hex(6)}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
 @pytest.fixture(params=DATABASES)
 def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database of its own: a SQLite file, or a new PostgreSQL database (dropped afterwards).
@@ -76,8 +98,6 @@ def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
         return
     if not POSTGRES_URL:
         pytest.skip("MOESAIC_TEST_DATABASE_URL is not set (CI sets it to the local PostgreSQL)")
-    import secrets
-
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 

@@ -6,42 +6,27 @@ from __future__ import annotations
 
 import os
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 
 from moesaic.config import Settings
 from moesaic.db import Database
 from moesaic.jobs import JobConfig, JobQueue
 from moesaic.jobs.tables import JobRecord
+from tests.conftest import DATABASES, schema_database_url
 from tests.jobs.jobs_app import APP, EFFECTS_DDL
 
 REPO = Path(__file__).resolve().parents[2]
 FAST = JobConfig(lease_seconds=2.0, reap_seconds=0.5, poll_seconds=0.05, backoff_seconds=0.2)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=DATABASES)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database of this test's own: a SQLite file, or a fresh schema in the test PostgreSQL (so
-    no other test's jobs are reaped or redelivered here)."""
-    pg_url = os.environ.get("MOESAIC_TEST_DATABASE_URL")
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'moesaic.db'}"
-        return
-    if not pg_url:
-        pytest.skip("MOESAIC_TEST_DATABASE_URL is not set (CI sets it to the local PostgreSQL)")
-    schema = f"jobs_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in pg_url else "?"
-    yield f"{pg_url}{separator}options=-csearch_path%3D{schema}"
-    with admin.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    """A database of this test's own (no other test's jobs are reaped or redelivered here)."""
+    yield from schema_database_url(request, tmp_path, "jobs")
 
 
 @pytest.fixture

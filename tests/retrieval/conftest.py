@@ -4,12 +4,10 @@ MOESAIC_TEST_DATABASE_URL is set), real Chroma in tmp_path and the real MiniLM m
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -19,8 +17,8 @@ from moesaic.db import Database  # noqa: E402
 from moesaic.retrieval import KnowledgeService  # noqa: E402
 from moesaic.retrieval.embeddings import SentenceTransformerEmbedder, default_embedder  # noqa: E402
 from moesaic.retrieval.ingest import IngestConfig  # noqa: E402
+from tests.conftest import DATABASES, schema_database_url  # noqa: E402
 
-PG_URL = os.environ.get("MOESAIC_TEST_DATABASE_URL")
 FAST_INGEST = IngestConfig(num_workers=2, max_attempts=3, lease_seconds=30, backoff_seconds=0.05, poll_seconds=0.05)
 
 
@@ -29,22 +27,9 @@ def embedder() -> SentenceTransformerEmbedder:
     return default_embedder()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=DATABASES)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'moesaic.db'}"
-        return
-    if not PG_URL:
-        pytest.skip("MOESAIC_TEST_DATABASE_URL is not set")
-    schema = f"rt_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in PG_URL else "?"
-    yield f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    yield from schema_database_url(request, tmp_path, "rt")
 
 
 @pytest.fixture
