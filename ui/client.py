@@ -212,6 +212,10 @@ class ApiClient:
         the decoded JSON body, or None when there is none. App pages use it for their endpoints."""
         return self._json(method, f"/v1/apps/{app}{path}", **kwargs)
 
+    def download_app(self, app: str, path: str, **kwargs: Any) -> bytes:
+        """The raw body of ``GET /v1/apps/<app><path>`` (a file to download: JSONL, a zip)."""
+        return self._request("GET", f"/v1/apps/{app}{path}", **kwargs).content
+
     def get_job(self, job_id: str) -> JSON:
         """One job of the key's tenant (``GET /v1/jobs/{id}``): state, progress, result or error."""
         return self._json("GET", f"/v1/jobs/{job_id}") or {}

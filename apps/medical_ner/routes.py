@@ -4,12 +4,13 @@
 ``viewer`` key may call it. ``POST /jobs`` takes a file of notes (txt, CSV or JSONL) and queues the job
 ``extract_file`` (progress at ``GET /v1/jobs/{id}``); ``GET /jobs/{job_id}/results?format=jsonl|brat``
 downloads its results. Bad input is a 4xx that names the field (``text``, ``texts[i]``, ``mode``,
-``labels``, ``file``, ``format``).
+``labels``, ``file``, ``format``). ``GET /model`` describes the shipped model (its card, for the console).
 """
 
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
@@ -18,6 +19,7 @@ from moesaic.access import access
 from moesaic.apps import AppContextDep, TenantIdDep
 from moesaic.errors import Conflict, NotFound, UpstreamError, UserError
 
+from apps.medical_ner.card import model_card
 from apps.medical_ner.entities import check_labels, check_mode
 from apps.medical_ner.exports import brat_zip, read_results
 from apps.medical_ner.jobs import EXTRACT_FILE, results_path, save_upload
@@ -48,7 +50,18 @@ def extract(body: ExtractIn, ctx: AppContextDep) -> ExtractOut:
     )
 
 
-@router.post("/jobs", status_code=202)
+@router.get("/model", openapi_extra=access(role="viewer"))
+def model(ctx: AppContextDep) -> dict[str, Any]:
+    """The offline model's card: version, base, method, training corpora, devel scores, labels per mode
+    (the model never finds ``test``), whether a chat model is configured for llm/hybrid, and the card text."""
+    from apps.medical_ner.tagger import DEFAULT_ARTEFACT
+
+    chat_model = ctx.model
+    llm_available = chat_model is not None and getattr(chat_model, "name", "") != "extractive"
+    return model_card(Path(ctx.services.get("artefact") or DEFAULT_ARTEFACT), llm_available)
+
+
+@router.post("/jobs", status_code=202, openapi_extra=access())
 async def create_job(
     ctx: AppContextDep,
     tenant_id: TenantIdDep,

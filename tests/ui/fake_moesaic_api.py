@@ -38,6 +38,13 @@ moesaic_chat_latency_seconds_count{app="customer_service"} 7.0
 moesaic_ingestion_queue_depth 2.0
 python_gc_objects_collected_total{generation="0"} 10.0
 """
+# medical_ner's GET /model, in its shape (its page is an installed app page, rendered here like every page)
+NER_MODEL = {"model_version": "minilm-l6-lora-r32-fake", "base_model": "MiniLM-L6-H384", "method": "lora",
+             "lora_rank": 32, "train_corpora": ["NCBI-disease", "BC5CDR"],
+             "devel": {"NCBI-disease": {"precision": 0.8, "recall": 0.9, "f1": 0.85, "num_gold": 787, "num_pred": 809}},
+             "training": {}, "size_bytes": 1, "model_labels": ["problem", "treatment"],
+             "llm_labels": ["problem", "treatment", "test"], "llm_available": False,
+             "card_markdown": "# Fake model card\n\n## Limits\n- none known"}
 
 
 def _now() -> str:
@@ -134,6 +141,10 @@ def create_fake_app(state: FakeState) -> FastAPI:
     @app.get("/v1/apps", dependencies=v1)
     def apps() -> dict[str, Any]:
         return {"data": state.apps}
+
+    @app.get("/v1/apps/medical_ner/model", dependencies=v1)
+    def medical_ner_model() -> dict[str, Any]:
+        return NER_MODEL
 
     @app.get("/v1/apps/{app_name}/conversations", dependencies=v1)
     def conversations(app_name: str) -> dict[str, Any]:

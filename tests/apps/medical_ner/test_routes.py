@@ -91,3 +91,20 @@ def test_bad_input_is_a_4xx_naming_the_field(client: TestClient, body: dict[str,
 def test_no_key_is_refused(client: TestClient) -> None:
     response = client.post(URL, json={"text": "fever"}, headers={"Authorization": ""})
     assert response.status_code == 401
+
+
+def test_the_model_card_route_describes_the_shipped_model_for_a_viewer_key(client: TestClient) -> None:
+    from apps.medical_ner.model import read_config
+    from apps.medical_ner.tagger import DEFAULT_ARTEFACT
+
+    response = client.get("/v1/apps/medical_ner/model")
+    assert response.status_code == 200, response.text
+    card = response.json()
+    assert card["model_version"] == client.post(URL, json={"text": "No fever."}).json()["model_version"]
+    assert card["devel"] == read_config(DEFAULT_ARTEFACT).extra["devel"]
+    assert card["train_corpora"] == ["NCBI-disease", "BC5CDR"] and card["method"] == "lora" and card["lora_rank"] == 32
+    assert card["model_labels"] == ["problem", "treatment"] and "test" in card["llm_labels"]
+    assert card["llm_available"] is True  # the scripted fake is a chat model
+    assert "## Limits" in card["card_markdown"]
+    unauthenticated = client.get("/v1/apps/medical_ner/model", headers={"Authorization": "Bearer msk-nope"})
+    assert unauthenticated.status_code == 401
