@@ -5,20 +5,27 @@ and queues ``medical_ner.extract_file`` with ``{"upload", "mode", "labels"}``. T
 JSON line per note to ``<home>/medical_ner/<tenant>/results/<job_id>.jsonl`` in batches, reporting
 progress after each. Delivery is at least once: a later delivery (a worker killed mid-file) keeps the
 complete lines already written, drops a torn last line, and continues from the next note, so the
-results hold every note exactly once. Bad input found only now (e.g. ``llm`` mode with no chat model)
+results hold every note exactly once. A delivery holds an exclusive lock on the results file while it
+runs (``flock``; the kernel drops it when a process dies), so a delivery that took over from a worker
+which lost its lease but still runs waits until that one stops (at its next progress report) instead of
+appending beside it. Bad input found only now (e.g. ``llm`` mode with no chat model)
 fails the job without retries.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from moesaic.errors import UserError
-from moesaic.jobs import FailJob, JobContext
+from moesaic.jobs import FailJob, JobContext, LeaseLost
 
 from apps.medical_ner.notes_file import Note
 from apps.medical_ner.service import get_extractor
@@ -63,6 +70,24 @@ def _complete_lines(path: Path) -> int:
     return data[:keep].count(b"\n")
 
 
+@contextmanager
+def exclusive(path: Path, job: JobContext, poll_s: float = 0.2) -> Iterator[None]:
+    """Hold ``<path>.lock`` exclusively for this delivery; give up (``LeaseLost``) if the job stops being ours."""
+    with open(path.with_suffix(".lock"), "a+b") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if job.is_cancelled:
+                    raise LeaseLost(job.job_id) from None
+                time.sleep(poll_s)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def extract_file_job(job: JobContext) -> None:
     """Payload ``{"upload", "mode", "labels"}``; result ``{"num_notes", "num_entities", "num_llm_dropped"}``."""
     ctx = job.app_context
@@ -74,6 +99,16 @@ def extract_file_job(job: JobContext) -> None:
     notes = [Note(**json.loads(line)) for line in source.read_text(encoding="utf-8").splitlines()]
     target = results_path(home, job.tenant_id, job.job_id)
     target.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive(target, job):
+        _extract_rest(job, notes, target)
+    summary = _summary(target)
+    with job.complete(summary):
+        pass  # the results file is the effect; the job row records that it is complete
+
+
+def _extract_rest(job: JobContext, notes: list[Note], target: Path) -> None:
+    """Append the results of the notes after the file's complete lines, a batch at a time."""
+    ctx = job.app_context
     done = _complete_lines(target)
     job.progress(done, len(notes))
     extractor = get_extractor(ctx.services, ctx.model)
@@ -88,15 +123,14 @@ def extract_file_job(job: JobContext) -> None:
             json.dumps({"id": n.id, "text": n.text, "entities": [e.as_dict() for e in x.entities], "num_llm_dropped": x.num_llm_dropped}) + "\n"
             for n, x in zip(batch, extractions)
         )
+        if job.is_cancelled:  # taken over or cancelled while this batch ran: the new delivery writes it
+            raise LeaseLost(job.job_id)
         with open(target, "a", encoding="utf-8") as handle:
             handle.write(lines)
             handle.flush()
             os.fsync(handle.fileno())
         done += len(batch)
-        job.progress(done, len(notes))
-    summary = _summary(target)
-    with job.complete(summary):
-        pass  # the results file is the effect; the job row records that it is complete
+        job.progress(done, len(notes))  # raises LeaseLost once the job is no longer ours: no more appends
 
 
 def _summary(path: Path) -> dict[str, Any]:

@@ -123,3 +123,52 @@ def test_a_redelivered_job_continues_after_the_complete_lines(serving: tuple[Any
     assert progress[0] == (2, 5) and progress[-1] == (5, 5)
     assert [e["text"] for e in records[3]["entities"]] == ["asthma"]
     assert finished == [{"num_notes": 5, "num_entities": 3, "num_llm_dropped": 0}]
+
+
+def test_a_delivery_waits_for_the_lock_of_one_still_running_and_gives_up_when_it_loses_the_job(
+        serving: tuple[Any, TestClient]) -> None:
+    """Two deliveries of one job never append side by side: the second waits on the results file's lock
+    (held here, as by a worker that lost its lease but still runs), writes nothing meanwhile, and stops
+    with LeaseLost when the job is no longer its own; once the lock is free a delivery finishes the file."""
+    import fcntl
+    import threading
+
+    from apps.medical_ner.jobs import exclusive
+    from moesaic.jobs import LeaseLost
+
+    platform, _ = serving
+    ctx = platform.app_context(APP.name)
+    notes = [Note(str(i), f"Note {i}: no asthma.") for i in range(3)]
+    save_upload(ctx.settings.home, "tenant1", "up2", notes)
+    target = results_path(ctx.settings.home, "tenant1", "job2")
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+    def delivery(owner: str) -> JobContext:
+        return JobContext(job_id="job2", tenant_id="tenant1", app="medical_ner", kind="extract_file",
+                          payload={"upload": "up2", "mode": "model", "labels": None}, attempt=2, lease_owner=owner,
+                          app_context=ctx, _progress=lambda _job, done, total: None,
+                          _complete=lambda _job, result: contextlib.nullcontext(None))
+
+    outcome: list[BaseException | None] = []
+    waiting = delivery("w2")
+    with open(target.with_suffix(".lock"), "a+b") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        thread = threading.Thread(target=lambda: outcome.append(_run(waiting)))
+        thread.start()
+        time.sleep(0.6)
+        assert thread.is_alive() and not target.exists()  # waiting, nothing written
+        waiting._lost.set()  # the heartbeat found the job taken over
+        thread.join(5)
+        assert isinstance(outcome[0], LeaseLost) and not target.exists()
+    extract_file_job(delivery("w3"))  # the lock is free again
+    assert [json.loads(line)["id"] for line in target.read_text(encoding="utf-8").splitlines()] == ["0", "1", "2"]
+    with exclusive(target, delivery("w4")):  # and released after the delivery
+        pass
+
+
+def _run(job: JobContext) -> BaseException | None:
+    try:
+        extract_file_job(job)
+    except BaseException as exc:  # noqa: BLE001 - the outcome is what the test checks
+        return exc
+    return None
