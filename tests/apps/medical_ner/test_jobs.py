@@ -172,3 +172,25 @@ def _run(job: JobContext) -> BaseException | None:
     except BaseException as exc:  # noqa: BLE001 - the outcome is what the test checks
         return exc
     return None
+
+
+def test_files_over_a_limit_are_a_400_naming_the_file_and_the_limit(serving: tuple[Any, TestClient],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bytes, notes and characters per note: each limit named (the limits are lowered here, the code path is the same)."""
+    import apps.medical_ner.notes_file as notes_file
+    import apps.medical_ner.routes as routes
+
+    _, client = serving
+    monkeypatch.setattr(notes_file, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(routes, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(notes_file, "MAX_NOTES", 5)
+    for body, words in [("x" * 2000, "the limit is 1000"), ("fever\n" * 6, "6 notes; the limit is 5")]:
+        response = client.post("/v1/apps/medical_ner/jobs", files={"file": ("notes.txt", body.encode())})
+        error = response.json()["error"]
+        assert response.status_code == 400 and error["param"] == "file" and words in error["message"], error
+    monkeypatch.setattr(notes_file, "MAX_TEXT_CHARS", 10)
+    response = client.post("/v1/apps/medical_ner/jobs", files={"file": ("notes.txt", b"fever\nchest pain and cough\n")})
+    error = response.json()["error"]
+    assert response.status_code == 400 and error["param"] == "file"
+    assert "note '2' is empty or over 10 characters" in error["message"]
+    assert client.get("/v1/jobs").json()["data"] == []  # nothing queued

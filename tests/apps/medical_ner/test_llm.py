@@ -92,3 +92,35 @@ def test_llm_mode_without_a_chat_model_names_the_mode_field() -> None:
     with pytest.raises(UserError) as caught:
         Extractor(None, None).extract(NOTE, mode="llm")
     assert caught.value.field == "mode"
+
+
+def test_llm_alignment_on_a_twenty_thousand_character_unicode_crlf_note() -> None:
+    """The note goes in chunks; each chunk's entities (some in another case, spacing or accent) are aligned
+    inside that chunk and shifted back, so every span is an exact slice of the whole note."""
+    from moesaic.llm import ModelReply, ModelRequest
+    from tests.apps.medical_ner.test_offsets import long_adversarial_note
+
+    text = long_adversarial_note()
+
+    def answer(request: ModelRequest) -> ModelReply:
+        chunk = request.messages[1].content
+        each = [{"text": "TYPE 2  DIABETES", "label": "problem"},  # case and spacing
+                {"text": "metformin 500 mg", "label": "treatment"},  # a narrow no-break space in the note
+                {"text": "Ｆｕｌｌｗｉｄｔｈ", "label": "test"},
+                {"text": "hypertension", "label": "problem", "assertion": "possible"}]
+        once = [{"text": "Ménière's disease", "label": "problem"},  # a straight apostrophe: fuzzy
+                {"text": "no such thing", "label": "problem"}]  # dropped
+        return ModelReply(content=json.dumps({"entities": each * chunk.count("Ménière") + once}))
+
+    model = FakeChatModel([answer] * 10)
+    result = Extractor(None, model).extract(text, mode="llm")
+    chunks = len(model.requests)
+    assert chunks > 2, "a 20k-character note is sent in chunks"
+    assert all(text[e.start : e.end] == e.text for e in result.entities)
+    copies = text.count("Ménière")
+    texts = [e.text for e in result.entities]
+    assert texts.count("type 2 diabetes") == copies and texts.count("metformin 500\u202fmg") == copies
+    assert texts.count("Ｆｕｌｌｗｉｄｔｈ") == copies and texts.count("Ménière’s disease") == chunks
+    assert result.num_llm_dropped == chunks
+    assert {e.assertion for e in result.entities if e.text.endswith("hypertension")} == {"possible"}
+    assert max(e.end for e in result.entities) > 19_000

@@ -64,3 +64,17 @@ def test_many_texts_in_one_batch_keep_their_own_offsets(extractor: Extractor) ->
         _assert_exact(text, result.entities)
     assert [e.text for e in results[1].entities] == ["asthma"]
     assert results[1].entities[0].assertion == "absent"
+
+
+def long_adversarial_note(size: int = 20_000) -> str:
+    """``ADVERSARIAL`` (Unicode, CRLF, tabs, NUL, emoji, fullwidth) repeated to ``size`` characters."""
+    return ((ADVERSARIAL + "\r\n") * (size // (len(ADVERSARIAL) + 2) + 1))[:size]
+
+
+def test_twenty_thousand_character_adversarial_note(extractor: Extractor) -> None:
+    text = long_adversarial_note()
+    result = extractor.extract(text)
+    _assert_exact(text, result.entities)
+    copies = text.count("metformin")
+    assert copies > 50 and sum(e.text == "metformin" for e in result.entities) >= copies - 1  # the last may be cut
+    assert max(e.end for e in result.entities) > 19_500, "entities must be found up to the end of the note"

@@ -108,3 +108,15 @@ def test_the_model_card_route_describes_the_shipped_model_for_a_viewer_key(clien
     assert "## Limits" in card["card_markdown"]
     unauthenticated = client.get("/v1/apps/medical_ner/model", headers={"Authorization": "Bearer msk-nope"})
     assert unauthenticated.status_code == 401
+
+
+def test_over_the_size_limit_names_the_limit_and_the_field(client: TestClient) -> None:
+    from apps.medical_ner.entities import MAX_TEXT_CHARS
+
+    response = client.post(URL, json={"text": "fever " * (MAX_TEXT_CHARS // 6 + 1)})
+    error = response.json()["error"]
+    assert response.status_code == 400 and error["param"] == "text"
+    assert f"the limit is {MAX_TEXT_CHARS}" in error["message"] and "job" in error["message"]
+    response = client.post(URL, json={"texts": ["fever"] * 65})
+    assert response.status_code == 422 and response.json()["error"]["param"] == "texts"
+    assert "64" in response.json()["error"]["message"]
