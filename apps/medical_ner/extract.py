@@ -45,17 +45,24 @@ def sentences_of(text: str) -> list[Sentence]:
 
 def with_assertions(text: str, spans: Sequence[SpanTuple], sentences: list[Sentence]) -> list[Entity]:
     """Entities from (start, end, label, score, source, assertion or None) spans; a missing assertion is
-    decided by the rules within the entity's sentence."""
-    entities = []
-    for start, end, label, score, source, assertion in spans:
-        if assertion is None:
-            sentence = next((s for s in sentences if s.start <= start < s.end), None)
-            if sentence is None:
-                assertion = "present"
-            else:
-                assertion = assert_entities(sentence.text, [(start - sentence.start, min(end, sentence.end) - sentence.start)])[0]
-        entities.append(Entity(start, end, text[start:end], label, assertion, score, source))
-    return entities
+    decided by the rules within the entity's sentence (each sentence's triggers are found once)."""
+    decided: dict[int, str] = {}
+    per_sentence: dict[int, list[int]] = {}
+    for index, (start, _end, _label, _score, _source, assertion) in enumerate(spans):
+        if assertion is not None:
+            decided[index] = assertion
+            continue
+        where = next((i for i, s in enumerate(sentences) if s.start <= start < s.end), None)
+        if where is None:
+            decided[index] = "present"
+        else:
+            per_sentence.setdefault(where, []).append(index)
+    for where, indexes in per_sentence.items():
+        sentence = sentences[where]
+        local = [(spans[i][0] - sentence.start, min(spans[i][1], sentence.end) - sentence.start) for i in indexes]
+        decided.update(zip(indexes, assert_entities(sentence.text, local)))
+    return [Entity(start, end, text[start:end], label, decided[index], score, source)
+            for index, (start, end, label, score, source, _assertion) in enumerate(spans)]
 
 
 class Extractor:
