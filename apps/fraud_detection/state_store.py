@@ -1,0 +1,98 @@
+"""The stored feature state: per customer and per terminal, the recent history online features read.
+
+Each ``FeatureStateRow`` holds one ``features.online.EntityHistory`` as JSON (times, transaction ids,
+amounts in cents, labels), pruned to the horizon any window reaches (30 days + the label delay). Scoring
+and ingestion load the rows of the entities they touch (locked on PostgreSQL), work on a
+``FeatureState`` built from them, and write back what changed, in the caller's transaction.
+
+A label (investigator or import) is written into both entities' histories, so the terminal's known
+fraud rate counts it once it is visible (``delay`` after its transaction), never earlier.
+
+Not here: the feature formulas (``features``), the transaction rows (``ingest``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from apps.fraud_detection.features.definition import FeatureConfig
+from apps.fraud_detection.features.online import EntityHistory, FeatureState
+from apps.fraud_detection.tables import FeatureStateRow
+
+KINDS = ("customer", "terminal")
+CHUNK = 500
+
+
+def history_to_json(history: EntityHistory) -> dict[str, Any]:
+    return {"t": [k[0] for k in history.keys], "id": [k[1] for k in history.keys], "cents": list(history.cents),
+            "label": list(history.labels), "pruned_last_t": history.pruned_last_t}
+
+
+def history_from_json(data: dict[str, Any]) -> EntityHistory:
+    return EntityHistory(keys=list(zip(data["t"], data["id"])), cents=list(data["cents"]), labels=list(data["label"]),
+                         pruned_last_t=int(data["pruned_last_t"]))
+
+
+class StoredState:
+    """A ``FeatureState`` over the stored rows of some entities; ``save`` writes back the touched ones."""
+
+    def __init__(self, session: Session, tenant_id: str, config: FeatureConfig) -> None:
+        self.session, self.tenant_id = session, tenant_id
+        self.state = FeatureState(config)
+        self.rows: dict[tuple[str, int], FeatureStateRow] = {}
+        self.touched: set[tuple[str, int]] = set()
+
+    def _table(self, kind: str) -> dict[int, EntityHistory]:
+        return self.state.customers if kind == "customer" else self.state.terminals
+
+    def load(self, customers: Iterable[int], terminals: Iterable[int], *, lock: bool = True) -> "StoredState":
+        wanted = [("customer", int(c)) for c in set(customers)] + [("terminal", int(t)) for t in set(terminals)]
+        wanted = [w for w in wanted if w not in self.rows]
+        for start in range(0, len(wanted), CHUNK):
+            part = wanted[start:start + CHUNK]
+            query = select(FeatureStateRow).where(FeatureStateRow.tenant_id == self.tenant_id,
+                                                  tuple_(FeatureStateRow.kind, FeatureStateRow.entity_id).in_(part))
+            if lock and self.session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update()
+            for row in self.session.scalars(query):
+                self.rows[(row.kind, int(row.entity_id))] = row
+                self._table(row.kind)[int(row.entity_id)] = history_from_json(row.history)
+        return self
+
+    def features(self, transaction_id: int, when: datetime, customer: int, terminal: int,
+                 amount: float) -> dict[str, float]:
+        return self.state.features(transaction_id, when, customer, terminal, amount)  # type: ignore[arg-type]
+
+    def add(self, transaction_id: int, when: Any, customer: int, terminal: int, amount: float, label: int = -1) -> None:
+        self.state.add(transaction_id, when, customer, terminal, amount, label)
+        self.touched.update({("customer", customer), ("terminal", terminal)})
+
+    def set_label(self, transaction_id: int, t: int, customer: int, terminal: int, label: int) -> None:
+        """Record a label in both histories (when the transaction is still within their horizon)."""
+        for kind, entity in (("customer", customer), ("terminal", terminal)):
+            history = self._table(kind).get(entity)
+            if history is None:
+                continue
+            for i, key in enumerate(history.keys):
+                if key == (t, transaction_id):
+                    history.labels[i] = label
+                    self.touched.add((kind, entity))
+
+    def save(self) -> None:
+        for kind, entity in sorted(self.touched):
+            data = history_to_json(self._table(kind)[entity])
+            row = self.rows.get((kind, entity))
+            if row is None:
+                row = FeatureStateRow(tenant_id=self.tenant_id, kind=kind, entity_id=entity, history=data)
+                self.session.add(row)
+                self.rows[(kind, entity)] = row
+            else:
+                row.history = data
+                row.updated_at = datetime.now().astimezone()
+        self.session.flush()
+        self.touched.clear()
