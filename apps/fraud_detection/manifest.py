@@ -15,8 +15,7 @@ from apps.fraud_detection.jobs import IMPORT, RETRAIN, SCORE_BATCH, import_trans
 from apps.fraud_detection.routes import router
 from apps.fraud_detection.scoring import ARTEFACT, MODEL_NAME, ModelCache
 from apps.fraud_detection.tables import TABLES
-from moesaic.apps import AppContext, AppManifest, Evaluation
-from moesaic.models import ShippedModel
+from moesaic.apps import AppContext, AppManifest, Evaluation, ShippedModel
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SHIPPED = ShippedModel(name=MODEL_NAME, version=json.loads((ARTEFACT / "model.json").read_text(encoding="utf-8"))["version"],
