@@ -28,13 +28,14 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from apps.fraud_detection import cases as case_ops
 from apps.fraud_detection.ingest import MAX_API_ROWS, store_frame, validate_records
 from apps.fraud_detection.jobs import IMPORT, RETRAIN, SCORE_BATCH, app_dir, save_upload, scores_path
 from apps.fraud_detection.monitoring import SCORE_BUCKETS, drift, metrics_of
-from apps.fraud_detection.schema import RowError, row_errors
+from apps.fraud_detection.schema import RowError, Transaction, field_of
 from apps.fraud_detection.schemas import (
     AlertRunIn, AlertRunOut, AlertSettingsIn, AlertSettingsOut, AssignIn, CaseDetail, CaseList, CaseOut, DayAlerts,
     EventOut, HistoryPoint, JobAccepted, LabelIn, Monitoring, NoteIn, NoteOut, ReasonOut,
@@ -165,17 +166,12 @@ def score(body: TransactionFields, request: Request, ctx: AppContextDep, tenant_
     """Score one transaction: store it (when new), update the feature state, score with the tenant's
     active model, store the score; a threshold alert opens a case."""
     started = time.perf_counter()
-    record_in = body.record()
-    missing = [c for c in ("TRANSACTION_ID", "TX_DATETIME", "CUSTOMER_ID", "TERMINAL_ID", "TX_AMOUNT")
-               if record_in.get(c) is None]
-    if missing:
-        raise InvalidTransaction(f"field {missing[0]} is required", field=missing[0])
-    problems = row_errors(0, record_in, datetime.now())
-    if problems:
-        raise InvalidTransaction("; ".join(f"{p.field}: {p.message}" for p in problems), field=problems[0].field)
-    from apps.fraud_detection.schema import Transaction
-
-    tx = Transaction.model_validate(record_in).model_dump()
+    record_in = {k: v for k, v in body.record().items() if v is not None}
+    try:
+        tx = Transaction.model_validate({**record_in, "now": datetime.now()}).model_dump()
+    except ValidationError as exc:
+        problems = [RowError(0, field_of(e), e["msg"].removeprefix("Value error, ")) for e in exc.errors()]
+        raise InvalidTransaction("; ".join(f"{p.field}: {p.message}" for p in problems), field=problems[0].field) from None
     model = ctx.services["model_cache"].current(tenant_id)
     with ctx.db.session() as session:
         result = score_transaction(session, tenant_id, tx, model)

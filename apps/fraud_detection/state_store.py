@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from apps.fraud_detection.features.definition import FeatureConfig
@@ -51,17 +51,19 @@ class StoredState:
         return self.state.customers if kind == "customer" else self.state.terminals
 
     def load(self, customers: Iterable[int], terminals: Iterable[int], *, lock: bool = True) -> "StoredState":
-        wanted = [("customer", int(c)) for c in set(customers)] + [("terminal", int(t)) for t in set(terminals)]
-        wanted = [w for w in wanted if w not in self.rows]
-        for start in range(0, len(wanted), CHUNK):
-            part = wanted[start:start + CHUNK]
-            query = select(FeatureStateRow).where(FeatureStateRow.tenant_id == self.tenant_id,
-                                                  tuple_(FeatureStateRow.kind, FeatureStateRow.entity_id).in_(part))
-            if lock and self.session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update()
-            for row in self.session.scalars(query):
-                self.rows[(row.kind, int(row.entity_id))] = row
-                self._table(row.kind)[int(row.entity_id)] = history_from_json(row.history)
+        """Read (and on PostgreSQL lock) the rows of these entities; entities without a row start empty."""
+        for kind, entities in (("customer", customers), ("terminal", terminals)):
+            wanted = sorted({int(e) for e in entities} - {e for k, e in self.rows if k == kind})
+            for start in range(0, len(wanted), CHUNK):
+                part = wanted[start:start + CHUNK]
+                # one kind per query: "kind = ? AND entity_id IN (...)" walks the unique index
+                query = select(FeatureStateRow).where(FeatureStateRow.tenant_id == self.tenant_id,
+                                                      FeatureStateRow.kind == kind, FeatureStateRow.entity_id.in_(part))
+                if lock and self.session.get_bind().dialect.name == "postgresql":
+                    query = query.with_for_update()
+                for row in self.session.scalars(query):
+                    self.rows[(row.kind, int(row.entity_id))] = row
+                    self._table(row.kind)[int(row.entity_id)] = history_from_json(row.history)
         return self
 
     def features(self, transaction_id: int, when: datetime, customer: int, terminal: int,
