@@ -29,6 +29,7 @@ from apps.fraud_detection.features.definition import FeatureConfig
 from apps.fraud_detection.ingest import store_frame
 from apps.fraud_detection.monitoring import metrics_of
 from apps.fraud_detection.reasons import explain_row
+from apps.fraud_detection.state_store import state_guard
 from apps.fraud_detection.tables import FraudTransaction
 from moesaic.jobs import FailJob, JobContext
 
@@ -72,7 +73,7 @@ def import_transactions_job(job: JobContext) -> None:
     frame = _upload(job)
     job.progress(0, len(frame))
     result: dict[str, Any] = {}  # filled before the commit that records it
-    with job.complete(result) as session:
+    with state_guard(job.app_context.db), job.complete(result) as session:
         result.update(store_frame(session, job.tenant_id, frame, source="import").as_dict())
 
 

@@ -42,6 +42,7 @@ from apps.fraud_detection.schemas import (
     RetrainIn, ScoreOut, SqlSource, StatusIn, TransactionFields, TransactionsIn, TransactionsStored,
 )
 from apps.fraud_detection.scoring import APP, score_transaction
+from apps.fraud_detection.state_store import with_state
 from apps.fraud_detection.tables import FraudCase, FraudScore
 from connectors.transactions import DEFAULT_MAX_BYTES, read_transactions_file, read_transactions_sql
 from moesaic.access import access, record
@@ -99,8 +100,7 @@ def post_transactions(body: TransactionsIn, ctx: AppContextDep, tenant_id: Tenan
     frame, errors = validate_records(records)
     if errors:
         return _problems(errors)
-    with ctx.db.session() as session:
-        result = store_frame(session, tenant_id, frame, source="api")
+    result = with_state(ctx.db, lambda session: store_frame(session, tenant_id, frame, source="api"))
     return JSONResponse(result.as_dict(), status_code=201)
 
 
@@ -173,12 +173,16 @@ def score(body: TransactionFields, request: Request, ctx: AppContextDep, tenant_
         problems = [RowError(0, field_of(e), e["msg"].removeprefix("Value error, ")) for e in exc.errors()]
         raise InvalidTransaction("; ".join(f"{p.field}: {p.message}" for p in problems), field=problems[0].field) from None
     model = ctx.services["model_cache"].current(tenant_id)
-    with ctx.db.session() as session:
+
+    def work(session: Any) -> tuple[Any, Any]:
         result = score_transaction(session, tenant_id, tx, model)
         case = case_ops.maybe_open_on_score(session, tenant_id, result.score_id, ctx.model)
-        case_id = case.id if case is not None else None
-        if case is not None:
-            metrics_of(ctx).alerts.labels(case.alert_rule.split(":")[0]).inc()
+        return result, (case.id, case.alert_rule) if case is not None else None
+
+    result, opened = with_state(ctx.db, work)
+    case_id = opened[0] if opened else None
+    if opened:
+        metrics_of(ctx).alerts.labels(opened[1].split(":")[0]).inc()
     metrics = metrics_of(ctx)
     metrics.scores.labels("api").observe(result.score)
     metrics.latency.observe(time.perf_counter() - started)
@@ -330,9 +334,8 @@ def label_case(case_id: str, body: LabelIn, request: Request, ctx: AppContextDep
     model = ctx.services["model_cache"].current(tenant_id)
     from apps.fraud_detection.features.definition import FeatureConfig
 
-    with ctx.db.session() as session:
-        out = _case_out(case_ops.label_case(session, tenant_id, case_id, body.label, _actor(request),
-                                            FeatureConfig(label_delay_days=model.label_delay_days)))
+    out = with_state(ctx.db, lambda session: _case_out(case_ops.label_case(
+        session, tenant_id, case_id, body.label, _actor(request), FeatureConfig(label_delay_days=model.label_delay_days))))
     _audit(ctx, request, "case_label", case_id, label=body.label, transaction_id=out.transaction_id)
     metrics = metrics_of(ctx)
     metrics.labels.labels(body.label).inc()

@@ -13,11 +13,14 @@ Not here: the feature formulas (``features``), the transaction rows (``ingest``)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from apps.fraud_detection.features.definition import FeatureConfig
@@ -26,6 +29,32 @@ from apps.fraud_detection.tables import FeatureStateRow
 
 KINDS = ("customer", "terminal")
 CHUNK = 500
+ATTEMPTS = 3
+T = TypeVar("T")
+_SQLITE_STATE = threading.RLock()
+
+
+@contextmanager
+def state_guard(db: Any) -> Iterator[None]:
+    """Around work that reads and rewrites feature state. On SQLite, one at a time in this process: the
+    driver reads outside a transaction, so two concurrent read-modify-writes of one entity could lose one
+    (run one API process over SQLite). On PostgreSQL the rows are locked by ``StoredState.load``.
+    Enter it before the session, so that the commit happens while it is held."""
+    with _SQLITE_STATE if db.dialect == "sqlite" else nullcontext():
+        yield
+
+
+def with_state(db: Any, work: Callable[[Session], T]) -> T:
+    """Run ``work`` in a transaction of its own under ``state_guard``; retried when a concurrent writer
+    inserted the same new entity's state row (or the same transaction) first."""
+    for attempt in range(ATTEMPTS):
+        try:
+            with state_guard(db), db.session() as session:
+                return work(session)
+        except IntegrityError:
+            if attempt == ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def history_to_json(history: EntityHistory) -> dict[str, Any]:

@@ -116,3 +116,21 @@ def test_batch_scoring_job_equals_online_scoring(client: TestClient, small_histo
     first_reasons = [online[i]["reasons"][0]["text"] if online[i]["reasons"] else np.nan for i in batch["TRANSACTION_ID"]]
     assert batch["reason"].tolist() == first_reasons
     assert client.get(f"{BASE}/score:batch/{accepted.json()['job_id']}x/results").status_code == 404
+
+
+def test_concurrent_scores_of_one_card_lose_no_transaction_from_the_state(client: TestClient, fraud_platform: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from apps.fraud_detection.tables import FeatureStateRow
+
+    def score(i: int) -> int:
+        body = {"TRANSACTION_ID": 500 + i, "TX_DATETIME": f"2018-05-01T10:{i:02d}:00", "CUSTOMER_ID": 42,
+                "TERMINAL_ID": 7 + i % 2, "TX_AMOUNT": 10.0 + i}
+        return client.post(f"{BASE}/score", json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        assert list(pool.map(score, range(24))) == [200] * 24
+    with fraud_platform.db.session() as session:
+        states = {(s.kind, s.entity_id): s.history["id"] for s in session.scalars(select(FeatureStateRow))}
+    assert sorted(states[("customer", 42)]) == [500 + i for i in range(24)]
+    assert sorted(states[("terminal", 7)] + states[("terminal", 8)]) == [500 + i for i in range(24)]
