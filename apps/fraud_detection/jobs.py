@@ -78,10 +78,11 @@ def import_transactions_job(job: JobContext) -> None:
 
 
 def stored_history(session: Any, tenant_id: str, start: Any = None, end: Any = None) -> pd.DataFrame:
-    """The tenant's stored transactions (between ``start`` and ``end`` when given) as a validated-style frame."""
+    """The tenant's stored transactions (between ``start`` and ``end`` when given) as a validated-style frame,
+    plus ``LABEL_SOURCE`` (import, api, investigator; empty when unlabelled)."""
     query = select(FraudTransaction.transaction_id, FraudTransaction.tx_datetime, FraudTransaction.customer_id,
-                   FraudTransaction.terminal_id, FraudTransaction.amount_cents, FraudTransaction.label
-                   ).where(FraudTransaction.tenant_id == tenant_id)
+                   FraudTransaction.terminal_id, FraudTransaction.amount_cents, FraudTransaction.label,
+                   FraudTransaction.label_source).where(FraudTransaction.tenant_id == tenant_id)
     if start is not None:
         query = query.where(FraudTransaction.tx_datetime >= start)
     if end is not None:
@@ -94,6 +95,7 @@ def stored_history(session: Any, tenant_id: str, start: Any = None, end: Any = N
         "TERMINAL_ID": np.array([r[3] for r in rows], dtype="int64"),
         "TX_AMOUNT": np.array([r[4] for r in rows], dtype="float64") / 100.0,
         "TX_FRAUD": np.array([r[5] for r in rows], dtype="int8"),
+        "LABEL_SOURCE": np.array([r[6] for r in rows], dtype=object),
     })
 
 
@@ -105,6 +107,7 @@ def score_frame(ctx: Any, tenant_id: str, frame: pd.DataFrame) -> pd.DataFrame:
     with ctx.db.session() as session:
         history = stored_history(session, tenant_id, start.to_pydatetime(), frame["TX_DATETIME"].max().to_pydatetime())
     history = history[~history["TRANSACTION_ID"].isin(frame["TRANSACTION_ID"])]
+    history = history.drop(columns=["LABEL_SOURCE"])
     marked = pd.concat([history.assign(_scored=False), frame[history.columns].assign(_scored=True)], ignore_index=True)
     marked = sort_history(marked.drop_duplicates("TRANSACTION_ID", keep="last"))
     features = compute_features(marked, config)[marked["_scored"].to_numpy()]

@@ -79,7 +79,8 @@ def retrain(ctx: Any, tenant_id: str, payload: dict[str, Any], *, by: str) -> di
     metrics = {"window_start": str(window_start.date()), "window_days": window_days,
                "window_rows": int(window_rows.sum()), "window_frauds": int(window_labels.sum()),
                "ap_candidate": round(ap_candidate, 4), "ap_current": round(ap_current, 4),
-               "current_version": current.version, "num_fit_rows": int(fit_rows.sum())}
+               "current_version": current.version, "num_fit_rows": int(fit_rows.sum()),
+               "investigator_labels": int((history["LABEL_SOURCE"].to_numpy() == "investigator")[fit_rows | window_rows].sum())}
     versions = {v.version for v in ctx.models.versions(tenant_id, APP, MODEL_NAME)}
     if candidate.version not in versions:
         ctx.models.register(tenant_id, APP, MODEL_NAME, candidate.version, str(folder), metrics=metrics,

@@ -42,12 +42,18 @@ def test_retrain_promotes_only_a_better_model_and_can_be_rolled_back(
     assert client.post(f"{BASE}/transactions", json={"transactions": as_records(history)}).status_code == 201
     tenant = ensure_tenant(fraud_platform.db, "alice")
     poor = _promote_a_poor_model(fraud_platform, tenant, history, tmp_path / "poor")
+    admin.put(f"{BASE}/alerts/settings", json={"mode": "threshold", "threshold": 0.01})
+    unusual = {"TRANSACTION_ID": 10**6, "TX_DATETIME": "2018-05-08T12:00:00", "CUSTOMER_ID": 1, "TERMINAL_ID": 1,
+               "TX_AMOUNT": 5_000.0}  # day 38 of the history: inside the latest labelled window
+    case_id = client.post(f"{BASE}/score", json=unusual).json()["case_id"]
+    assert client.post(f"{BASE}/cases/{case_id}/label", json={"label": "fraud"}).status_code == 200
     assert client.post(f"{BASE}/models:retrain", json=SMALL).status_code == 403  # admins only
     job = wait_for_job(admin, admin.post(f"{BASE}/models:retrain", json=SMALL).json()["job_id"])
     assert job["state"] == "succeeded", job
     result = job["result"]
     assert result["promoted"] is True and result["current_version"] == poor
     assert result["ap_candidate"] > result["ap_current"] and result["window_frauds"] > 0
+    assert result["investigator_labels"] == 1  # the case's label is a training/evaluation label
     models = client.get(f"{BASE}/models").json()["data"][0]
     assert models["active"] == result["version"]
     tx = {"TRANSACTION_ID": 10**7, "TX_DATETIME": "2018-05-11T10:00:00", "CUSTOMER_ID": 3, "TERMINAL_ID": 5, "TX_AMOUNT": 40}
