@@ -26,7 +26,7 @@ import re
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from apps.fraud_detection.features.batch import to_seconds
@@ -144,15 +144,19 @@ def open_case(session: Session, tenant_id: str, score: FraudScore, rule: str, ch
     return case
 
 
-def maybe_open_on_score(session: Session, tenant_id: str, score_id: str, chat_model: Any) -> FraudCase | None:
-    """Threshold mode: open a case when the score reaches the threshold (budget mode: nothing now)."""
-    settings = get_settings(session, tenant_id)
-    if settings.mode != "threshold":
+_SELECT_RULE = select(AlertSettings.__table__.c.mode, AlertSettings.__table__.c.threshold).where(
+    AlertSettings.__table__.c.tenant_id == bindparam("tenant"))
+
+
+def maybe_open_on_score(session: Session, tenant_id: str, score_id: str, score_value: float,
+                        chat_model: Any) -> FraudCase | None:
+    """Threshold mode: open a case when the score reaches the threshold (budget mode, the default: nothing now)."""
+    rule = session.execute(_SELECT_RULE, {"tenant": tenant_id}).first()
+    if rule is None or rule.mode != "threshold" or score_value < rule.threshold:
         return None
     score = session.get(FraudScore, score_id)
-    if score is None or score.score < settings.threshold:
-        return None
-    return open_case(session, tenant_id, score, f"threshold:{settings.threshold:g}", chat_model)
+    assert score is not None, f"score {score_id} is not stored"
+    return open_case(session, tenant_id, score, f"threshold:{rule.threshold:g}", chat_model)
 
 
 def run_budget(session: Session, tenant_id: str, day: str, chat_model: Any, k: int | None = None) -> list[FraudCase]:

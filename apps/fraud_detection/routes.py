@@ -176,7 +176,7 @@ def score(body: TransactionFields, request: Request, ctx: AppContextDep, tenant_
 
     def work(session: Any) -> tuple[Any, Any]:
         result = score_transaction(session, tenant_id, tx, model)
-        case = case_ops.maybe_open_on_score(session, tenant_id, result.score_id, ctx.model)
+        case = case_ops.maybe_open_on_score(session, tenant_id, result.score_id, result.score, ctx.model)
         return result, (case.id, case.alert_rule) if case is not None else None
 
     result, opened = with_state(ctx.db, work)

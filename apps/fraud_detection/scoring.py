@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import xgboost as xgb
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from apps.fraud_detection.features.definition import FeatureConfig
@@ -32,6 +32,7 @@ from apps.fraud_detection.model import FraudModel
 from apps.fraud_detection.reasons import Reason, explain_row
 from apps.fraud_detection.state_store import StoredState
 from apps.fraud_detection.tables import FraudScore, FraudTransaction
+from moesaic.db import new_id
 from moesaic.errors import Conflict
 
 APP = "fraud_detection"
@@ -105,7 +106,14 @@ class ScoreResult:
     tx_datetime: datetime
 
 
-def _same(row: FraudTransaction, tx: dict[str, Any]) -> bool:
+_TX = FraudTransaction.__table__
+_SELECT_TX = select(_TX.c.tx_datetime, _TX.c.customer_id, _TX.c.terminal_id, _TX.c.amount_cents).where(
+    _TX.c.tenant_id == bindparam("tenant"), _TX.c.transaction_id == bindparam("tx"))
+_INSERT_TX = insert(_TX)
+_INSERT_SCORE = insert(FraudScore.__table__)
+
+
+def _same(row: Any, tx: dict[str, Any]) -> bool:
     return (row.tx_datetime == tx["TX_DATETIME"] and int(row.customer_id) == tx["CUSTOMER_ID"]
             and int(row.terminal_id) == tx["TERMINAL_ID"] and int(row.amount_cents) == round(tx["TX_AMOUNT"] * 100))
 
@@ -115,8 +123,7 @@ def score_transaction(session: Session, tenant_id: str, tx: dict[str, Any], mode
     """Score one validated transaction (keys as ``schema.Transaction``; TX_DATETIME naive UTC)."""
     transaction_id, customer, terminal = int(tx["TRANSACTION_ID"]), int(tx["CUSTOMER_ID"]), int(tx["TERMINAL_ID"])
     when, amount = tx["TX_DATETIME"], float(tx["TX_AMOUNT"])
-    existing = session.scalars(select(FraudTransaction).where(FraudTransaction.tenant_id == tenant_id,
-                                                              FraudTransaction.transaction_id == transaction_id)).first()
+    existing = session.execute(_SELECT_TX, {"tenant": tenant_id, "tx": transaction_id}).first()
     if existing is not None and not _same(existing, tx):
         raise Conflict(f"TRANSACTION_ID {transaction_id} is already stored with other values", field="TRANSACTION_ID")
     state = StoredState(session, tenant_id, FeatureConfig(label_delay_days=model.label_delay_days))
@@ -125,19 +132,20 @@ def score_transaction(session: Session, tenant_id: str, tx: dict[str, Any], mode
     values = np.array([features[name] for name in model.features], dtype="float64")
     probability, contributions = model.score_row(values)
     reasons = explain_row(features, model.features, contributions)
+    now = datetime.now().astimezone()
     if existing is None:
         label = tx.get("TX_FRAUD")
         label = -1 if label is None else int(label)
-        session.add(FraudTransaction(tenant_id=tenant_id, transaction_id=transaction_id, tx_datetime=when,
-                                     customer_id=customer, terminal_id=terminal, amount_cents=round(amount * 100),
-                                     label=label, label_source=source if label >= 0 else ""))
+        session.execute(_INSERT_TX, {"tenant_id": tenant_id, "transaction_id": transaction_id, "tx_datetime": when,
+                                     "customer_id": customer, "terminal_id": terminal, "amount_cents": round(amount * 100),
+                                     "label": label, "label_source": source if label >= 0 else "", "created_at": now})
         state.add(transaction_id, when, customer, terminal, amount, label)
         state.save()
-    clean = {k: (None if np.isnan(v) else v) for k, v in features.items()}
-    score = FraudScore(tenant_id=tenant_id, transaction_id=transaction_id, customer_id=customer, terminal_id=terminal,
-                       tx_datetime=when, day=when.strftime("%Y-%m-%d"), score=probability, model_version=model.version,
-                       reasons=[r.as_dict() for r in reasons], features=clean, source=source)
-    session.add(score)
-    session.flush()
-    return ScoreResult(score.id, transaction_id, probability, model.version, reasons, features, existing is None,
+    score_id = new_id()
+    session.execute(_INSERT_SCORE, {
+        "id": score_id, "tenant_id": tenant_id, "transaction_id": transaction_id, "customer_id": customer,
+        "terminal_id": terminal, "tx_datetime": when, "day": when.strftime("%Y-%m-%d"), "score": probability,
+        "model_version": model.version, "reasons": [r.as_dict() for r in reasons],
+        "features": {k: (None if np.isnan(v) else v) for k, v in features.items()}, "source": source, "created_at": now})
+    return ScoreResult(score_id, transaction_id, probability, model.version, reasons, features, existing is None,
                        customer, terminal, when)

@@ -19,7 +19,7 @@ from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -67,13 +67,28 @@ def history_from_json(data: dict[str, Any]) -> EntityHistory:
                          pruned_last_t=int(data["pruned_last_t"]))
 
 
+_STATE = FeatureStateRow.__table__
+# Built once (the hot path only binds values): the rows of some entities of one kind, and their writes.
+_SELECT_STATE = (select(_STATE.c.id, _STATE.c.entity_id, _STATE.c.history)
+                 .where(_STATE.c.tenant_id == bindparam("tenant"), _STATE.c.kind == bindparam("kind"),
+                        _STATE.c.entity_id.in_(bindparam("ids", expanding=True))))
+_SELECT_STATE_LOCKED = _SELECT_STATE.with_for_update()
+_SELECT_IDS = (select(_STATE.c.id, _STATE.c.entity_id)
+               .where(_STATE.c.tenant_id == bindparam("tenant"), _STATE.c.kind == bindparam("kind"),
+                      _STATE.c.entity_id.in_(bindparam("ids", expanding=True))))
+_UPDATE_STATE = (update(_STATE).where(_STATE.c.id == bindparam("row_id"))
+                 .values(history=bindparam("history"), updated_at=bindparam("at")))
+_INSERT_STATE = insert(_STATE)
+
+
 class StoredState:
     """A ``FeatureState`` over the stored rows of some entities; ``save`` writes back the touched ones."""
 
     def __init__(self, session: Session, tenant_id: str, config: FeatureConfig) -> None:
         self.session, self.tenant_id = session, tenant_id
         self.state = FeatureState(config)
-        self.rows: dict[tuple[str, int], FeatureStateRow] = {}
+        self.row_ids: dict[tuple[str, int], int] = {}
+        self.loaded: set[tuple[str, int]] = set()
         self.touched: set[tuple[str, int]] = set()
 
     def _table(self, kind: str) -> dict[int, EntityHistory]:
@@ -81,18 +96,16 @@ class StoredState:
 
     def load(self, customers: Iterable[int], terminals: Iterable[int], *, lock: bool = True) -> "StoredState":
         """Read (and on PostgreSQL lock) the rows of these entities; entities without a row start empty."""
+        query = _SELECT_STATE_LOCKED if lock and self.session.get_bind().dialect.name == "postgresql" else _SELECT_STATE
         for kind, entities in (("customer", customers), ("terminal", terminals)):
-            wanted = sorted({int(e) for e in entities} - {e for k, e in self.rows if k == kind})
+            wanted = sorted({int(e) for e in entities} - {e for k, e in self.loaded if k == kind})
+            self.loaded.update((kind, e) for e in wanted)
             for start in range(0, len(wanted), CHUNK):
-                part = wanted[start:start + CHUNK]
                 # one kind per query: "kind = ? AND entity_id IN (...)" walks the unique index
-                query = select(FeatureStateRow).where(FeatureStateRow.tenant_id == self.tenant_id,
-                                                      FeatureStateRow.kind == kind, FeatureStateRow.entity_id.in_(part))
-                if lock and self.session.get_bind().dialect.name == "postgresql":
-                    query = query.with_for_update()
-                for row in self.session.scalars(query):
-                    self.rows[(row.kind, int(row.entity_id))] = row
-                    self._table(row.kind)[int(row.entity_id)] = history_from_json(row.history)
+                params = {"tenant": self.tenant_id, "kind": kind, "ids": wanted[start:start + CHUNK]}
+                for row_id, entity, history in self.session.execute(query, params):
+                    self.row_ids[(kind, int(entity))] = int(row_id)
+                    self._table(kind)[int(entity)] = history_from_json(history)
         return self
 
     def features(self, transaction_id: int, when: datetime, customer: int, terminal: int,
@@ -115,15 +128,25 @@ class StoredState:
                     self.touched.add((kind, entity))
 
     def save(self) -> None:
+        """Write the touched histories: updates of existing rows, inserts of new entities (Core, one statement each)."""
+        now = datetime.now().astimezone()
+        updates, inserts = [], []
         for kind, entity in sorted(self.touched):
             data = history_to_json(self._table(kind)[entity])
-            row = self.rows.get((kind, entity))
-            if row is None:
-                row = FeatureStateRow(tenant_id=self.tenant_id, kind=kind, entity_id=entity, history=data)
-                self.session.add(row)
-                self.rows[(kind, entity)] = row
+            row_id = self.row_ids.get((kind, entity))
+            if row_id is None:
+                inserts.append({"tenant_id": self.tenant_id, "kind": kind, "entity_id": entity, "history": data,
+                                "updated_at": now})
             else:
-                row.history = data
-                row.updated_at = datetime.now().astimezone()
-        self.session.flush()
+                updates.append({"row_id": row_id, "history": data, "at": now})
+        if updates:
+            self.session.execute(_UPDATE_STATE, updates)
+        if inserts:
+            self.session.execute(_INSERT_STATE, inserts)
+            for kind in KINDS:  # the new rows' ids, so that a later save of this state updates them
+                new = [i["entity_id"] for i in inserts if i["kind"] == kind]
+                for start in range(0, len(new), CHUNK):
+                    params = {"tenant": self.tenant_id, "kind": kind, "ids": new[start:start + CHUNK]}
+                    for row_id, entity in self.session.execute(_SELECT_IDS, params):
+                        self.row_ids[(kind, int(entity))] = int(row_id)
         self.touched.clear()
