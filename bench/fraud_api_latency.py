@@ -6,7 +6,9 @@ the committed model), so client and server do not share a GIL. Before timing, a 
 each customer and terminal has a realistic stored state; then ``--requests`` transactions of the next
 day are scored one after another over one keep-alive connection with an operator key. Each request does
 the whole path: gate (key lookup), validation, state load (customer and terminal rows), features, model,
-TreeSHAP reasons, storing the transaction, the state and the score, the audit row. Prints one JSON line.
+TreeSHAP reasons, storing the transaction, the state and the score, the audit row. For comparison it
+also times a POST of the app that does almost nothing (``alerts:run`` for a day without scores: gate,
+audit row, HTTP), the platform's floor. Prints one JSON line.
 
 Run: ``.venv/bin/python bench/fraud_api_latency.py [--requests 2000] [--data FILE]``.
 """
@@ -141,6 +143,11 @@ def main() -> int:
                 answer = client.post("/v1/apps/fraud_detection/score", json=body)
                 times.append(time.perf_counter() - t)
                 assert answer.status_code == 200, answer.text
+            floor = []  # the platform's own cost of an authenticated, audited POST of this app that does little
+            for _ in range(min(500, len(bodies))):
+                t = time.perf_counter()
+                assert client.post("/v1/apps/fraud_detection/alerts:run", json={"day": "1999-01-01"}).status_code == 200
+                floor.append(time.perf_counter() - t)
             server_side = [line for line in client.get("/metrics").text.splitlines()
                            if line.startswith("moesaic_fraud_scoring_latency_seconds_")]
     finally:
@@ -157,6 +164,9 @@ def main() -> int:
         "p99_ms": round(float(np.percentile(ms, 99)), 2), "max_ms": round(float(ms.max()), 2),
         "mean_ms": round(float(ms.mean()), 2),
         "server_route_mean_ms": round(server_sum / server_count * 1000, 2) if server_count else None,
+        "floor_post_p50_ms": round(float(np.percentile(floor, 50)) * 1000, 2),
+        "floor_post_p99_ms": round(float(np.percentile(floor, 99)) * 1000, 2),
+        "load_average": round(os.getloadavg()[0], 2),
     }))
     return 0
 
