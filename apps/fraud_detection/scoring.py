@@ -20,11 +20,11 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import xgboost as xgb
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from apps.fraud_detection.features.definition import FeatureConfig
@@ -106,11 +106,11 @@ class ScoreResult:
     tx_datetime: datetime
 
 
-_TX = FraudTransaction.__table__
+_TX = cast(Table, FraudTransaction.__table__)
 _SELECT_TX = select(_TX.c.tx_datetime, _TX.c.customer_id, _TX.c.terminal_id, _TX.c.amount_cents).where(
     _TX.c.tenant_id == bindparam("tenant"), _TX.c.transaction_id == bindparam("tx"))
 _INSERT_TX = insert(_TX)
-_INSERT_SCORE = insert(FraudScore.__table__)
+_INSERT_SCORE = insert(cast(Table, FraudScore.__table__))
 
 
 def _same(row: Any, tx: dict[str, Any]) -> bool:

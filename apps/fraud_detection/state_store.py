@@ -17,9 +17,9 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -67,7 +67,7 @@ def history_from_json(data: dict[str, Any]) -> EntityHistory:
                          pruned_last_t=int(data["pruned_last_t"]))
 
 
-_STATE = FeatureStateRow.__table__
+_STATE = cast(Table, FeatureStateRow.__table__)
 # Built once (the hot path only binds values): the rows of some entities of one kind, and their writes.
 _SELECT_STATE = (select(_STATE.c.id, _STATE.c.entity_id, _STATE.c.history)
                  .where(_STATE.c.tenant_id == bindparam("tenant"), _STATE.c.kind == bindparam("kind"),
