@@ -17,6 +17,7 @@ Not here: HTTP (``routes``), the retraining recipe (``retrain``).
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -112,8 +113,10 @@ def score_frame(ctx: Any, tenant_id: str, frame: pd.DataFrame) -> pd.DataFrame:
     marked = sort_history(marked.drop_duplicates("TRANSACTION_ID", keep="last"))
     features = compute_features(marked, config)[marked["_scored"].to_numpy()]
     scored = marked[marked["_scored"]]
-    probabilities = model.model.predict_proba(features)
-    contributions = model.model.contributions(features).to_numpy()
+    batch_model = replace(model.model, booster=model.model.booster.copy())  # the online copy runs on one thread
+    batch_model.booster.set_param({"nthread": 2})
+    probabilities = batch_model.predict_proba(features)
+    contributions = batch_model.contributions(features).to_numpy()
     values = features[model.features].to_numpy()
     kinds, texts = [], []
     for i in range(len(features)):
