@@ -28,3 +28,31 @@ def train(
     summary = json.loads(evaluation.read_text()) if evaluation else None
     card = write_artefact(model, out, summary)
     typer.echo(json.dumps({"version": model.version, "num_trees": model.info["num_trees"], "card": str(card)}))
+
+
+@commands.command()
+def bins(
+    data: Annotated[Path, typer.Option(help="the transactions file the artefact was trained on")],
+    artefact: Annotated[Path, typer.Option(help="artefact folder")] = Path(__file__).parent / "artefact",
+) -> None:
+    """Store the training distribution of every feature (decile bins) in an artefact's model.json, for drift (PSI).
+
+    Recomputes the features of the artefact's training rows (labels visible at ``labels_visible_at``);
+    the model's version does not change (it hashes the booster and the calibration only)."""
+    import pandas as pd
+
+    from apps.fraud_detection.features.batch import compute_features, sort_history
+    from apps.fraud_detection.features.definition import FeatureConfig
+    from apps.fraud_detection.model import FraudModel
+    from apps.fraud_detection.monitoring import feature_bins
+    from connectors.transactions import read_transactions_file
+
+    model = FraudModel.load(artefact)
+    delay = int(model.info["label_delay_days"])
+    history = sort_history(read_transactions_file(data))
+    features = compute_features(history, FeatureConfig(label_delay_days=delay))
+    end = pd.Timestamp(model.info["labels_visible_at"]) - pd.Timedelta(days=delay)
+    rows = ((history["TX_DATETIME"] < end) & (history["TX_FRAUD"] >= 0)).to_numpy()
+    model.info["feature_bins"] = feature_bins(features[rows], model.features)
+    model.save(artefact)
+    typer.echo(json.dumps({"version": model.version, "num_rows": int(rows.sum()), "features": len(model.features)}))

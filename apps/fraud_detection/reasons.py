@@ -13,13 +13,14 @@ Not here: computing contributions (``model.FraudModel.contributions``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-Wording = Callable[[pd.Series], str]
+Wording = Callable[[Mapping[str, float]], str]  # a pandas row or a plain dict of the features
 
 
 def _days(w: str) -> str:
@@ -86,6 +87,9 @@ class Reason:
     text: str
     contribution: float  # the kind's summed positive contribution to the margin
 
+    def as_dict(self) -> dict[str, object]:
+        return {"kind": self.kind, "feature": self.feature, "text": self.text, "contribution": round(self.contribution, 4)}
+
 
 def kinds_of(features: list[str]) -> dict[str, str]:
     return {f: _wording(f)[0] for f in features}
@@ -108,6 +112,29 @@ def explain(features: pd.DataFrame, contributions: pd.DataFrame, top: int = 3) -
             reasons.append(Reason(kind, strongest, _wording(strongest)[1](row), float(totals[kind])))
         out.append(reasons)
     return out
+
+
+@lru_cache(maxsize=8)
+def _kind_index(features: tuple[str, ...]) -> tuple[tuple[str, ...], np.ndarray]:
+    kinds = kinds_of(list(features))
+    names = tuple(sorted(set(kinds.values())))
+    return names, np.array([names.index(kinds[f]) for f in features])
+
+
+def explain_row(values: Mapping[str, float], features: Sequence[str], contributions: np.ndarray,
+                top: int = 3) -> list[Reason]:
+    """``explain`` for one transaction without pandas (the online hot path): equal reasons, in the same order."""
+    names, kind_of = _kind_index(tuple(features))
+    positive = np.clip(contributions.astype("float64"), 0.0, None)
+    totals = np.bincount(kind_of, weights=positive, minlength=len(names))
+    reasons = []
+    for k in np.argsort(-totals, kind="stable")[:top]:
+        if totals[k] <= 0:
+            break
+        members = np.flatnonzero(kind_of == k)
+        strongest = features[int(members[np.argmax(positive[members])])]
+        reasons.append(Reason(names[k], strongest, _wording(strongest)[1](values), float(totals[k])))
+    return reasons
 
 
 def first_kinds(contributions: pd.DataFrame) -> np.ndarray:

@@ -98,7 +98,7 @@ class TransactionValidationError(UserError):
                          field=errors[0].field if errors else None)
 
 
-def _field_of(error: Any) -> str:
+def field_of(error: Any) -> str:
     loc = error.get("loc") or ()
     return str(loc[0]) if loc else "TX_DATETIME"  # the only model-level rule is the future-date check
 
@@ -109,7 +109,7 @@ def row_errors(row: int, record: dict[str, Any], now: datetime) -> list[RowError
     try:
         Transaction.model_validate({**clean, "now": now})
     except ValidationError as exc:
-        return [RowError(row, _field_of(e), e["msg"].removeprefix("Value error, ")) for e in exc.errors()]
+        return [RowError(row, field_of(e), e["msg"].removeprefix("Value error, ")) for e in exc.errors()]
     return []
 
 

@@ -21,6 +21,7 @@ from apps.fraud_detection.features.batch import compute_features, sort_history
 from apps.fraud_detection.features.definition import EXTRA_FEATURES, HANDBOOK_FEATURES, FeatureConfig
 from apps.fraud_detection.metrics import expected_calibration_error, reliability_table
 from apps.fraud_detection.model import FraudModel, TrainConfig, train_model
+from apps.fraud_detection.monitoring import feature_bins
 
 ARTEFACT = Path(__file__).parent / "artefact"
 
@@ -36,7 +37,8 @@ def train_from_frame(frame: pd.DataFrame, *, until: datetime | None = None, labe
     calibration = rows & (history["TX_DATETIME"] >= pd.Timestamp(model.info["calibration_from"])).to_numpy()
     table = reliability_table(history["TX_FRAUD"].to_numpy()[calibration], model.predict_proba(features[calibration]))
     model.info.update({"label_delay_days": label_delay_days, "labels_visible_at": str(end),
-                       "reliability_calibration_slice": table})
+                       "reliability_calibration_slice": table,
+                       "feature_bins": feature_bins(features[rows], model.features)})
     return model
 
 

@@ -12,6 +12,7 @@ from moesaic.apps.manifest import AppManifest
 from moesaic.apps.registry import ENTRY_POINT_GROUP, AppRegistry, check_app, load_apps, migration_folders
 from moesaic.apps.routing import AppContextDep, TenantIdDep, command_context
 from moesaic.llm.offline import OfflineBehaviour, RuleCall
+from moesaic.models import ShippedModel  # a manifest part (``AppManifest.models``)
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -23,6 +24,7 @@ __all__ = [
     "MissingData",
     "OfflineBehaviour",
     "RuleCall",
+    "ShippedModel",
     "TenantIdDep",
     "ToolContext",
     "check_app",
