@@ -42,7 +42,7 @@ def test_first_sync_pages_through_the_history_server(fake_server: FakeEUtilsServ
     search, *fetches = fake_server.state.log
     assert search.params["usehistory"] == "y" and search.params["mindate"] == "1700/01/01"
     assert search.params["maxdate"] == "2024/02/01" and search.params["datetype"] == "edat"
-    webenv = fake_server.state.history and next(iter(fake_server.state.history))
+    (webenv,) = fake_server.state.history
     assert [(f.params["WebEnv"], f.params["query_key"]) for f in fetches] == [(webenv, "1")] * 6
     assert [(f.params["retstart"], f.params["retmax"]) for f in fetches] == [
         ("0", "200"), ("200", "200"), ("400", "200"), ("600", "200"), ("800", "200"), ("1000", "50")]
@@ -141,7 +141,7 @@ def test_one_day_over_the_cap_is_a_clear_error(fake_server: FakeEUtilsServer, ma
 def test_expired_history_is_searched_again(fake_server: FakeEUtilsServer, make_client: MakeClient) -> None:
     fake_server.state.add(generate_records(30, per_day=30), term=QUERY.term)
     sink = MemorySink()
-    expired = []
+    expired: list[int] = []
 
     def expire_once(done: int, total: int) -> None:
         if done == 10 and not expired:
