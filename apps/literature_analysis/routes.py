@@ -1,0 +1,67 @@
+"""The app's HTTP API, mounted at ``/v1/apps/literature_analysis`` (the gate owns authorisation).
+
+- ``POST /claims:check``: a claim and a scope (a knowledge base, optionally PMIDs in it) -> per abstract
+  SUPPORT / CONTRADICT / NOT_ENOUGH_INFO with rationale sentences (exact offsets) and a confidence,
+  plus an overall verdict. Read-only, so a viewer key may call it.
+- ``POST /contradictions``: the same check, grouped: supporting and contradicting papers side by side.
+- ``POST /summaries``: an extractive, query-focused summary of the scope, every sentence cited.
+
+The knowledge base is a declared resource (``body:knowledge_base``): one that belongs to an app the key
+may not use is refused by the gate (403); an unknown one is a 404; bad input a 4xx naming the field.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+
+from moesaic.access import access
+from moesaic.apps import AppContextDep, TenantIdDep
+
+from apps.literature_analysis.models import get_models
+from apps.literature_analysis.schemas import AbstractOut, ClaimCheckIn, ClaimCheckOut, ContradictionsIn, ContradictionsOut, SentenceOut
+from apps.literature_analysis.service import CheckedAbstract, ClaimCheck, check_claim
+
+router = APIRouter(tags=["literature_analysis"])
+READ_KB = access(role="viewer", knowledge_base="body:knowledge_base")
+
+
+def abstract_out(item: CheckedAbstract) -> AbstractOut:
+    return AbstractOut(
+        document_id=item.abstract.document_id,
+        pmid=item.abstract.pmid,
+        title=item.abstract.title,
+        label=item.label,
+        confidence=round(item.confidence, 4),
+        retrieval_score=round(item.abstract.retrieval_score, 4),
+        rationale=[SentenceOut(index=r.index, start_char=r.span.start_char, end_char=r.span.end_char, text=r.span.text, score=round(r.score, 4)) for r in item.rationale],
+        label_probabilities={k: round(v, 4) for k, v in item.label_probabilities.items()},
+    )
+
+
+def _run_check(ctx: AppContextDep, tenant_id: str, body: ClaimCheckIn | ContradictionsIn) -> ClaimCheck:
+    return check_claim(
+        ctx, get_models(ctx.services), tenant_id, body.claim, knowledge_base=body.knowledge_base, pmids=body.pmids,
+        max_abstracts=body.max_abstracts, mode=body.mode,
+    )
+
+
+@router.post("/claims:check", openapi_extra=READ_KB)
+async def check(body: ClaimCheckIn, ctx: AppContextDep, tenant_id: TenantIdDep) -> ClaimCheckOut:
+    """Check a claim against the abstracts of a knowledge base (or the PMIDs given)."""
+    result = await run_in_threadpool(_run_check, ctx, tenant_id, body)
+    return ClaimCheckOut(
+        claim=result.claim, verdict=result.verdict, confidence=round(result.confidence, 4), mode=result.mode,
+        model_version=result.model_version, abstracts=[abstract_out(a) for a in result.abstracts],
+    )
+
+
+@router.post("/contradictions", openapi_extra=READ_KB)
+async def contradictions(body: ContradictionsIn, ctx: AppContextDep, tenant_id: TenantIdDep) -> ContradictionsOut:
+    """Papers that support and papers that contradict a claim or topic, side by side with their rationale."""
+    result = await run_in_threadpool(_run_check, ctx, tenant_id, body)
+    by_label = {label: [abstract_out(a) for a in result.abstracts if a.label == label] for label in ("SUPPORT", "CONTRADICT", "NOT_ENOUGH_INFO")}
+    return ContradictionsOut(
+        claim=result.claim, verdict=result.verdict, model_version=result.model_version,
+        supporting=by_label["SUPPORT"], contradicting=by_label["CONTRADICT"], undecided=by_label["NOT_ENOUGH_INFO"],
+    )

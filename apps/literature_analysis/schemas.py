@@ -1,0 +1,58 @@
+"""Request and response models of the app's routes."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class ClaimCheckIn(BaseModel):
+    claim: str = Field(description="The claim to check.", max_length=2000)
+    knowledge_base: str = Field(description="The knowledge base holding the abstracts.", min_length=1, max_length=64)
+    pmids: list[str] | None = Field(default=None, description="Check exactly these abstracts (by PMID) instead of searching.", max_length=50)
+    max_abstracts: int = Field(default=3, description="At most this many retrieved abstracts are checked.")
+    mode: str = Field(default="model", description="model (the trained cross-encoders) or llm (the configured chat model).")
+
+
+class SentenceOut(BaseModel):
+    index: int = Field(description="Position among the abstract's sentences.")
+    start_char: int = Field(description="Offset into the document text: text[start_char:end_char] == text.")
+    end_char: int
+    text: str
+    score: float
+
+
+class AbstractOut(BaseModel):
+    document_id: str
+    pmid: str | None
+    title: str
+    label: str = Field(description="SUPPORT, CONTRADICT or NOT_ENOUGH_INFO.")
+    confidence: float
+    retrieval_score: float
+    rationale: list[SentenceOut]
+    label_probabilities: dict[str, float]
+
+
+class ClaimCheckOut(BaseModel):
+    claim: str
+    verdict: str = Field(description="SUPPORT, CONTRADICT, MIXED (abstracts disagree) or NOT_ENOUGH_INFO.")
+    confidence: float
+    mode: str
+    model_version: str
+    abstracts: list[AbstractOut]
+
+
+class ContradictionsIn(BaseModel):
+    claim: str = Field(description="A claim or topic.", max_length=2000)
+    knowledge_base: str = Field(min_length=1, max_length=64)
+    pmids: list[str] | None = Field(default=None, max_length=50)
+    max_abstracts: int = 10
+    mode: str = "model"
+
+
+class ContradictionsOut(BaseModel):
+    claim: str
+    verdict: str
+    model_version: str
+    supporting: list[AbstractOut]
+    contradicting: list[AbstractOut]
+    undecided: list[AbstractOut] = Field(description="Checked abstracts that take no side.")
