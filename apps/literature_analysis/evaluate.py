@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from typing import Sequence
 
 from apps.literature_analysis.claimcheck import CheckSettings, Scorer, check_abstracts
-from apps.literature_analysis.data import PUBMEDQA_LABELS, Abstract, Claim, Question
+from apps.literature_analysis.data import LABELS, PUBMEDQA_LABELS, Abstract, Claim, Question
 from apps.literature_analysis.examples import question_context
 from apps.literature_analysis.metrics import Prediction, classification_metrics, ndcg_at_k, scifact_metrics
 from apps.literature_analysis.retrieve import Hit, LocalRetriever
@@ -63,9 +63,16 @@ def scifact_open(
     return metrics
 
 
-def pubmedqa_scores(questions: Sequence[Question], classifier: Scorer) -> dict[str, float]:
+def pubmedqa_answers(questions: Sequence[Question], classifier: Scorer) -> list[str]:
+    """yes/no/maybe per question; a claim labeler (classes SUPPORT/CONTRADICT/NEI) answers yes/no/maybe."""
     rows = classifier.probabilities([(q.question, question_context(q)) for q in questions])
-    predicted = [PUBMEDQA_LABELS[max(range(len(row)), key=lambda i: row[i])] for row in rows]
+    classes = tuple(getattr(getattr(classifier, "config", None), "classes", PUBMEDQA_LABELS))
+    names = PUBMEDQA_LABELS if classes != LABELS else ("yes", "no", "maybe")  # SUPPORT, CONTRADICT, NEI in that order
+    return [names[max(range(len(row)), key=lambda i: row[i])] for row in rows]
+
+
+def pubmedqa_scores(questions: Sequence[Question], classifier: Scorer) -> dict[str, float]:
+    predicted = pubmedqa_answers(questions, classifier)
     return classification_metrics([q.answer for q in questions], predicted, PUBMEDQA_LABELS)
 
 

@@ -55,13 +55,13 @@ def scifact_metrics(claims: Sequence[Claim], predictions: Mapping[int, Mapping[s
                     counts["sent_sel"] += 1
                     counts["sent_sel_label"] += int(label_ok)
     out: dict[str, float] = {}
-    for name, correct, predicted, relevant in (
+    for name, correct_key, predicted_key, relevant_key in (
         ("abstract_label_only", "abs_label", "abs_pred", "abs_gold"),
         ("abstract_rationalized", "abs_rationalized", "abs_pred", "abs_gold"),
         ("sentence_selection", "sent_sel", "sent_pred", "sent_gold"),
         ("sentence_selection_label", "sent_sel_label", "sent_pred", "sent_gold"),
     ):
-        scores = _f1(counts[correct], counts[predicted], counts[relevant])
+        scores = _f1(counts[correct_key], counts[predicted_key], counts[relevant_key])
         out[f"{name}_precision"] = scores["precision"]
         out[f"{name}_recall"] = scores["recall"]
         out[f"{name}_f1"] = scores["f1"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +17,8 @@ from typing import Any
 
 from apps.literature_analysis.evaluate import PipelineSettings
 
-ARTEFACT_DIR = Path(__file__).resolve().parent / "artefact"
-MODEL_FILES = ("selector", "labeler", "reranker", "pubmedqa")
+ARTEFACT_DIR = Path(os.environ.get("LITERATURE_ARTEFACT_DIR") or Path(__file__).resolve().parent / "artefact")
+MODEL_FILES = ("selector", "labeler", "reranker", "pubmedqa", "retriever")  # reranker and retriever are optional
 _LOCK = threading.Lock()
 
 
@@ -28,7 +29,8 @@ def pipeline_settings(folder: Path = ARTEFACT_DIR) -> PipelineSettings:
 def model_version(folder: Path = ARTEFACT_DIR) -> str:
     digest = hashlib.sha256()
     for name in MODEL_FILES:
-        digest.update((folder / f"{name}.safetensors").read_bytes())
+        if (folder / f"{name}.safetensors").exists():
+            digest.update(name.encode() + (folder / f"{name}.safetensors").read_bytes())
     digest.update((folder / "settings.json").read_bytes())
     return f"minilm-l6-lora-{digest.hexdigest()[:12]}"
 
@@ -37,10 +39,11 @@ def model_version(folder: Path = ARTEFACT_DIR) -> str:
 class ClaimModels:
     selector: Any  # encoder.PairScorer
     labeler: Any
-    reranker: Any
+    reranker: Any  # None: retrieval order as the search gives it
     pubmedqa: Any
     settings: PipelineSettings
     version: str
+    retriever: Path | None = None  # the fine-tuned MiniLM adapters for dense search, when shipped
 
     @classmethod
     def load(cls, folder: Path = ARTEFACT_DIR, device: str = "cpu") -> "ClaimModels":
@@ -49,8 +52,12 @@ class ClaimModels:
         from apps.literature_analysis.encoder import PairScorer
 
         torch.set_num_threads(max(1, torch.get_num_threads()))
-        scorers = {name: PairScorer.load(folder / f"{name}.safetensors", device=device) for name in MODEL_FILES}
-        return cls(**scorers, settings=pipeline_settings(folder), version=model_version(folder))
+        scorers = {
+            name: PairScorer.load(folder / f"{name}.safetensors", device=device) if (folder / f"{name}.safetensors").exists() else None
+            for name in ("selector", "labeler", "reranker", "pubmedqa")
+        }
+        retriever = folder / "retriever.safetensors"
+        return cls(**scorers, settings=pipeline_settings(folder), version=model_version(folder), retriever=retriever if retriever.exists() else None)
 
 
 def get_models(services: dict[str, Any]) -> ClaimModels:

@@ -18,7 +18,7 @@ import torch
 
 from apps.literature_analysis.bm25 import BM25
 from apps.literature_analysis.data import Abstract
-from apps.literature_analysis.encoder import PairScorer, collate, load_encoder, load_tokenizer
+from apps.literature_analysis.encoder import PairScorer, collate, load_adapted_encoder, load_encoder, load_tokenizer
 
 
 def doc_text(doc: Abstract) -> str:
@@ -28,28 +28,40 @@ def doc_text(doc: Abstract) -> str:
 class DenseEncoder:
     """MiniLM sentence embeddings (mean-pooled, normalised), as the platform's default embedder makes them."""
 
-    def __init__(self, base_dir: Path | None = None, device: str = "cpu", max_tokens: int = 256) -> None:
-        self.model = load_encoder(base_dir).to(device).eval()
+    def __init__(self, base_dir: Path | None = None, device: str = "cpu", max_tokens: int = 256, adapter: Path | None = None) -> None:
+        model: torch.nn.Module = load_adapted_encoder(adapter, base_dir)[0] if adapter is not None else load_encoder(base_dir)
+        self.model = torch.nn.Module.to(model, device).eval()  # ``adapter``: the MiniLM fine-tuned on the training claims
+        self.name = f"{adapter.stem}-{hashlib.sha256(adapter.read_bytes()).hexdigest()[:8]}" if adapter is not None else "minilm"
         self.tokenizer = load_tokenizer(base_dir)
         self.device, self.max_tokens = device, max_tokens
 
     @torch.inference_mode()
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        return self.pooled(texts, batch_size).float().cpu().numpy()
+
+    def pooled(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+        """Normalised mean-pooled vectors (with gradients when called outside inference mode)."""
         encoded = []
         for text in texts:
             ids = self.tokenizer.encode(text, add_special_tokens=False).ids[: self.max_tokens - 2]
             full = [101, *ids, 102]
             encoded.append((full, [0] * len(full)))
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))
-        out = np.zeros((len(encoded), int(self.model.config.hidden_size)), dtype=np.float32)
+        parts, positions = [], []
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
-            inputs = collate([encoded[i] for i in batch], self.device)
-            hidden = self.model(**inputs).last_hidden_state
-            mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
-            out[batch] = pooled.float().cpu().numpy()
+            parts.append(mean_pooled(self.model, collate([encoded[i] for i in batch], self.device)))
+            positions.extend(batch)
+        stacked = torch.cat(parts) if parts else torch.zeros((0, int(getattr(self.model, "config").hidden_size)))
+        out = torch.empty_like(stacked)
+        out[torch.tensor(positions, dtype=torch.long, device=stacked.device)] = stacked
         return out
+
+
+def mean_pooled(model: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    hidden = model(**inputs).last_hidden_state
+    mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+    return torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0), dim=-1)
 
 
 def corpus_key(docs: Sequence[Abstract]) -> str:
@@ -82,7 +94,7 @@ class LocalRetriever:
         self.rrf_k, self.candidates, self.rerank_top = rrf_k, candidates, rerank_top
         self.vectors: np.ndarray | None = None
         if dense is not None:
-            cache = cache_dir / f"dense-{corpus_key(self.docs)}.npy" if cache_dir else None
+            cache = cache_dir / f"dense-{dense.name}-{corpus_key(self.docs)}.npy" if cache_dir else None
             if cache is not None and cache.exists():
                 self.vectors = np.load(cache)
             else:

@@ -19,8 +19,19 @@ from moesaic.access import access
 from moesaic.apps import AppContextDep, TenantIdDep
 
 from apps.literature_analysis.models import get_models
-from apps.literature_analysis.schemas import AbstractOut, ClaimCheckIn, ClaimCheckOut, ContradictionsIn, ContradictionsOut, SentenceOut
-from apps.literature_analysis.service import CheckedAbstract, ClaimCheck, check_claim
+from apps.literature_analysis.schemas import (
+    AbstractOut,
+    CitedSentenceOut,
+    ClaimCheckIn,
+    ClaimCheckOut,
+    ContradictionsIn,
+    ContradictionsOut,
+    SentenceOut,
+    SummaryGroupOut,
+    SummaryIn,
+    SummaryOut,
+)
+from apps.literature_analysis.service import CheckedAbstract, ClaimCheck, Summary, check_claim, summarise_scope
 
 router = APIRouter(tags=["literature_analysis"])
 READ_KB = access(role="viewer", knowledge_base="body:knowledge_base")
@@ -65,3 +76,27 @@ async def contradictions(body: ContradictionsIn, ctx: AppContextDep, tenant_id: 
         claim=result.claim, verdict=result.verdict, model_version=result.model_version,
         supporting=by_label["SUPPORT"], contradicting=by_label["CONTRADICT"], undecided=by_label["NOT_ENOUGH_INFO"],
     )
+
+
+def _run_summary(ctx: AppContextDep, tenant_id: str, body: SummaryIn) -> Summary:
+    return summarise_scope(
+        ctx, get_models(ctx.services), tenant_id, body.query, knowledge_base=body.knowledge_base, pmids=body.pmids,
+        max_abstracts=body.max_abstracts, max_sentences=body.max_sentences, mode=body.mode,
+    )
+
+
+@router.post("/summaries", openapi_extra=READ_KB)
+async def summaries(body: SummaryIn, ctx: AppContextDep, tenant_id: TenantIdDep) -> SummaryOut:
+    """A query-focused summary of the scope's abstracts, grouped by finding, every sentence cited."""
+    result = await run_in_threadpool(_run_summary, ctx, tenant_id, body)
+    groups = [
+        SummaryGroupOut(sentences=[
+            CitedSentenceOut(
+                citation=s.citation, document_id=s.abstract.document_id, pmid=s.abstract.pmid, title=s.abstract.title, index=s.index,
+                start_char=s.span.start_char, end_char=s.span.end_char, text=s.span.text, relevance=round(s.relevance, 4),
+            )
+            for s in group
+        ])
+        for group in result.groups
+    ]
+    return SummaryOut(query=result.query, mode=result.mode, text=result.text, groups=groups, abstracts=result.abstracts)

@@ -56,3 +56,36 @@ class ContradictionsOut(BaseModel):
     supporting: list[AbstractOut]
     contradicting: list[AbstractOut]
     undecided: list[AbstractOut] = Field(description="Checked abstracts that take no side.")
+
+
+class SummaryIn(BaseModel):
+    query: str = Field(description="What the summary is about.", max_length=2000)
+    knowledge_base: str = Field(min_length=1, max_length=64)
+    pmids: list[str] | None = Field(default=None, description="Summarise exactly these abstracts instead of searching.", max_length=100)
+    max_abstracts: int = Field(default=8, description="Retrieved abstracts considered (without pmids).")
+    max_sentences: int = Field(default=6, description="Sentences in the summary.")
+    mode: str = Field(default="extractive", description="extractive, or abstractive (the configured chat model).")
+
+
+class CitedSentenceOut(BaseModel):
+    citation: int = Field(description="The [n] marker in the summary text.")
+    document_id: str
+    pmid: str | None
+    title: str
+    index: int
+    start_char: int = Field(description="text[start_char:end_char] == text, in the stored document text.")
+    end_char: int
+    text: str
+    relevance: float
+
+
+class SummaryGroupOut(BaseModel):
+    sentences: list[CitedSentenceOut]
+
+
+class SummaryOut(BaseModel):
+    query: str
+    mode: str
+    text: str = Field(description="The summary; every sentence ends with its citation markers.")
+    groups: list[SummaryGroupOut] = Field(description="The cited sentences, grouped by finding.")
+    abstracts: int = Field(description="How many abstracts were summarised.")

@@ -85,6 +85,8 @@ def retrieved(knowledge: Any, tenant_id: str, kb: str, query: str, limit: int) -
     order: dict[str, float] = {}
     for chunk in chunks:
         order.setdefault(chunk.document_id, chunk.score)
+    if order and not knowledge.search(tenant_id, kb, query, top_k=1, mode="keyword"):
+        order = {}  # dense search always finds a nearest abstract; one that shares no word with the query is no match
     if not order:
         raise NotFound(f"no abstract of knowledge base {kb!r} matches {query[:80]!r}", field="claim")
     infos = {info.id: info for info in knowledge.list_documents(tenant_id, kb)[0]}

@@ -50,12 +50,12 @@ class ClaimCheck:
     abstracts: tuple[CheckedAbstract, ...]
 
 
-def clean_claim(claim: str) -> str:
+def clean_claim(claim: str, field: str = "claim") -> str:
     text = " ".join(claim.split())
     if not text:
-        raise UserError("claim is empty", field="claim")
+        raise UserError(f"{field} is empty", field=field)
     if len(text) > MAX_CLAIM_CHARS:
-        raise UserError(f"claim is longer than {MAX_CLAIM_CHARS} characters", field="claim")
+        raise UserError(f"{field} is longer than {MAX_CLAIM_CHARS} characters", field=field)
     return text
 
 
@@ -72,6 +72,8 @@ def scope_abstracts(ctx: Any, models: ClaimModels, tenant_id: str, kb: str, clai
             raise UserError("pmids is empty; leave it out to search the knowledge base", field="pmids")
         return by_pmids(ctx.knowledge, tenant_id, kb, pmids)
     candidates = retrieved(ctx.knowledge, tenant_id, kb, claim, max(10, max_abstracts))
+    if models.reranker is None:
+        return candidates[:max_abstracts]
     scores = models.reranker.probabilities([(claim, doc_text(c.as_abstract())) for c in candidates])
     ranked = sorted(zip(candidates, (row[1] for row in scores)), key=lambda pair: -pair[1])
     kept = [c for c, score in ranked if score >= models.settings.min_retrieval_score][:max_abstracts]
@@ -110,3 +112,42 @@ def check_claim(
     label, confidence = overall_verdict(verdicts)
     checked = tuple(_checked(a, v) for a, v in zip(abstracts, verdicts))
     return ClaimCheck(claim, label, float(confidence), mode, version, checked)
+
+
+SUMMARY_MODES = ("extractive", "abstractive")
+
+
+@dataclass(frozen=True)
+class Summary:
+    query: str
+    mode: str
+    text: str
+    groups: list[list[Any]]  # summary.SummarySentence
+    abstracts: int
+
+
+def summarise_scope(
+    ctx: Any, models: ClaimModels, tenant_id: str, query: str, *, knowledge_base: str, pmids: Sequence[str] | None = None,
+    max_abstracts: int = 8, max_sentences: int = 6, mode: str = "extractive",
+) -> Summary:
+    from apps.literature_analysis.summary import abstractive_text, extractive_text, summarise
+
+    query = clean_claim(query, field="query")
+    if mode not in SUMMARY_MODES:
+        raise UserError(f"unknown mode {mode!r}; expected one of {', '.join(SUMMARY_MODES)}", field="mode")
+    if not 1 <= max_abstracts <= 50:
+        raise UserError("max_abstracts must be between 1 and 50", field="max_abstracts")
+    if not 1 <= max_sentences <= 30:
+        raise UserError("max_sentences must be between 1 and 30", field="max_sentences")
+    require_knowledge_base(ctx.knowledge, tenant_id, knowledge_base)
+    if pmids is not None:
+        if not pmids:
+            raise UserError("pmids is empty; leave it out to search the knowledge base", field="pmids")
+        abstracts = by_pmids(ctx.knowledge, tenant_id, knowledge_base, pmids)
+    else:
+        abstracts = retrieved(ctx.knowledge, tenant_id, knowledge_base, query, max_abstracts)
+    groups = summarise(query, abstracts, models.selector, max_sentences=max_sentences)
+    if not groups:
+        raise NotFound("no sentence of the abstracts in scope is relevant to the query", field="query")
+    text = abstractive_text(ctx.model, query, groups) if mode == "abstractive" else extractive_text(groups)
+    return Summary(query, mode, text, [list(g) for g in groups], len(abstracts))

@@ -70,14 +70,19 @@ def env(tmp_path_factory: pytest.TempPathFactory, claim_models: ClaimModels) -> 
     platform = Platform.create(settings, model=fake, apps={APP.name: APP, KB_APP.name: KB_APP})
     platform.app_context(APP.name).services["models"] = claim_models
     name = f"tenant-{secrets.token_hex(4)}"
-    key = create_api_key(platform.db, name, role="viewer", apps=[APP.name])
+    key = create_api_key(platform.db, name, role="operator", apps=[APP.name])
     tenant = ensure_tenant(platform.db, name)
-    ids = {}
+    platform.ensure_app_knowledge(APP, tenant)  # "literature" uses the app's fine-tuned embedder from the start
+    ids, others = {}, []
     for pmid, (title, abstract) in ABSTRACTS.items():
-        info = platform.knowledge.add_document(tenant, KB, f"pubmed-{pmid}.md", article_markdown(title, abstract),
-                                               metadata={"title": title, "source": "pubmed", "pmid": pmid, "source_id": pmid})
-        ids[pmid] = info.id
-    done = platform.knowledge.wait(list(ids.values()), timeout=120)
+        for kb in (KB, "literature"):  # a tenant-wide knowledge base, and the chat app's own
+            info = platform.knowledge.add_document(tenant, kb, f"pubmed-{pmid}.md", article_markdown(title, abstract),
+                                                   metadata={"title": title, "source": "pubmed", "pmid": pmid, "source_id": pmid})
+            if kb == KB:
+                ids[pmid] = info.id
+            else:
+                others.append(info.id)
+    done = platform.knowledge.wait(list(ids.values()) + others, timeout=180)
     assert all(d.status == "indexed" for d in done), done
     with TestClient(create_app(platform=platform)) as client:
         client.headers["Authorization"] = f"Bearer {key}"
