@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="score only the first N claims/questions/queries")
     args = parser.parse_args(argv)
     for path in (args.scifact, args.pubmedqa, args.beir):
-        if path is not None and not path.exists():
+        if path is not None and not path.exists() and not Path(str(path) + ".gz").exists():
             print(f"error: {path} not found", file=sys.stderr)
             return 2
     if args.scifact is not None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from moesaic.errors import NotFound, UserError
-from moesaic.sentences import split_sentences
+from moesaic import split_sentences
 from moesaic.types import SentenceSpan
 
 from apps.literature_analysis.data import Abstract
