@@ -22,7 +22,7 @@ QUICK_DISTRACTORS = 300
 
 commands = typer.Typer(help="Literature analysis: train the offline claim-check models.", no_args_is_help=True)
 
-SHIPPED = "rationale_r32,label_rationale_r32,rerank_r32,pubmedqa_r16"
+SHIPPED = "rationale_r32,label_joint_r32,pubmedqa_plain_r16,dense_r32"  # what artefact/settings.json was picked from
 
 
 @commands.command()
@@ -33,12 +33,13 @@ def train(
     scifact: Annotated[Optional[Path], typer.Option(help="SciFact folder (default: MOESAIC_DATASETS_DIR/scifact).")] = None,
     pubmedqa: Annotated[Optional[Path], typer.Option(help="pqal_trainval_500.json (default: MOESAIC_DATASETS_DIR/pubmedqa/...).")] = None,
     jobs: Annotated[int, typer.Option(help="Variants trained at once (separate processes).")] = 1,
+    ship: Annotated[Optional[Path], typer.Option(help="Copy the chosen models here as the app's artefact (e.g. apps/literature_analysis/artefact).")] = None,
 ) -> None:
     """Train the claim-check cross-encoders (LoRA on MiniLM) and print the held-out numbers."""
     from apps.literature_analysis.train import main
 
     argv = ["--variants", variant, "--out", str(out), "--device", device, "--jobs", str(jobs), "--cache", str(out / "cache")]
-    for flag, value in (("--scifact", scifact), ("--pubmedqa", pubmedqa)):
+    for flag, value in (("--scifact", scifact), ("--pubmedqa", pubmedqa), ("--ship", ship)):
         if value is not None:
             argv += [flag, str(value)]
     raise typer.Exit(main(argv))

@@ -47,6 +47,7 @@ def abstract_out(item: CheckedAbstract) -> AbstractOut:
         retrieval_score=round(item.abstract.retrieval_score, 4),
         rationale=[SentenceOut(index=r.index, start_char=r.span.start_char, end_char=r.span.end_char, text=r.span.text, score=round(r.score, 4)) for r in item.rationale],
         label_probabilities={k: round(v, 4) for k, v in item.label_probabilities.items()},
+        text=item.abstract.text,
     )
 
 

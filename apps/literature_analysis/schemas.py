@@ -30,6 +30,7 @@ class AbstractOut(BaseModel):
     retrieval_score: float
     rationale: list[SentenceOut]
     label_probabilities: dict[str, float]
+    text: str = Field(description="The stored document text the offsets point into.")
 
 
 class ClaimCheckOut(BaseModel):
