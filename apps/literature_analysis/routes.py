@@ -5,6 +5,7 @@
   plus an overall verdict. Read-only, so a viewer key may call it.
 - ``POST /contradictions``: the same check, grouped: supporting and contradicting papers side by side.
 - ``POST /summaries``: an extractive, query-focused summary of the scope, every sentence cited.
+- ``POST /questions:answer``: PubMedQA style yes / no / maybe from an abstract, deciding sentences cited.
 
 The knowledge base is a declared resource (``body:knowledge_base``): one that belongs to an app the key
 may not use is refused by the gate (403); an unknown one is a 404; bad input a 4xx naming the field.
@@ -26,12 +27,14 @@ from apps.literature_analysis.schemas import (
     ClaimCheckOut,
     ContradictionsIn,
     ContradictionsOut,
+    QuestionIn,
+    QuestionOut,
     SentenceOut,
     SummaryGroupOut,
     SummaryIn,
     SummaryOut,
 )
-from apps.literature_analysis.service import CheckedAbstract, ClaimCheck, Summary, check_claim, summarise_scope
+from apps.literature_analysis.service import CheckedAbstract, ClaimCheck, Summary, YesNoAnswer, answer_question, check_claim, summarise_scope
 
 router = APIRouter(tags=["literature_analysis"])
 READ_KB = access(role="viewer", knowledge_base="body:knowledge_base")
@@ -101,3 +104,20 @@ async def summaries(body: SummaryIn, ctx: AppContextDep, tenant_id: TenantIdDep)
         for group in result.groups
     ]
     return SummaryOut(query=result.query, mode=result.mode, text=result.text, groups=groups, abstracts=result.abstracts)
+
+
+def _run_question(ctx: AppContextDep, tenant_id: str, body: QuestionIn) -> YesNoAnswer:
+    return answer_question(ctx, get_models(ctx.services), tenant_id, body.question, knowledge_base=body.knowledge_base, pmid=body.pmid)
+
+
+@router.post("/questions:answer", openapi_extra=READ_KB)
+async def answer(body: QuestionIn, ctx: AppContextDep, tenant_id: TenantIdDep) -> QuestionOut:
+    """PubMedQA style: yes / no / maybe from an abstract, with the deciding sentences cited (offline classifier)."""
+    result = await run_in_threadpool(_run_question, ctx, tenant_id, body)
+    return QuestionOut(
+        question=result.question, answer=result.answer, confidence=round(result.confidence, 4),
+        probabilities={k: round(v, 4) for k, v in result.probabilities.items()}, document_id=result.abstract.document_id,
+        pmid=result.abstract.pmid, title=result.abstract.title, model_version=result.model_version,
+        deciding_sentences=[SentenceOut(index=r.index, start_char=r.span.start_char, end_char=r.span.end_char, text=r.span.text,
+                                        score=round(r.score, 4)) for r in result.deciding],
+    )

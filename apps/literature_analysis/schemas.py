@@ -90,3 +90,21 @@ class SummaryOut(BaseModel):
     text: str = Field(description="The summary; every sentence ends with its citation markers.")
     groups: list[SummaryGroupOut] = Field(description="The cited sentences, grouped by finding.")
     abstracts: int = Field(description="How many abstracts were summarised.")
+
+
+class QuestionIn(BaseModel):
+    question: str = Field(description="A yes/no research question.", max_length=2000)
+    knowledge_base: str = Field(min_length=1, max_length=64)
+    pmid: str | None = Field(default=None, description="Answer from this abstract (default: the best retrieved one).")
+
+
+class QuestionOut(BaseModel):
+    question: str
+    answer: str = Field(description="yes, no or maybe.")
+    confidence: float
+    probabilities: dict[str, float]
+    document_id: str
+    pmid: str | None
+    title: str
+    deciding_sentences: list[SentenceOut] = Field(description="The sentences most relevant to the question, cited with offsets.")
+    model_version: str

@@ -151,3 +151,43 @@ def summarise_scope(
         raise NotFound("no sentence of the abstracts in scope is relevant to the query", field="query")
     text = abstractive_text(ctx.model, query, groups) if mode == "abstractive" else extractive_text(groups)
     return Summary(query, mode, text, [list(g) for g in groups], len(abstracts))
+
+
+@dataclass(frozen=True)
+class YesNoAnswer:
+    question: str
+    answer: str  # yes | no | maybe
+    confidence: float
+    probabilities: dict[str, float]
+    abstract: ScopedAbstract
+    deciding: tuple[RationaleSentence, ...]
+    model_version: str
+
+
+def answer_question(ctx: Any, models: ClaimModels, tenant_id: str, question: str, *, knowledge_base: str, pmid: str | None = None) -> YesNoAnswer:
+    """PubMedQA style: yes / no / maybe from one abstract (the PMID given, else the best retrieved), with
+    the sentences the rationale selector rates most relevant to the question as the deciding ones."""
+    from apps.literature_analysis.evaluate import pubmedqa_answers
+    from apps.literature_analysis.data import Question
+
+    question = clean_claim(question, field="question")
+    require_knowledge_base(ctx.knowledge, tenant_id, knowledge_base)
+    if pmid:
+        try:
+            abstract = by_pmids(ctx.knowledge, tenant_id, knowledge_base, [pmid])[0]
+        except NotFound as exc:
+            raise NotFound(str(exc), field="pmid") from None
+    else:
+        abstract = retrieved(ctx.knowledge, tenant_id, knowledge_base, question, 1)[0]
+    if not abstract.spans:
+        raise UserError("the abstract has no sentences", field="pmid")
+    item = Question("", question, tuple(s.text for s in abstract.spans), (), "")
+    [answer] = pubmedqa_answers([item], models.pubmedqa)
+    row = models.pubmedqa.probabilities([(question, " ".join(item.contexts))])[0]
+    classes = list(getattr(models.pubmedqa.config, "classes", ("yes", "no", "maybe")))
+    names = ["yes", "no", "maybe"] if classes[0] == "SUPPORT" else classes
+    probabilities = dict(zip(names, (float(p) for p in row)))
+    scores = [p[1] for p in models.selector.probabilities([(question, s.text) for s in abstract.spans])]
+    top = sorted(sorted(range(len(scores)), key=lambda i: -scores[i])[:2])
+    deciding = tuple(RationaleSentence(i, abstract.spans[i], float(scores[i])) for i in top)
+    return YesNoAnswer(question, answer, probabilities[answer], probabilities, abstract, deciding, models.version)

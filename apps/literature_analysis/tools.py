@@ -103,4 +103,22 @@ def summarise_literature(query: str, ctx: ToolContext, pmids: list[str] | None =
     return json.dumps({"summary": [[{"pmid": s.abstract.pmid, "sentence": s.span.text} for s in group] for group in result.groups]})
 
 
-TOOLS: tuple[Any, ...] = (search_literature, fetch_abstract, check_claim, summarise_literature)
+@tool
+def answer_yes_no(question: str, ctx: ToolContext, pmid: str | None = None) -> str:
+    """Answer a yes/no research question with yes, no or maybe from one abstract, with the deciding sentences.
+
+    Args:
+        question: The question.
+        pmid: Answer from this paper (default: the best match in the knowledge base).
+    """
+    from apps.literature_analysis.service import answer_question
+
+    try:
+        result = answer_question(_Ctx(ctx), get_models(ctx.services), ctx.tenant_id, question, knowledge_base=DEFAULT_KB, pmid=pmid)
+    except (UserError, NotFound) as exc:
+        raise _fail(exc) from None
+    return json.dumps({"answer": result.answer, "confidence": round(result.confidence, 3), "pmid": result.abstract.pmid,
+                       "deciding_sentences": [r.span.text for r in result.deciding]})
+
+
+TOOLS: tuple[Any, ...] = (search_literature, fetch_abstract, check_claim, summarise_literature, answer_yes_no)

@@ -122,3 +122,19 @@ def test_a_viewer_key_may_check_claims(env: Env) -> None:
     response = env.client.post(URL, json={"claim": "Vitamin D prevents fractures.", "knowledge_base": KB, "pmids": ["31000001"]},
                                headers={"Authorization": f"Bearer {viewer}"})
     assert response.status_code == 200, response.text
+
+
+def test_a_yes_no_question_is_answered_with_the_deciding_sentences_cited(env: Env) -> None:
+    url = "/v1/apps/literature_analysis/questions:answer"
+    response = env.client.post(url, json={"question": "Does coffee shorten sleep in students?", "knowledge_base": KB})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["pmid"] == "31000003" and body["answer"] in ("yes", "no", "maybe")
+    assert body["confidence"] == max(body["probabilities"].values()) and set(body["probabilities"]) == {"yes", "no", "maybe"}
+    assert any("shorter sleep" in s["text"] for s in body["deciding_sentences"])
+    text = env.text(body["document_id"])
+    assert all(text[s["start_char"] : s["end_char"]] == s["text"] for s in body["deciding_sentences"])
+    for payload, status, field in (({"question": " ", "knowledge_base": KB}, 400, "question"),
+                                   ({"question": "Does it?", "knowledge_base": KB, "pmid": "5"}, 404, '"pmid"')):
+        response = env.client.post(url, json=payload)
+        assert response.status_code == status and field in response.text, response.text
