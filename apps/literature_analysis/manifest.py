@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from apps.literature_analysis.commands import EVALS, commands
 from apps.literature_analysis.embedder import EMBEDDER_NAME, literature_embedder
+from apps.literature_analysis.jobs import SUMMARISE, summarise_job
 from apps.literature_analysis.routes import router
 from apps.literature_analysis.tools import DEFAULT_KB, TOOLS
 from moesaic.apps import AppContext, AppManifest
@@ -44,6 +45,7 @@ APP = AppManifest(
     knowledge_base_settings={"embedder": EMBEDDER_NAME},
     embedders={EMBEDDER_NAME: literature_embedder},
     router=router,
+    jobs={SUMMARISE: summarise_job},
     commands=commands,
     evals=EVALS,
     setup=setup,

@@ -5,6 +5,7 @@
   plus an overall verdict. Read-only, so a viewer key may call it.
 - ``POST /contradictions``: the same check, grouped: supporting and contradicting papers side by side.
 - ``POST /summaries``: an extractive, query-focused summary of the scope, every sentence cited.
+- ``POST /summaries:job``: the same as a job (large sets); the job's result is the summary.
 - ``POST /questions:answer``: PubMedQA style yes / no / maybe from an abstract, deciding sentences cited.
 
 The knowledge base is a declared resource (``body:knowledge_base``): one that belongs to an app the key
@@ -14,11 +15,14 @@ may not use is refused by the gate (403); an unknown one is a 404; bad input a 4
 from __future__ import annotations
 
 from fastapi import APIRouter
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from moesaic.access import access
 from moesaic.apps import AppContextDep, TenantIdDep
+from moesaic.errors import UpstreamError, UserError
 
+from apps.literature_analysis.jobs import SUMMARISE
 from apps.literature_analysis.models import get_models
 from apps.literature_analysis.schemas import (
     AbstractOut,
@@ -121,3 +125,20 @@ async def answer(body: QuestionIn, ctx: AppContextDep, tenant_id: TenantIdDep) -
         deciding_sentences=[SentenceOut(index=r.index, start_char=r.span.start_char, end_char=r.span.end_char, text=r.span.text,
                                         score=round(r.score, 4)) for r in result.deciding],
     )
+
+
+class SummaryJobOut(BaseModel):
+    job_id: str
+    state: str
+
+
+@router.post("/summaries:job", status_code=202, openapi_extra=access(knowledge_base="body:knowledge_base"))
+def summaries_job(body: SummaryIn, ctx: AppContextDep, tenant_id: TenantIdDep) -> SummaryJobOut:
+    """The same summary as a job, for large sets (follow it at ``GET /v1/jobs/{job_id}``; the result is the summary)."""
+    if ctx.jobs is None:
+        raise UpstreamError("this process has no job queue")
+    if not body.query.strip():
+        raise UserError("query is empty", field="query")
+    ctx.knowledge.require_knowledge_base(tenant_id, body.knowledge_base)
+    info = ctx.jobs.enqueue(tenant_id, "literature_analysis", SUMMARISE, body.model_dump())
+    return SummaryJobOut(job_id=info.id, state=info.state)

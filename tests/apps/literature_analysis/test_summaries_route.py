@@ -50,3 +50,24 @@ def test_summary_bad_input(env: Env) -> None:
         response = env.client.post(URL, json=payload)
         assert response.status_code == status, (payload, response.text)
         assert field in json.dumps(response.json())
+
+
+def test_a_large_summary_runs_as_a_job_whose_result_is_the_summary(env: Env) -> None:
+    import time
+
+    payload = {"query": "Does vitamin D reduce hip fractures?", "knowledge_base": KB, "pmids": ["31000001", "31000002", "31000003"],
+               "max_sentences": 3}
+    response = env.client.post(URL + ":job", json=payload)
+    assert response.status_code == 202, response.text
+    job_id = response.json()["job_id"]
+    deadline = time.monotonic() + 60
+    while (job := env.client.get(f"/v1/jobs/{job_id}").json())["state"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert job["state"] == "succeeded", job
+    direct = env.client.post(URL, json=payload).json()
+    assert job["result"]["text"] == direct["text"] and job["result"]["groups"] == direct["groups"]
+    failed = env.client.post(URL + ":job", json={**payload, "pmids": ["42"]}).json()["job_id"]
+    deadline = time.monotonic() + 60
+    while (job := env.client.get(f"/v1/jobs/{failed}").json())["state"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert job["state"] == "failed" and "42" in job["error"], job
