@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     max_tokens_limit: int = Field(
         default=32_768, ge=1, description="Largest `max_tokens` a chat request may ask for (larger: 422)."
     )
+    turn_lock_seconds: float = Field(
+        default=300.0, ge=5, le=3600,
+        description="A chat turn holds its conversation; one whose process stopped renewing it for this long is released.",
+    )
     history_token_budget: int = Field(default=3000, ge=100)
     agent_max_steps: int = Field(default=6, ge=1, le=50)
     retrieval_top_k: int = Field(default=4, ge=1, le=50)

@@ -25,6 +25,7 @@ from moesaic.jobs import CORE_APP, JobQueue
 from moesaic.llm import ChatModel, ModelRequest, create_chat_model
 from moesaic.access import create_api_key, ensure_tenant
 from moesaic.memory import ConversationStore
+from moesaic.memory.turns import ChatRequests, TurnLocks
 from moesaic.metrics import Metrics
 from moesaic.models import ModelRegistry
 from moesaic.types import Message
@@ -52,6 +53,12 @@ class Platform:
     app_status: dict[str, str] = field(default_factory=dict)  # name -> "set up" | "ready" | "error: ..."
     embedder_status: str = "not loaded"  # "not loaded" | "ready" | "error: ..."
     _seeded: set[tuple[str, str]] = field(default_factory=set)
+    turns: TurnLocks = field(init=False)  # one turn at a time per conversation
+    chat_requests: ChatRequests = field(init=False)  # Idempotency-Key records of chat requests
+
+    def __post_init__(self) -> None:
+        self.turns = TurnLocks(self.db, self.settings.turn_lock_seconds)
+        self.chat_requests = ChatRequests(self.db, self.settings.turn_lock_seconds)
 
     @classmethod
     def create(

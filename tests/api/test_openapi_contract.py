@@ -127,7 +127,7 @@ def test_generic_errors_are_derived_from_the_declaration() -> None:
 @pytest.mark.parametrize(
     ("method", "path", "statuses"),
     [
-        ("post", "/v1/chat/completions", {400, 401, 403, 404, 422, 502, 504}),
+        ("post", "/v1/chat/completions", {400, 401, 403, 404, 409, 422, 502, 504}),
         ("post", "/v1/conversations/{conversation_id}/handoff", {401, 403, 404, 409, 422}),
         ("post", "/v1/conversations/{conversation_id}/claim", {401, 403, 404, 409, 422}),
         ("post", "/v1/conversations/{conversation_id}/operator-messages", {401, 403, 404, 409, 422}),

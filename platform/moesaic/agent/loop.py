@@ -92,10 +92,13 @@ class Agent:
         stream: bool = False,
         temperature: float | None = None,
         max_tokens: int | None = None,
+        resume: bool = False,
     ) -> Iterator[AgentEvent]:
+        """``resume``: the user's message is already stored (a retried request whose first attempt failed)."""
         tenant = self.tool_context.tenant_id
         conversation = self.store.get(tenant, conversation_id)
-        self.store.append(tenant, conversation_id, Message(role="user", content=user_text))
+        if not resume:
+            self.store.append(tenant, conversation_id, Message(role="user", content=user_text))
         if conversation.state in PAUSED_STATES:  # a person answers; the note is stored so a reload shows the reply
             stored = self.store.append(tenant, conversation_id, Message(role="assistant", content=HANDED_OFF_NOTE))
             yield AgentResult(conversation_id, HANDED_OFF_NOTE, state=conversation.state, finish_reason="handed_off", message_id=stored["id"])

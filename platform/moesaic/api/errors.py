@@ -40,7 +40,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(UserError)
     async def _user(_request: Request, exc: UserError) -> JSONResponse:
         kind = {401: "authentication_error", 403: "permission_error", 404: "not_found_error", 409: "conflict_error"}
-        return JSONResponse(error_body(str(exc), kind.get(exc.status, "invalid_request_error"), exc.field), status_code=exc.status)
+        retry_after = getattr(exc, "retry_after", None)  # busy or rate-limited: when to try again
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return JSONResponse(error_body(str(exc), kind.get(exc.status, "invalid_request_error"), exc.field),
+                            status_code=exc.status, headers=headers)
 
     @app.exception_handler(UpstreamError)
     async def _upstream(_request: Request, exc: UpstreamError) -> JSONResponse:
