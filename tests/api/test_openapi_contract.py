@@ -132,7 +132,7 @@ def test_generic_errors_are_derived_from_the_declaration() -> None:
         ("post", "/v1/conversations/{conversation_id}/claim", {401, 403, 404, 409, 422}),
         ("post", "/v1/conversations/{conversation_id}/operator-messages", {401, 403, 404, 409, 422}),
         ("post", "/v1/conversations/{conversation_id}/handback", {401, 403, 404, 409, 422}),
-        ("post", "/v1/knowledge-bases/{kb}/documents", {400, 401, 403, 404, 409, 413, 422}),
+        ("post", "/v1/knowledge-bases/{kb}/documents", {400, 401, 403, 404, 409, 413, 415, 422}),
         ("get", "/v1/conversations/{conversation_id}/messages", {401, 404, 422}),
         ("get", "/v1/models", {401}),
         ("get", "/v1/keys", {401, 403}),

@@ -36,6 +36,7 @@ ERROR_DESCRIPTIONS = {
     "so its existence does not leak; an unknown app's message lists the valid ones.",
     409: "The resource's current state does not allow this (the message says which state it is in).",
     413: "The upload is larger than the limit.",
+    415: "The file's bytes are not a document Moesaic reads (binary, an image, an archive...), whatever its name says; the message names the file.",
     422: "The request failed validation: `error.message` lists every problem, `detail` has one entry per problem.",
     502: "The model service failed before the answer started.",
     503: "Not ready.",

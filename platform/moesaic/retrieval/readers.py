@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from moesaic.retrieval.sniff import UnsupportedContent, reader_for
+
 SUPPORTED_EXTENSIONS = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".csv", ".json", ".jsonl")
 
 
@@ -38,8 +40,14 @@ def is_supported(filename: str) -> bool:
 
 
 def extract_text(filename: str, data: bytes) -> ExtractedText:
-    """Read ``data`` as the type its ``filename`` extension names."""
-    ext = extension_of(filename)
+    """Read ``data`` as what it is (``sniff``): a PDF or Word document whatever its name, text as the text
+    format its extension names; anything else is a ``ParseError`` naming the file and what it looks like."""
+    if not is_supported(filename):
+        raise ParseError(f"unsupported file type {extension_of(filename)!r}; supported: {', '.join(SUPPORTED_EXTENSIONS)}")
+    try:
+        ext = reader_for(filename, data)
+    except UnsupportedContent as exc:
+        raise ParseError(str(exc)) from None
     try:
         if ext in (".txt", ".md", ".markdown"):
             result = ExtractedText(_decode(data))
@@ -73,6 +81,8 @@ def extract_text(filename: str, data: bytes) -> ExtractedText:
 
 
 def _decode(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

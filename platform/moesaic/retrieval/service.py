@@ -36,6 +36,7 @@ from moesaic.retrieval.models import (
     KnowledgeBaseConfig,
 )
 from moesaic.retrieval.readers import SUPPORTED_EXTENSIONS, is_supported
+from moesaic.retrieval.sniff import reader_for
 from moesaic.retrieval.rerank import Reranker
 from moesaic.retrieval.search import Searcher
 from moesaic.retrieval.tables import (
@@ -290,6 +291,7 @@ class KnowledgeService:
             )
         if not data:
             raise UserError(f"{name!r} is empty", field="file")
+        reader_for(name, data)  # refuses binary whatever its name says (415 naming the file)
         if len(data) > MAX_UPLOAD_BYTES:
             raise PayloadTooLarge(f"{name!r} is larger than {MAX_UPLOAD_BYTES // 2**20} MiB", field="file")
         try:

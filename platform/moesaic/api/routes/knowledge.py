@@ -29,14 +29,15 @@ def list_knowledge_bases(platform: PlatformDep, principal: PrincipalDep) -> Know
 @router.post(
     "/v1/knowledge-bases/{kb}/documents",
     status_code=201,
-    responses=error_responses(400, 409, 413),
+    responses=error_responses(400, 409, 413, 415),
     openapi_extra=access(knowledge_base="path:kb"),
 )
 def upload_document(kb: str, platform: PlatformDep, principal: PrincipalDep, file: UploadFile = File(...)) -> DocumentOut:
     """Queue a file for indexing (the knowledge base is created on first upload). The same bytes under
     the same name are a no-op; new bytes under a known name replace the document once indexed.
     400: unsupported type, empty file or bad knowledge base name; 409: the same name is being uploaded
-    concurrently; 413: larger than 50 MiB."""
+    concurrently; 413: larger than 50 MiB; 415: the bytes are not a readable document (random binary named
+    ``.txt``, an image...), whatever the name says (a file is read as what it is)."""
     data = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
         raise PayloadTooLarge(f"file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB", field="file")
