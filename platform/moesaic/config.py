@@ -29,8 +29,11 @@ class Settings(BaseSettings):
     llm_tool_mode: Literal["auto", "native", "react"] = Field(
         default="auto", description="Tool calling: probe the endpoint (auto), trust it (native) or use JSON ReAct."
     )
-    llm_timeout_s: float = Field(default=60.0, gt=0)
-    llm_max_retries: int = Field(default=2, ge=0, le=10)
+    llm_timeout_s: float = Field(
+        default=30.0, gt=0, le=600,
+        description="Longest wait for the model's answer to start, retries included (and, streamed, between two pieces).",
+    )
+    llm_max_retries: int = Field(default=2, ge=0, le=10, description="Retries of a refused connection, 429 or 5xx, within the timeout.")
     bootstrap_api_key: str | None = Field(default=None, min_length=8)
     datasets_dir: Path = Path("../shared/data")
     redact_model_input: bool = Field(

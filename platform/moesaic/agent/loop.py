@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from moesaic.apps import AppManifest, ToolContext
 from moesaic.errors import UpstreamError
 from moesaic.llm.base import ChatModel, ModelReply, ModelRequest
-from moesaic.memory.store import ConversationStore
+from moesaic.memory.store import INTERRUPTED, ConversationStore
 from moesaic.metrics import Metrics
 from moesaic.access.audit import record
 from moesaic.agent.citing import CITATION_MARK_PATTERN, CitationNumbering, cite_sentences, renumber_citations
@@ -182,6 +182,7 @@ class Agent:
         if vault is not None:
             request = hide_pii(request, vault)
         reply: ModelReply | None = None
+        shown: list[str] = []  # the text the client already got, kept if the model fails mid-stream
         try:
             if not stream:
                 reply = self.model.generate(request)
@@ -191,13 +192,16 @@ class Agent:
                     if isinstance(item, ModelReply):
                         reply = item
                     elif text := numbering.push(reveal.push(item)):
+                        shown.append(text)
                         yield TextDelta(text)
                 if text := numbering.push(reveal.flush()) + numbering.flush():
                     yield TextDelta(text)
         except UpstreamError as exc:
             if self.metrics:
                 self.metrics.model_errors.labels(self.app.name, type(exc).__name__).inc()
-            self.store.append(tenant, conversation_id, Message(role="assistant", content=""), error=str(exc))
+            partial = "".join(shown)
+            error = f"{INTERRUPTED}{exc}" if partial else str(exc)  # the partial answer is stored, marked as cut off
+            self.store.append(tenant, conversation_id, Message(role="assistant", content=partial), error=error)
             raise
         assert reply is not None, "model stream ended without a reply"
         return reveal_pii(reply, vault) if vault is not None else reply

@@ -21,6 +21,7 @@ from moesaic.types import Message, ToolCall, estimate_tokens
 SUMMARY_CHARS_PER_TURN = 160
 SUMMARY_MAX_CHARS = 1200
 CONVERSATION_STATES = ("active", "handed_off", "claimed", "resolved")
+INTERRUPTED = "interrupted: "  # the start of the error of an answer the model stopped giving mid-stream
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ def message_to_dict(row: MessageRecord) -> dict[str, Any]:
         "citations": row.citations,
         "author": row.author,
         "error": row.error,
+        "interrupted": bool(row.error and row.error.startswith(INTERRUPTED)),
         "created_at": row.created_at.isoformat(),
     }
 
