@@ -60,6 +60,15 @@ class Settings(BaseSettings):
     max_tokens_limit: int = Field(
         default=32_768, ge=1, description="Largest `max_tokens` a chat request may ask for (larger: 422)."
     )
+    ingest_parse_timeout_s: float = Field(
+        default=60.0, gt=0, le=3600, description="Longest time reading one document may take; longer fails it, naming the limit."
+    )
+    ingest_max_unpacked_mb: int = Field(
+        default=200, ge=1, description="Most a Word document may unpack to, in MiB (more: refused as a zip bomb)."
+    )
+    ingest_max_blocks: int = Field(
+        default=200_000, ge=1, description="Most paragraphs, pages, rows or blocks in one document."
+    )
     turn_lock_seconds: float = Field(
         default=300.0, ge=5, le=3600,
         description="A chat turn holds its conversation; one whose process stopped renewing it for this long is released.",
