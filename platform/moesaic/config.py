@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     ingest_max_blocks: int = Field(
         default=200_000, ge=1, description="Most paragraphs, pages, rows or blocks in one document."
     )
+    rate_limit_per_minute: int = Field(
+        default=1200, ge=0, description="Requests per minute per API key or session, all routes (0: no limit; over it: 429)."
+    )
+    rate_limit_chat_per_minute: int = Field(
+        default=300, ge=0, description="Chat requests per minute per API key or session (0: no limit; over it: 429)."
+    )
     turn_lock_seconds: float = Field(
         default=300.0, ge=5, le=3600,
         description="A chat turn holds its conversation; one whose process stopped renewing it for this long is released.",

@@ -39,7 +39,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(UserError)
     async def _user(_request: Request, exc: UserError) -> JSONResponse:
-        kind = {401: "authentication_error", 403: "permission_error", 404: "not_found_error", 409: "conflict_error"}
+        kind = {401: "authentication_error", 403: "permission_error", 404: "not_found_error", 409: "conflict_error",
+                429: "rate_limit_error"}
         retry_after = getattr(exc, "retry_after", None)  # busy or rate-limited: when to try again
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
         return JSONResponse(error_body(str(exc), kind.get(exc.status, "invalid_request_error"), exc.field),
