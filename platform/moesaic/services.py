@@ -31,6 +31,7 @@ from moesaic.models import ModelRegistry
 from moesaic.types import Message
 
 log = logging.getLogger(__name__)
+RETENTION_INTERVAL_S = 3600  # how often a worker erases what the retention policies say is too old
 
 
 def complete_text(model: ChatModel, prompt: str) -> str:
@@ -102,6 +103,9 @@ class Platform:
                 jobs.register(f"{app.name}.{kind}", handler)
             jobs.app_contexts[app.name] = context  # what the app's job handlers get as ctx.app_context
             platform.ensure_app_knowledge(app, default_tenant)
+        from moesaic.lifecycle import Lifecycle
+
+        jobs.add_chore(RETENTION_INTERVAL_S, Lifecycle(platform).apply_retention)  # in whichever process runs a worker
         if start_worker and settings.ingest_worker:
             knowledge.start()  # a consumer in this process runs every registered job, ingestion included
         return platform

@@ -89,6 +89,21 @@ class JobQueue:
         self._worker_id = f"{os.getpid()}-{new_id()[:8]}"  # lease owners start with it
         self._deliver = broker.task(name="moesaic_run_job")(self.deliver)
         self._worker: Any = None
+        self._chores: list[list[Any]] = []  # [interval_s, function, last run (monotonic)] run by the worker's upkeep
+
+    def add_chore(self, interval_s: float, chore: Callable[[], Any]) -> None:
+        """Run ``chore`` every ``interval_s`` seconds from the upkeep thread of a worker of this queue
+        (retention, for one); a failure is logged and tried again at the next interval."""
+        self._chores.append([interval_s, chore, time.monotonic()])
+
+    def run_chores(self) -> None:
+        for chore in self._chores:
+            if time.monotonic() - chore[2] >= chore[0]:
+                chore[2] = time.monotonic()
+                try:
+                    chore[1]()
+                except Exception:
+                    log.exception("periodic chore %s failed", getattr(chore[1], "__name__", chore[1]))
 
     @classmethod
     def from_settings(cls, db: Database, settings: Settings, config: JobConfig | None = None) -> "JobQueue":

@@ -63,8 +63,10 @@ def get_document(kb: str, document_id: str, platform: PlatformDep, principal: Pr
 
 @router.delete("/v1/knowledge-bases/{kb}/documents/{document_id}", status_code=204, openapi_extra=access(knowledge_base="path:kb"))
 def delete_document(kb: str, document_id: str, platform: PlatformDep, principal: PrincipalDep) -> Response:
-    """Remove the document from both indexes and the database."""
-    platform.knowledge.delete_document(principal.tenant_id, kb, document_id)
+    """Erase the document everywhere: its rows, stored upload, chunks, vectors and ingest jobs (one audit row)."""
+    from moesaic.lifecycle import Lifecycle
+
+    Lifecycle(platform).erase_document(principal.tenant_id, kb, document_id, principal)
     return Response(status_code=204)
 
 
