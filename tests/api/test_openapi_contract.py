@@ -128,15 +128,15 @@ def test_generic_errors_are_derived_from_the_declaration() -> None:
     ("method", "path", "statuses"),
     [
         ("post", "/v1/chat/completions", {400, 401, 403, 404, 409, 422, 429, 502, 504}),
-        ("post", "/v1/conversations/{conversation_id}/handoff", {401, 403, 404, 409, 422, 429}),
+        ("post", "/v1/conversations/{conversation_id}/handoff", {400, 401, 403, 404, 409, 422, 429}),  # a body: 400 too
         ("post", "/v1/conversations/{conversation_id}/claim", {401, 403, 404, 409, 422, 429}),
-        ("post", "/v1/conversations/{conversation_id}/operator-messages", {401, 403, 404, 409, 422, 429}),
+        ("post", "/v1/conversations/{conversation_id}/operator-messages", {400, 401, 403, 404, 409, 422, 429}),
         ("post", "/v1/conversations/{conversation_id}/handback", {401, 403, 404, 409, 422, 429}),
         ("post", "/v1/knowledge-bases/{kb}/documents", {400, 401, 403, 404, 409, 413, 415, 422, 429}),
         ("get", "/v1/conversations/{conversation_id}/messages", {401, 404, 422, 429}),
         ("get", "/v1/models", {401, 429}),
         ("get", "/v1/keys", {401, 403, 429}),
-        ("post", "/v1/sessions", {401, 422}),
+        ("post", "/v1/sessions", {400, 401, 422}),
         ("get", "/readyz", {503}),
         ("post", "/v1/apps/other_app/things/{thing_id}/touch", {401, 403, 422, 429}),
     ],
@@ -203,3 +203,15 @@ def test_the_schema_is_regenerated_when_an_app_is_mounted() -> None:
     mount_app_router(api, OTHER_APP)
     op = api.openapi()["paths"]["/v1/apps/other_app/things"]["get"]
     assert op["security"] == [{BEARER: []}] and {"401", "403"} <= set(op["responses"])
+
+
+def test_framework_errors_have_the_openai_shape_and_a_true_allow_header(client) -> None:  # type: ignore[no-untyped-def]
+    # issue 16, finding 9: a method the path lacks, an unparsable body and an unknown path
+    refused = client.request("OPTIONS", "/v1/keys")
+    assert refused.status_code == 405 and refused.headers["Allow"] == "GET, POST"
+    assert refused.json()["error"]["message"].startswith("OPTIONS is not allowed on /v1/keys")
+    garbage = client.post("/v1/chat/completions", content=b"\xff\xfe[", headers={"Content-Type": "application/json"})
+    assert garbage.status_code == 422 and garbage.json()["error"]["param"] == "body", garbage.text
+    assert client.get("/v1/nowhere").json()["error"]["type"] == "not_found_error"
+    too_far = client.get("/v1/audit", params={"before_id": 10**21})
+    assert too_far.status_code in (403, 422), too_far.text  # was a 500 (an integer the database cannot hold)

@@ -137,6 +137,8 @@ def document_contract(schema: dict[str, Any]) -> dict[str, Any]:
         responses = operation["responses"]
         for status in generic_error_statuses(rule, method):
             responses.setdefault(str(status), _error_response(status))
+        if "requestBody" in operation:  # a route's own checks of what it was sent (UserError) answer 400
+            responses.setdefault("400", _error_response(400))
         if "422" in responses:
             responses["422"] = _error_response(422, "ValidationErrorResponse")
         operation["responses"] = _sort_responses(responses)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from moesaic.access import access
 from moesaic.api.deps import PlatformDep, PrincipalDep
@@ -23,6 +23,12 @@ class ErasureOut(BaseModel):
 
 
 class SubjectIn(BaseModel):
+    """One of ``email`` and ``customer_id`` (or both)."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["email"], "properties": {"email": {"type": "string"}}},
+        {"required": ["customer_id"], "properties": {"customer_id": {"type": "string"}}},
+    ]})
     email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s\x00]+@[^@\s\x00]+$",
                               description="The data subject's email address.")
     customer_id: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[^\x00]+$",
@@ -105,9 +111,10 @@ def list_retention(platform: PlatformDep, principal: PrincipalDep) -> RetentionL
     return RetentionList(data=[RetentionOut(**row) for row in Lifecycle(platform).retention(principal.tenant_id)])
 
 
-@router.put("/v1/retention", openapi_extra=access(role="admin"))
+@router.put("/v1/retention", openapi_extra=access(role="admin"), responses=error_responses(404))
 def set_retention(body: RetentionIn, platform: PlatformDep, principal: PrincipalDep) -> RetentionOut:
     """Set the tenant's retention for all apps (``app`` null) or one app: conversations not updated for
-    ``conversation_days`` and finished jobs older than ``job_days`` are erased (hourly, by the job worker)."""
+    ``conversation_days`` and finished jobs older than ``job_days`` are erased (hourly, by the job worker).
+    404: an unknown ``app``."""
     _whole_tenant(principal)
     return RetentionOut(**Lifecycle(platform).set_retention(principal.tenant_id, body, principal))
