@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install demo test test-browser test-all lint bench-platform clean
+.PHONY: install demo test test-browser test-adversarial test-all lint bench-platform clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,8 +33,17 @@ $(BROWSER_STAMP): requirements-browser.txt $(STAMP)
 test-browser: $(BROWSER_STAMP)
 	$(PY) -m pytest -q -m browser tests/browser
 
+# The adversarial tier: schemathesis (requirements-adversarial.txt) over the live OpenAPI schema, a few minutes.
+ADVERSARIAL_STAMP := $(VENV)/.adversarial-stamp
+$(ADVERSARIAL_STAMP): requirements-adversarial.txt $(STAMP)
+	$(PY) -m pip install -q -r requirements-adversarial.txt
+	touch $(ADVERSARIAL_STAMP)
+
+test-adversarial: $(ADVERSARIAL_STAMP)
+	$(PY) -m pytest -q -m adversarial tests/security/test_schemathesis.py
+
 test-all: install
-	$(PY) -m pytest -q -m "not gpu and not browser"
+	$(PY) -m pytest -q -m "not gpu and not browser and not adversarial"
 
 lint: install
 	$(PY) -m pip install -q mypy

@@ -59,7 +59,7 @@ LAYERS = [
     {"tools", "memory", "jobs", "models"},
     {"llm", "retrieval", "access"},
     {"apps"},  # the app contract
-    {"agent"},
+    {"agent", "lifecycle"},
     {"services"},
     {"api", "quick_evals", "migrations"},
     {"cli"},

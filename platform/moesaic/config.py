@@ -29,8 +29,11 @@ class Settings(BaseSettings):
     llm_tool_mode: Literal["auto", "native", "react"] = Field(
         default="auto", description="Tool calling: probe the endpoint (auto), trust it (native) or use JSON ReAct."
     )
-    llm_timeout_s: float = Field(default=60.0, gt=0)
-    llm_max_retries: int = Field(default=2, ge=0, le=10)
+    llm_timeout_s: float = Field(
+        default=30.0, gt=0, le=600,
+        description="Longest wait for the model's answer to start, retries included (and, streamed, between two pieces).",
+    )
+    llm_max_retries: int = Field(default=2, ge=0, le=10, description="Retries of a refused connection, 429 or 5xx, within the timeout.")
     bootstrap_api_key: str | None = Field(default=None, min_length=8)
     datasets_dir: Path = Path("../shared/data")
     redact_model_input: bool = Field(
@@ -56,6 +59,25 @@ class Settings(BaseSettings):
     )
     max_tokens_limit: int = Field(
         default=32_768, ge=1, description="Largest `max_tokens` a chat request may ask for (larger: 422)."
+    )
+    ingest_parse_timeout_s: float = Field(
+        default=60.0, gt=0, le=3600, description="Longest time reading one document may take; longer fails it, naming the limit."
+    )
+    ingest_max_unpacked_mb: int = Field(
+        default=200, ge=1, description="Most a Word document may unpack to, in MiB (more: refused as a zip bomb)."
+    )
+    ingest_max_blocks: int = Field(
+        default=200_000, ge=1, description="Most paragraphs, pages, rows or blocks in one document."
+    )
+    rate_limit_per_minute: int = Field(
+        default=1200, ge=0, description="Requests per minute per API key or session, all routes (0: no limit; over it: 429)."
+    )
+    rate_limit_chat_per_minute: int = Field(
+        default=300, ge=0, description="Chat requests per minute per API key or session (0: no limit; over it: 429)."
+    )
+    turn_lock_seconds: float = Field(
+        default=300.0, ge=5, le=3600,
+        description="A chat turn holds its conversation; one whose process stopped renewing it for this long is released.",
     )
     history_token_budget: int = Field(default=3000, ge=100)
     agent_max_steps: int = Field(default=6, ge=1, le=50)

@@ -25,11 +25,13 @@ from moesaic.jobs import CORE_APP, JobQueue
 from moesaic.llm import ChatModel, ModelRequest, create_chat_model
 from moesaic.access import create_api_key, ensure_tenant
 from moesaic.memory import ConversationStore
+from moesaic.memory.turns import ChatRequests, TurnLocks
 from moesaic.metrics import Metrics
 from moesaic.models import ModelRegistry
 from moesaic.types import Message
 
 log = logging.getLogger(__name__)
+RETENTION_INTERVAL_S = 3600  # how often a worker erases what the retention policies say is too old
 
 
 def complete_text(model: ChatModel, prompt: str) -> str:
@@ -52,6 +54,12 @@ class Platform:
     app_status: dict[str, str] = field(default_factory=dict)  # name -> "set up" | "ready" | "error: ..."
     embedder_status: str = "not loaded"  # "not loaded" | "ready" | "error: ..."
     _seeded: set[tuple[str, str]] = field(default_factory=set)
+    turns: TurnLocks = field(init=False)  # one turn at a time per conversation
+    chat_requests: ChatRequests = field(init=False)  # Idempotency-Key records of chat requests
+
+    def __post_init__(self) -> None:
+        self.turns = TurnLocks(self.db, self.settings.turn_lock_seconds)
+        self.chat_requests = ChatRequests(self.db, self.settings.turn_lock_seconds)
 
     @classmethod
     def create(
@@ -95,6 +103,9 @@ class Platform:
                 jobs.register(f"{app.name}.{kind}", handler)
             jobs.app_contexts[app.name] = context  # what the app's job handlers get as ctx.app_context
             platform.ensure_app_knowledge(app, default_tenant)
+        from moesaic.lifecycle import Lifecycle
+
+        jobs.add_chore(RETENTION_INTERVAL_S, Lifecycle(platform).apply_retention)  # in whichever process runs a worker
         if start_worker and settings.ingest_worker:
             knowledge.start()  # a consumer in this process runs every registered job, ingestion included
         return platform

@@ -113,32 +113,32 @@ def test_error_statuses_follow_the_access_declaration(schema) -> None:  # type: 
 
 def test_generic_errors_are_derived_from_the_declaration() -> None:
     rule = parse({"public": False, "role": None, "resources": {}})
-    assert generic_error_statuses(rule, "get") == (401,)  # every key has at least the viewer role
-    assert generic_error_statuses(rule, "post") == (401, 403)  # a viewer may not write
+    assert generic_error_statuses(rule, "get") == (401, 429)  # every key has at least the viewer role
+    assert generic_error_statuses(rule, "post") == (401, 429, 403)  # a viewer may not write
     conversation = parse({"public": False, "role": None, "resources": {"conversation": "path:conversation_id"}})
-    assert generic_error_statuses(conversation, "get") == (401, 404)  # another app's conversation is a 404
+    assert generic_error_statuses(conversation, "get") == (401, 429, 404)  # another app's conversation is a 404
     app = parse({"public": False, "role": None, "resources": {"app": "query:app"}})
-    assert generic_error_statuses(app, "get") == (401, 403, 404)
+    assert generic_error_statuses(app, "get") == (401, 429, 403, 404)
     app_route = parse({"public": False, "role": None, "resources": {"app": "const:shop"}})
-    assert generic_error_statuses(app_route, "get") == (401, 403)
+    assert generic_error_statuses(app_route, "get") == (401, 429, 403)
     assert generic_error_statuses(parse({"public": True, "role": None, "resources": {}}), "get") == ()
 
 
 @pytest.mark.parametrize(
     ("method", "path", "statuses"),
     [
-        ("post", "/v1/chat/completions", {400, 401, 403, 404, 422, 502, 504}),
-        ("post", "/v1/conversations/{conversation_id}/handoff", {401, 403, 404, 409, 422}),
-        ("post", "/v1/conversations/{conversation_id}/claim", {401, 403, 404, 409, 422}),
-        ("post", "/v1/conversations/{conversation_id}/operator-messages", {401, 403, 404, 409, 422}),
-        ("post", "/v1/conversations/{conversation_id}/handback", {401, 403, 404, 409, 422}),
-        ("post", "/v1/knowledge-bases/{kb}/documents", {400, 401, 403, 404, 409, 413, 422}),
-        ("get", "/v1/conversations/{conversation_id}/messages", {401, 404, 422}),
-        ("get", "/v1/models", {401}),
-        ("get", "/v1/keys", {401, 403}),
-        ("post", "/v1/sessions", {401, 422}),
+        ("post", "/v1/chat/completions", {400, 401, 403, 404, 409, 422, 429, 502, 504}),
+        ("post", "/v1/conversations/{conversation_id}/handoff", {400, 401, 403, 404, 409, 422, 429}),  # a body: 400 too
+        ("post", "/v1/conversations/{conversation_id}/claim", {401, 403, 404, 409, 422, 429}),
+        ("post", "/v1/conversations/{conversation_id}/operator-messages", {400, 401, 403, 404, 409, 422, 429}),
+        ("post", "/v1/conversations/{conversation_id}/handback", {401, 403, 404, 409, 422, 429}),
+        ("post", "/v1/knowledge-bases/{kb}/documents", {400, 401, 403, 404, 409, 413, 415, 422, 429}),
+        ("get", "/v1/conversations/{conversation_id}/messages", {401, 404, 422, 429}),
+        ("get", "/v1/models", {401, 429}),
+        ("get", "/v1/keys", {401, 403, 429}),
+        ("post", "/v1/sessions", {400, 401, 422}),
         ("get", "/readyz", {503}),
-        ("post", "/v1/apps/other_app/things/{thing_id}/touch", {401, 403, 422}),
+        ("post", "/v1/apps/other_app/things/{thing_id}/touch", {401, 403, 422, 429}),
     ],
 )
 def test_route_errors(schema, method: str, path: str, statuses: set[int]) -> None:  # type: ignore[no-untyped-def]
@@ -203,3 +203,15 @@ def test_the_schema_is_regenerated_when_an_app_is_mounted() -> None:
     mount_app_router(api, OTHER_APP)
     op = api.openapi()["paths"]["/v1/apps/other_app/things"]["get"]
     assert op["security"] == [{BEARER: []}] and {"401", "403"} <= set(op["responses"])
+
+
+def test_framework_errors_have_the_openai_shape_and_a_true_allow_header(client) -> None:  # type: ignore[no-untyped-def]
+    # issue 16, finding 9: a method the path lacks, an unparsable body and an unknown path
+    refused = client.request("OPTIONS", "/v1/keys")
+    assert refused.status_code == 405 and refused.headers["Allow"] == "GET, POST"
+    assert refused.json()["error"]["message"].startswith("OPTIONS is not allowed on /v1/keys")
+    garbage = client.post("/v1/chat/completions", content=b"\xff\xfe[", headers={"Content-Type": "application/json"})
+    assert garbage.status_code == 422 and garbage.json()["error"]["param"] == "body", garbage.text
+    assert client.get("/v1/nowhere").json()["error"]["type"] == "not_found_error"
+    too_far = client.get("/v1/audit", params={"before_id": 10**21})
+    assert too_far.status_code in (403, 422), too_far.text  # was a 500 (an integer the database cannot hold)

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from moesaic.apps import AppManifest, ToolContext
 from moesaic.errors import UpstreamError
 from moesaic.llm.base import ChatModel, ModelReply, ModelRequest
-from moesaic.memory.store import ConversationStore
+from moesaic.memory.store import INTERRUPTED, ConversationStore
 from moesaic.metrics import Metrics
 from moesaic.access.audit import record
 from moesaic.agent.citing import CITATION_MARK_PATTERN, CitationNumbering, cite_sentences, renumber_citations
@@ -92,10 +92,13 @@ class Agent:
         stream: bool = False,
         temperature: float | None = None,
         max_tokens: int | None = None,
+        resume: bool = False,
     ) -> Iterator[AgentEvent]:
+        """``resume``: the user's message is already stored (a retried request whose first attempt failed)."""
         tenant = self.tool_context.tenant_id
         conversation = self.store.get(tenant, conversation_id)
-        self.store.append(tenant, conversation_id, Message(role="user", content=user_text))
+        if not resume:
+            self.store.append(tenant, conversation_id, Message(role="user", content=user_text))
         if conversation.state in PAUSED_STATES:  # a person answers; the note is stored so a reload shows the reply
             stored = self.store.append(tenant, conversation_id, Message(role="assistant", content=HANDED_OFF_NOTE))
             yield AgentResult(conversation_id, HANDED_OFF_NOTE, state=conversation.state, finish_reason="handed_off", message_id=stored["id"])
@@ -179,6 +182,7 @@ class Agent:
         if vault is not None:
             request = hide_pii(request, vault)
         reply: ModelReply | None = None
+        shown: list[str] = []  # the text the client already got, kept if the model fails mid-stream
         try:
             if not stream:
                 reply = self.model.generate(request)
@@ -188,13 +192,16 @@ class Agent:
                     if isinstance(item, ModelReply):
                         reply = item
                     elif text := numbering.push(reveal.push(item)):
+                        shown.append(text)
                         yield TextDelta(text)
                 if text := numbering.push(reveal.flush()) + numbering.flush():
                     yield TextDelta(text)
         except UpstreamError as exc:
             if self.metrics:
                 self.metrics.model_errors.labels(self.app.name, type(exc).__name__).inc()
-            self.store.append(tenant, conversation_id, Message(role="assistant", content=""), error=str(exc))
+            partial = "".join(shown)
+            error = f"{INTERRUPTED}{exc}" if partial else str(exc)  # the partial answer is stored, marked as cut off
+            self.store.append(tenant, conversation_id, Message(role="assistant", content=partial), error=error)
             raise
         assert reply is not None, "model stream ended without a reply"
         return reveal_pii(reply, vault) if vault is not None else reply

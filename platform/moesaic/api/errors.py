@@ -10,6 +10,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -37,10 +38,36 @@ def install_error_handlers(app: FastAPI) -> None:
         body["detail"] = [{"loc": e.get("loc"), "msg": e.get("msg"), "type": e.get("type")} for e in exc.errors()]
         return JSONResponse(body, status_code=422)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # What the framework answers itself: a body that is not JSON (a 422 like every other invalid body),
+        # a method the path does not have (405 whose Allow lists every method of the path), an unknown path.
+        if exc.status_code == 400:
+            message = "body: the request body could not be parsed (not valid JSON, or not UTF-8)"
+            body = error_body(message, "invalid_request_error", "body", "validation_error")
+            body["detail"] = [{"loc": ["body"], "msg": "could not be parsed", "type": "json_invalid"}]
+            return JSONResponse(body, status_code=422)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            from moesaic.api.gate import api_routes
+
+            methods = sorted({m for route in api_routes(request.app.router.routes)
+                              if route.path_regex.match(request.url.path) for m in (route.methods or ())})
+            headers["Allow"] = ", ".join(methods)
+            message = f"{request.method} is not allowed on {request.url.path}; allowed: {headers['Allow']}"
+        else:
+            message = str(exc.detail)
+        kind = {404: "not_found_error", 405: "invalid_request_error"}.get(exc.status_code, "invalid_request_error")
+        return JSONResponse(error_body(message, kind), status_code=exc.status_code, headers=headers or None)
+
     @app.exception_handler(UserError)
     async def _user(_request: Request, exc: UserError) -> JSONResponse:
-        kind = {401: "authentication_error", 403: "permission_error", 404: "not_found_error", 409: "conflict_error"}
-        return JSONResponse(error_body(str(exc), kind.get(exc.status, "invalid_request_error"), exc.field), status_code=exc.status)
+        kind = {401: "authentication_error", 403: "permission_error", 404: "not_found_error", 409: "conflict_error",
+                429: "rate_limit_error"}
+        retry_after = getattr(exc, "retry_after", None)  # busy or rate-limited: when to try again
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return JSONResponse(error_body(str(exc), kind.get(exc.status, "invalid_request_error"), exc.field),
+                            status_code=exc.status, headers=headers)
 
     @app.exception_handler(UpstreamError)
     async def _upstream(_request: Request, exc: UpstreamError) -> JSONResponse:

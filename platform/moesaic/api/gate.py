@@ -1,7 +1,8 @@
 """The one authorisation gate: every route of the API, core and app routes alike, passes through it.
 
 ``install_gate`` adds a global dependency that reads the route's ``access(...)`` declaration and
-- authenticates the bearer key (401), unless the route is public;
+- authenticates the bearer key (401), unless the route is public, and counts the request against the
+  key's rate limits (429 with ``Retry-After``, ``api.ratelimit``);
 - checks the principal's role against the route's (403 naming the role);
 - resolves each declared resource to its owning app inside the caller's tenant: a named app the
   principal may not use is a 403 naming the app; an id-addressed resource (a conversation, a job) of
@@ -26,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from moesaic.access import Principal, authenticate, record
 from moesaic.access.declaration import EXTENSION, AccessRule, ResourceRef, parse
+from moesaic.api.ratelimit import limiter_of
 from moesaic.errors import ConfigError, Forbidden, NotFound, Unauthorized
 from moesaic.jobs import CORE_APP
 
@@ -114,6 +116,7 @@ async def authorize(request: Request) -> None:
         return
     platform = request.app.state.platform
     principal: Principal = await run_in_threadpool(authenticate, platform.db, bearer_token(request))
+    await run_in_threadpool(limiter_of(platform).check, principal.id, route.path)  # 429 with Retry-After
     needed = rule.required_role(request.method)
     if not principal.has_role(needed):
         raise Forbidden(f"this needs the {needed!r} role; this {principal.kind} has {principal.role!r}", field="role")

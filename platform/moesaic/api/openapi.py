@@ -36,6 +36,8 @@ ERROR_DESCRIPTIONS = {
     "so its existence does not leak; an unknown app's message lists the valid ones.",
     409: "The resource's current state does not allow this (the message says which state it is in).",
     413: "The upload is larger than the limit.",
+    415: "The file's bytes are not a document Moesaic reads (binary, an image, an archive...), whatever its name says; the message names the file.",
+    429: "Too many requests for this key: the message names the limit and its setting; `Retry-After` says when to try again.",
     422: "The request failed validation: `error.message` lists every problem, `detail` has one entry per problem.",
     502: "The model service failed before the answer started.",
     503: "Not ready.",
@@ -53,7 +55,7 @@ def generic_error_statuses(rule: AccessRule, method: str) -> tuple[int, ...]:
     """The errors the gate itself can answer for a route declared with ``rule``."""
     if rule.public:
         return ()
-    statuses = [401]
+    statuses = [401, 429]
     app_refusal = any(ref.kind in ("app", "knowledge_base") for ref in rule.resources)
     if rule.required_role(method) != "viewer" or app_refusal:
         statuses.append(403)
@@ -135,6 +137,8 @@ def document_contract(schema: dict[str, Any]) -> dict[str, Any]:
         responses = operation["responses"]
         for status in generic_error_statuses(rule, method):
             responses.setdefault(str(status), _error_response(status))
+        if "requestBody" in operation:  # a route's own checks of what it was sent (UserError) answer 400
+            responses.setdefault("400", _error_response(400))
         if "422" in responses:
             responses["422"] = _error_response(422, "ValidationErrorResponse")
         operation["responses"] = _sort_responses(responses)

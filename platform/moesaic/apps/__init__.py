@@ -6,7 +6,7 @@ from route and command code (``AppContextDep``, ``TenantIdDep``, ``command_conte
 side (``load_apps``, ``AppRegistry``) is here too. Nothing in this package serves HTTP or runs jobs.
 """
 
-from moesaic.apps.context import AppContext, ToolContext
+from moesaic.apps.context import AppContext, Erasure, ToolContext
 from moesaic.apps.evaluation import Evaluation, MissingData, check_floors, load_floors
 from moesaic.apps.manifest import AppManifest
 from moesaic.apps.registry import ENTRY_POINT_GROUP, AppRegistry, check_app, load_apps, migration_folders
@@ -20,6 +20,7 @@ __all__ = [
     "AppContextDep",
     "AppManifest",
     "AppRegistry",
+    "Erasure",
     "Evaluation",
     "MissingData",
     "OfflineBehaviour",

@@ -69,3 +69,22 @@ class ToolContext:
     def request_handoff(self, summary: str) -> None:
         """Ask the agent loop to put the conversation in the ``handed_off`` state after this step."""
         self.handoff_summary = summary or "The customer asked for a person."
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What an app's ``erase`` hook must remove from its own data, inside ``tenant_id``: the rows that belong
+    to these conversations (deleted by the platform), or to a data subject named by ``email`` or
+    ``customer_id`` (each may be None). The hook returns how many rows it removed per table (for the audit
+    row). When a whole tenant is erased the platform deletes every row of the app's declared ``tables``
+    itself, then calls the hook with only ``tenant_id`` set, for data kept elsewhere."""
+
+    tenant_id: str
+    conversation_ids: tuple[str, ...] = ()
+    email: str | None = None
+    customer_id: str | None = None
+
+    @property
+    def whole_tenant(self) -> bool:
+        return not self.conversation_ids and self.email is None and self.customer_id is None
+

@@ -65,6 +65,9 @@ class AppManifest(BaseModel):
     models: tuple[ShippedModel, ...] = ()  # trained artefacts the app ships (versioned per tenant: moesaic.models)
     setup: Callable[[Any], None] | None = None  # (AppContext) -> None; cheap; every process using the app
     warmup: Callable[[Any], None] | None = None  # (AppContext) -> None; heavy (models): API, worker
+    # (AppContext, Erasure) -> {table: rows removed}: remove the app's own rows of erased conversations or of a
+    # data subject (email / customer id); a whole tenant's rows of ``tables`` the platform deletes itself
+    erase: Callable[[Any, Any], Mapping[str, int]] | None = None
 
     @property
     def is_chat(self) -> bool:

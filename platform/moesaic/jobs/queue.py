@@ -70,6 +70,7 @@ class Registration:
     max_attempts: int
     backoff_seconds: float
     on_cancel: Callable[[JobInfo], None] | None
+    fair: bool = False  # any message of this kind runs the fairest due job (JobStore.fair_next)
 
 
 class JobQueue:
@@ -88,6 +89,21 @@ class JobQueue:
         self._worker_id = f"{os.getpid()}-{new_id()[:8]}"  # lease owners start with it
         self._deliver = broker.task(name="moesaic_run_job")(self.deliver)
         self._worker: Any = None
+        self._chores: list[list[Any]] = []  # [interval_s, function, last run (monotonic)] run by the worker's upkeep
+
+    def add_chore(self, interval_s: float, chore: Callable[[], Any]) -> None:
+        """Run ``chore`` every ``interval_s`` seconds from the upkeep thread of a worker of this queue
+        (retention, for one); a failure is logged and tried again at the next interval."""
+        self._chores.append([interval_s, chore, time.monotonic()])
+
+    def run_chores(self) -> None:
+        for chore in self._chores:
+            if time.monotonic() - chore[2] >= chore[0]:
+                chore[2] = time.monotonic()
+                try:
+                    chore[1]()
+                except Exception:
+                    log.exception("periodic chore %s failed", getattr(chore[1], "__name__", chore[1]))
 
     @classmethod
     def from_settings(cls, db: Database, settings: Settings, config: JobConfig | None = None) -> "JobQueue":
@@ -108,11 +124,15 @@ class JobQueue:
                                self.config.backoff_seconds if backoff_seconds is None else backoff_seconds, on_cancel))
 
     def register_batch(self, name: str, handler: BatchHandler, *, batch_size: int, max_attempts: int | None = None,
-                       backoff_seconds: float | None = None, on_cancel: Callable[[JobInfo], None] | None = None) -> None:
+                       backoff_seconds: float | None = None, on_cancel: Callable[[JobInfo], None] | None = None,
+                       fair: bool = False) -> None:
         """Like ``register``, but a delivery also claims up to ``batch_size - 1`` other due jobs of the
-        same name and hands all of them over at once (``handler`` returns one outcome per context)."""
+        same name and hands all of them over at once (``handler`` returns one outcome per context).
+        ``fair``: a delivery runs the fairest due job across tenants instead of the one its message names
+        (whose message is sent again), and its batch holds that tenant's jobs only."""
         self._add(Registration(name, handler, batch_size, max_attempts or self.config.max_attempts,
-                               self.config.backoff_seconds if backoff_seconds is None else backoff_seconds, on_cancel))
+                               self.config.backoff_seconds if backoff_seconds is None else backoff_seconds, on_cancel,
+                               fair))
 
     def _add(self, registration: Registration) -> None:
         app, dot, kind = registration.name.partition(".")
@@ -194,12 +214,25 @@ class JobQueue:
             if early > 0:
                 self.send(job_id, early)  # a clock ahead of ours, or a redelivery: come back when due
                 return
+        if registration.fair:  # this message is a turn: the fairest due job takes it
+            fairest = self.store.fair_next(info.app, info.kind)
+            if fairest is not None and fairest != job_id:
+                claim = self.store.claim(fairest, self._owner())
+                if claim is not None:
+                    self.send(job_id)  # the named job keeps a message of its own
+                    return self._run(registration, claim)
         claim = self.store.claim(job_id, self._owner())
         if claim is None:
             return
+        self._run(registration, claim)
+
+    def _run(self, registration: Registration, claim: Claim) -> None:
+        """Run a claimed job (with due siblings for batch handlers) and settle every outcome."""
+        job_id = claim.job_id
         claims = [claim]
         if registration.batch_size > 1:
-            for sibling in self.store.due_siblings(info.app, info.kind, job_id, registration.batch_size - 1):
+            tenant = claim.tenant_id if registration.fair else None
+            for sibling in self.store.due_siblings(claim.app, claim.kind, job_id, registration.batch_size - 1, tenant):
                 more = self.store.claim(sibling, self._owner())
                 if more is not None:
                     claims.append(more)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,9 @@ from moesaic.db import Database, utcnow
 from moesaic.errors import Conflict, NotFound, UserError
 from moesaic.jobs.context import JobInfo
 from moesaic.jobs.tables import JOB_STATES, JobRecord
+
+
+MAX_FAIR_TENANTS = 200  # tenants with due jobs compared per fair pick (the longest waiting ones)
 
 
 @dataclass(frozen=True)
@@ -160,18 +163,43 @@ class JobStore:
             return Claim(record.id, record.tenant_id, record.app, record.kind, dict(record.payload or {}),
                          record.attempts, record.max_attempts, owner)
 
-    def due_siblings(self, app: str, kind: str, exclude: str, limit: int) -> list[str]:
-        """Ids of other queued, due jobs of the same kind (for handlers that work in batches)."""
+    def due_siblings(self, app: str, kind: str, exclude: str, limit: int, tenant_id: str | None = None) -> list[str]:
+        """Ids of other queued, due jobs of the same kind (for handlers that work in batches), of one
+        tenant when ``tenant_id`` is given."""
+        query = (select(JobRecord.id)
+                 .where(JobRecord.app == app, JobRecord.kind == kind, JobRecord.state == "queued",
+                        JobRecord.next_attempt_at <= utcnow(), JobRecord.id != exclude))
+        if tenant_id is not None:
+            query = query.where(JobRecord.tenant_id == tenant_id)
         with self.db.session() as session:
-            return list(
-                session.scalars(
-                    select(JobRecord.id)
-                    .where(JobRecord.app == app, JobRecord.kind == kind, JobRecord.state == "queued",
-                           JobRecord.next_attempt_at <= utcnow(), JobRecord.id != exclude)
-                    .order_by(JobRecord.next_attempt_at)
-                    .limit(limit)
-                ).all()
-            )
+            return list(session.scalars(query.order_by(JobRecord.next_attempt_at).limit(limit)).all())
+
+    def fair_next(self, app: str, kind: str) -> str | None:
+        """The due job of this kind to run next, fairly across tenants: the tenant with the fewest such jobs
+        running, then the one whose last such job started longest ago (never: first), gets its oldest due job.
+        So one tenant's backlog delays another tenant's job by at most the jobs already running."""
+        now = utcnow()
+        due = and_(JobRecord.app == app, JobRecord.kind == kind, JobRecord.state == "queued", JobRecord.next_attempt_at <= now)
+        with self.db.session() as session:
+            tenants = list(session.scalars(select(JobRecord.tenant_id).where(due).group_by(JobRecord.tenant_id)
+                                           .order_by(func.min(JobRecord.next_attempt_at)).limit(MAX_FAIR_TENANTS)))
+            if not tenants:
+                return None
+            mine = and_(JobRecord.app == app, JobRecord.kind == kind, JobRecord.tenant_id.in_(tenants))
+            running = dict(session.execute(select(JobRecord.tenant_id, func.count()).where(mine, JobRecord.state == "running")
+                                           .group_by(JobRecord.tenant_id)).all())
+            recent = now - timedelta(hours=1)
+            started = dict(session.execute(select(JobRecord.tenant_id, func.max(JobRecord.started_at))
+                                           .where(mine, JobRecord.started_at >= recent).group_by(JobRecord.tenant_id)).all())
+            epoch = datetime(1970, 1, 1)
+
+            def turn(tenant: str) -> tuple[int, datetime]:
+                last = started.get(tenant)
+                return running.get(tenant, 0), (last.replace(tzinfo=None) if last is not None else epoch)
+
+            tenant = min(tenants, key=turn)  # min is stable: ties go to the tenant waiting longest
+            return session.scalar(select(JobRecord.id).where(due, JobRecord.tenant_id == tenant)
+                                  .order_by(JobRecord.next_attempt_at).limit(1))
 
     def renew(self, owners: list[str]) -> set[str]:
         """Extend the leases of these deliveries; returns the owners that still hold their job."""

@@ -111,6 +111,7 @@ class JobWorker:
                 if time.monotonic() - last_reap >= config.reap_seconds:
                     last_reap = time.monotonic()
                     self.queue.reap()
+                    self.queue.run_chores()
             except Exception:  # database briefly unavailable: keep the thread alive
                 log.exception("job heartbeat or reaper failed")
             self._done.wait(interval)

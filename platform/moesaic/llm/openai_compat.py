@@ -1,7 +1,11 @@
 """``OpenAIChatModel``: any OpenAI-compatible endpoint (Moesaic's engine, vLLM, SGLang, DeepSeek).
 
-Timeouts and retries with exponential backoff come from the openai SDK (``max_retries``); every
-failure is mapped to ``UpstreamTimeout`` (504) or ``UpstreamError`` (502) with a readable reason.
+One deadline per call (``timeout_s``, ``MOESAIC_LLM_TIMEOUT_S``) covers the wait for the answer to start,
+retries included: a refused connection, a 429 or a 5xx is retried with exponential backoff while time is
+left (``max_retries``), a timeout is not. Streamed, the same timeout bounds the silence between two pieces.
+Every failure becomes ``UpstreamTimeout`` (504) or ``UpstreamError`` (502) whose message says what failed:
+no answer in time, an HTTP status, an unreachable service, a malformed response, or a stream that broke
+off (with how much of the answer had come).
 DeepSeek's ``reasoning_content`` is kept apart from the answer. With ``tool_mode="auto"`` the first
 request that carries tools is preceded by a probe: if the endpoint does not return a real tool
 call for an obvious one, this model switches to the JSON ReAct protocol (``llm.react``).
@@ -12,10 +16,12 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, Literal
 
+import httpx
 import openai
 
 from moesaic.errors import UpstreamError, UpstreamTimeout
@@ -60,21 +66,49 @@ class OpenAIChatModel(ChatModel):
         model: str,
         api_key: str | None = None,
         *,
-        timeout_s: float = 60.0,
+        timeout_s: float = 30.0,
         max_retries: int = 2,
         http_client: Any = None,
         tool_mode: ToolMode = "auto",
     ) -> None:
         self.model = model
+        self.base_url = base_url
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
         self.tool_mode: ToolMode = tool_mode
         self._probe_lock = threading.Lock()
         self.client = openai.OpenAI(
             base_url=base_url,
             api_key=api_key or "not-needed",
-            timeout=timeout_s,
-            max_retries=max_retries,
+            timeout=_timeouts(timeout_s),
+            max_retries=0,  # retried here, within the call's deadline
             http_client=http_client,
         )
+
+    def _create(self, **params: Any) -> Any:
+        """``chat.completions.create`` within one deadline of ``timeout_s``: transient failures (no
+        connection, 429, 5xx) are retried with backoff while time is left; a timeout is final."""
+        deadline = time.monotonic() + self.timeout_s
+        for attempt in range(self.max_retries + 1):
+            remaining = deadline - time.monotonic()
+            try:
+                with self._errors():
+                    return self.client.with_options(timeout=_timeouts(max(remaining, 0.001))).chat.completions.create(**params)
+            except UpstreamError as exc:
+                cause = exc.__cause__
+                transient = isinstance(cause, (openai.RateLimitError, openai.InternalServerError)) or (
+                    isinstance(cause, openai.APIConnectionError) and not isinstance(cause, openai.APITimeoutError))
+                pause = min(0.5 * 2**attempt, 8.0)
+                if not transient or attempt == self.max_retries or time.monotonic() + pause >= deadline:
+                    if attempt:
+                        raise type(exc)(f"{exc} (after {attempt + 1} attempts)") from cause
+                    raise
+                log.warning("model %r at %s: %s; retrying in %.1f s", self.model, self.base_url, exc, pause)
+                time.sleep(pause)
+        raise AssertionError("unreachable")
+
+    def _errors(self, streamed_chars: int | None = None) -> "_upstream_errors":
+        return _upstream_errors(self.model, self.timeout_s, streamed_chars)
 
     def _params(self, request: ModelRequest) -> dict[str, Any]:
         params: dict[str, Any] = {"model": self.model, "messages": to_openai_messages(list(request.messages))}
@@ -90,13 +124,12 @@ class OpenAIChatModel(ChatModel):
         """Probe once (in ``auto`` mode) whether the endpoint returns real tool calls."""
         with self._probe_lock:
             if self.tool_mode == "auto":
-                with _upstream_errors(self.model):
-                    response = self.client.chat.completions.create(
-                        model=self.model,
-                        messages=[{"role": "user", "content": "Call the tool echo with the word 'ping'."}],
-                        tools=[PROBE_TOOL],
-                        max_tokens=64,
-                    )
+                response = self._create(
+                    model=self.model,
+                    messages=[{"role": "user", "content": "Call the tool echo with the word 'ping'."}],
+                    tools=[PROBE_TOOL],
+                    max_tokens=64,
+                )
                 choices = getattr(response, "choices", None) or []
                 calls = (choices[0].message.tool_calls or []) if choices and choices[0].message else []
                 native = any(getattr(c, "function", None) is not None and c.function.name == "echo" for c in calls)
@@ -119,8 +152,7 @@ class OpenAIChatModel(ChatModel):
         return self._complete(request)
 
     def _complete(self, request: ModelRequest) -> ModelReply:
-        with _upstream_errors(self.model):
-            response = self.client.chat.completions.create(**self._params(request))
+        response = self._create(**self._params(request))
         choices = getattr(response, "choices", None)
         if not choices or getattr(choices[0], "message", None) is None:
             raise UpstreamError(f"model {self.model!r} returned a response without choices")
@@ -153,29 +185,35 @@ class OpenAIChatModel(ChatModel):
         calls: dict[int, dict[str, str]] = {}
         usage = Usage()
         finish = "stop"
-        with _upstream_errors(self.model):
-            for chunk in self.client.chat.completions.create(**params):
-                if chunk.usage:
-                    usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
-                if not chunk.choices:
-                    continue
-                choice = chunk.choices[0]
-                finish = choice.finish_reason or finish
-                delta = choice.delta
-                if delta is None:
-                    continue
-                extra = delta.model_extra or {}
-                if extra.get("reasoning_content"):
-                    reasoning.append(extra["reasoning_content"])
-                for piece in delta.tool_calls or []:
-                    slot = calls.setdefault(piece.index, {"id": "", "name": "", "arguments": ""})
-                    slot["id"] = piece.id or slot["id"]
-                    if piece.function is not None:
-                        slot["name"] += piece.function.name or ""
-                        slot["arguments"] += piece.function.arguments or ""
-                if delta.content:
-                    content.append(delta.content)
-                    yield delta.content
+        chunks = iter(self._create(**params))
+        num_chars = 0
+        while True:
+            with self._errors(streamed_chars=num_chars):
+                chunk = next(chunks, None)
+            if chunk is None:
+                break
+            if chunk.usage:
+                usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+            if not chunk.choices:
+                continue
+            choice = chunk.choices[0]
+            finish = choice.finish_reason or finish
+            delta = choice.delta
+            if delta is None:
+                continue
+            extra = delta.model_extra or {}
+            if extra.get("reasoning_content"):
+                reasoning.append(extra["reasoning_content"])
+            for piece in delta.tool_calls or []:
+                slot = calls.setdefault(piece.index, {"id": "", "name": "", "arguments": ""})
+                slot["id"] = piece.id or slot["id"]
+                if piece.function is not None:
+                    slot["name"] += piece.function.name or ""
+                    slot["arguments"] += piece.function.arguments or ""
+            if delta.content:
+                content.append(delta.content)
+                num_chars += len(delta.content)
+                yield delta.content
         tool_calls = tuple(
             ToolCall(id=s["id"] or f"call_{i}", name=s["name"], arguments=s["arguments"] or "{}")
             for i, s in sorted(calls.items())
@@ -190,24 +228,51 @@ class OpenAIChatModel(ChatModel):
         )
 
 
-class _upstream_errors:
-    """Map the SDK's exceptions (and garbage bodies) to the platform's upstream errors."""
+def _timeouts(seconds: float) -> Any:  # an httpx.Timeout (the SDK's stubs name another httpx module)
+    """``seconds`` for the answer to start (and between two streamed pieces); a connection gets 5 s at most."""
+    return httpx.Timeout(seconds, connect=min(5.0, seconds))
 
-    def __init__(self, model: str) -> None:
+
+class _upstream_errors:
+    """Map the SDK's and httpx's exceptions (and garbage bodies) to the platform's upstream errors, saying
+    what failed. ``streamed_chars``: the call is reading a stream that already gave this much text. The
+    messages name the model, never the endpoint's address (that is in the server log)."""
+
+    def __init__(self, model: str, timeout_s: float, streamed_chars: int | None = None) -> None:
         self.model = model
+        self.timeout_s = timeout_s
+        self.streamed = streamed_chars
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        if exc is None:
+        if exc is None or isinstance(exc, UpstreamError):
             return None
-        if isinstance(exc, openai.APITimeoutError):
-            raise UpstreamTimeout(f"model {self.model!r} timed out") from exc
+        name = f"model {self.model!r}"
+        timed_out = isinstance(exc, (openai.APITimeoutError, httpx.TimeoutException))
+        if self.streamed is not None and isinstance(exc, (openai.APIError, httpx.HTTPError)):
+            so_far = f"after {self.streamed} characters of its answer" if self.streamed else "before any text"
+            if timed_out:
+                raise UpstreamTimeout(f"{name} stopped sending for {self.timeout_s:g} s {so_far} "
+                                      "(MOESAIC_LLM_TIMEOUT_S); the answer is incomplete") from exc
+            raise UpstreamError(f"the stream from {name} broke off {so_far} ({_reason(exc)}); the answer is incomplete") from exc
+        if timed_out:
+            raise UpstreamTimeout(f"{name} did not start answering within {self.timeout_s:g} s (MOESAIC_LLM_TIMEOUT_S); "
+                                  "the model service is overloaded, stuck or too slow for this request") from exc
         if isinstance(exc, openai.APIStatusError):
-            raise UpstreamError(f"model {self.model!r} answered HTTP {exc.status_code}: {exc.message}") from exc
-        if isinstance(exc, openai.APIConnectionError):
-            raise UpstreamError(f"model {self.model!r} is unreachable: {exc}") from exc
+            body = exc.body if isinstance(exc.body, dict) else {}
+            detail = str(body.get("message") or exc.message.removeprefix(f"Error code: {exc.status_code} - "))[:500]
+            raise UpstreamError(f"{name} answered HTTP {exc.status_code}: {detail}") from exc
+        if isinstance(exc, (openai.APIConnectionError, httpx.TransportError)):
+            raise UpstreamError(f"the model service for {name} is unreachable ({_reason(exc)})") from exc
         if isinstance(exc, (openai.APIResponseValidationError, json.JSONDecodeError, ValueError, AttributeError, TypeError, KeyError)):
-            raise UpstreamError(f"model {self.model!r} returned an invalid response: {exc}") from exc
+            raise UpstreamError(f"{name} returned an invalid response: {exc}") from exc
         return None
+
+
+def _reason(exc: BaseException) -> str:
+    """The lowest-level cause's words (``connection refused``, ``peer closed connection...``)."""
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return str(exc) or type(exc).__name__

@@ -21,6 +21,7 @@ from moesaic.types import Message, ToolCall, estimate_tokens
 SUMMARY_CHARS_PER_TURN = 160
 SUMMARY_MAX_CHARS = 1200
 CONVERSATION_STATES = ("active", "handed_off", "claimed", "resolved")
+INTERRUPTED = "interrupted: "  # the start of the error of an answer the model stopped giving mid-stream
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ def message_to_dict(row: MessageRecord) -> dict[str, Any]:
         "citations": row.citations,
         "author": row.author,
         "error": row.error,
+        "interrupted": bool(row.error and row.error.startswith(INTERRUPTED)),
         "created_at": row.created_at.isoformat(),
     }
 
@@ -85,12 +87,26 @@ class ConversationStore:
         self.db = db
 
     # conversations -------------------------------------------------------------------------
-    def create(self, tenant_id: str, app: str, *, title: str = "", metadata: dict[str, Any] | None = None) -> ConversationInfo:
+    def create(self, tenant_id: str, app: str, *, title: str = "", metadata: dict[str, Any] | None = None,
+               messages: list[Message] | tuple[Message, ...] = ()) -> ConversationInfo:
+        """A new conversation, with ``messages`` (earlier turns a client sent) stored in the same transaction."""
         with self.db.session() as session:
             row = Conversation(tenant_id=tenant_id, app=app, title=title[:200], metadata_=metadata or {})
             session.add(row)
             session.flush()
+            for seq, message in enumerate(messages, start=1):
+                session.add(MessageRecord(tenant_id=tenant_id, conversation_id=row.id, seq=seq, role=message.role,
+                                          content=message.content, author=_default_author(message.role)))
+                if not row.title and message.role == "user":
+                    row.title = message.content[:80]
+            session.flush()
             return ConversationInfo.of(row)
+
+    def last_seq(self, tenant_id: str, conversation_id: str) -> int:
+        """The sequence number of the conversation's newest message (0: none)."""
+        with self.db.session() as session:
+            conversation = self._row(session, tenant_id, conversation_id)
+            return int(session.scalar(select(func.max(MessageRecord.seq)).where(MessageRecord.conversation_id == conversation.id)) or 0)
 
     def get(self, tenant_id: str, conversation_id: str) -> ConversationInfo:
         with self.db.session() as session:

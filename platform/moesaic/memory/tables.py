@@ -35,6 +35,8 @@ class Conversation(TimestampMixin, Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    turn_holder: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the running turn (memory.turns)
+    turn_renewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class MessageRecord(TimestampMixin, Base):
@@ -69,3 +71,22 @@ class ToolCallRecord(TimestampMixin, Base):
     output: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     duration_ms: Mapped[float] = mapped_column(default=0.0)
+
+
+class ChatRequestRecord(TimestampMixin, Base):
+    """What the first chat request with an ``Idempotency-Key`` did, so a retry does it once (memory.turns)."""
+
+    __tablename__ = "chat_requests"
+    __table_args__ = (UniqueConstraint("tenant_id", "principal_id", "idempotency_key", name="uq_chat_requests_key"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    principal_id: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(20), default="running")  # running | done | failed
+    conversation_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    base_seq: Mapped[int] = mapped_column(Integer, default=0)  # the conversation's last seq before this turn
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

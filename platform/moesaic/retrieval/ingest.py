@@ -16,6 +16,7 @@ threads (the job queue's consumer does).
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from sqlalchemy import delete, update
 from moesaic.db import Database, utcnow
 from moesaic.retrieval.chunking import ChunkingConfig, TextChunk, chunk_text
 from moesaic.retrieval.embeddings import DEFAULT_EMBEDDER, Embedder
-from moesaic.retrieval.readers import ParseError, extract_text
+from moesaic.retrieval.readers import ParseError, ReadLimits, extract_text
 from moesaic.retrieval.tables import (
     IN_PROGRESS_STATES,
     ChunkRecord,
@@ -39,6 +40,7 @@ from moesaic.retrieval.vector_store import ChromaVectorStore
 
 log = logging.getLogger(__name__)
 EMBED_BATCH = 64
+STOPPED_WHILE = "the worker running it stopped while "
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class IngestConfig:
     backoff_seconds: float = 2.0  # retry n waits backoff * 2**(n-1)
     poll_seconds: float = 0.5
     batch_documents: int = 16  # documents claimed together so their chunks embed in full batches
+    read_limits: ReadLimits = ReadLimits()  # per document; a batch also stops parsing after parse_seconds
 
 
 class LostLease(Exception):
@@ -86,6 +89,8 @@ class Ingestor:
         fail on the owner check."""
         now = utcnow()
         with self.db.session() as session:
+            before = session.get(DocumentRecord, document_id)
+            stage = before.status if before is not None and before.status in IN_PROGRESS_STATES else None
             result = session.execute(
                 update(DocumentRecord)
                 .where(
@@ -94,6 +99,8 @@ class Ingestor:
                     DocumentRecord.status.in_(("queued", *IN_PROGRESS_STATES)),
                 )
                 .values(
+                    # a delivery that died mid-way left its stage: the cause if this document keeps killing workers
+                    error=f"{STOPPED_WHILE}{stage}" if stage else DocumentRecord.error,
                     status="parsing",
                     lease_owner=owner,
                     lease_expires_at=now + timedelta(seconds=self.config.lease_seconds),
@@ -114,11 +121,23 @@ class Ingestor:
         Chunks of all the documents are embedded together, in batches of ``EMBED_BATCH``: many
         small documents embed several times faster that way than one by one."""
         outcomes: dict[str, str] = {}
-        jobs = [job for job in (self._prepare(i, owner, outcomes) for i, owner in taken) if job is not None]
+        jobs: list[_Job] = []
+        started = time.monotonic()
+        for index, (document_id, owner) in enumerate(taken):
+            if index and time.monotonic() - started > self.config.read_limits.parse_seconds:
+                # a slow batch hands its unread documents back, so the queue can run other tenants' first
+                self._release(taken[index:], outcomes)
+                break
+            job = self._prepare(document_id, owner, outcomes)
+            if job is not None:
+                jobs.append(job)
         pending = [(job, piece) for job in jobs for piece in job.pieces]
         for batch_start in range(0, len(pending), EMBED_BATCH):
             if should_stop():  # shutting down: hand the rest back instead of waiting for leases
-                self._release([job for job in jobs if job.alive], outcomes)
+                alive = [job for job in jobs if job.alive]
+                for job in alive:
+                    job.alive = False
+                self._release([(job.document_id, job.owner) for job in alive], outcomes)
                 return outcomes
             batch = [(job, piece) for job, piece in pending[batch_start : batch_start + EMBED_BATCH] if job.alive]
             if not batch:
@@ -181,13 +200,17 @@ class Ingestor:
                 attempts=doc.attempts,
                 title=doc.title or doc.filename,
             )
-            filename, data = doc.filename, (blob.data if blob is not None else b"")
+            filename, data, last_error = doc.filename, (blob.data if blob is not None else b""), doc.error
             kb_config = dict(kb.config or {}) if kb is not None else {}
             job.embedder = str(kb_config.get("embedder") or DEFAULT_EMBEDDER)
         try:
             if job.attempts > self.config.max_attempts:
-                raise ParseError(f"gave up after {job.attempts - 1} attempts (the worker stopped each time)")
-            extracted = extract_text(filename, data)
+                stage = (last_error or "").removeprefix(STOPPED_WHILE) if (last_error or "").startswith(STOPPED_WHILE) else ""
+                raise ParseError(
+                    f"gave up on {filename!r} after {job.attempts - 1} attempts: each time the worker running it stopped "
+                    f"(killed, out of memory or restarted){' while ' + stage if stage else ''} before it finished; "
+                    "the document may be too large or complex: split it, or check the worker's log")
+            extracted = extract_text(filename, data, self.config.read_limits)
             self._advance(document_id, owner, job.version, "chunking")
             chunking = ChunkingConfig(
                 chunk_size=int(kb_config.get("chunk_size", ChunkingConfig.chunk_size)),
@@ -232,19 +255,18 @@ class Ingestor:
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 raise LostLease(document_id)
 
-    def _release(self, jobs: list["_Job"], outcomes: dict[str, str]) -> None:
-        """Put unfinished jobs back in the queue at once (a clean stop is not a failed attempt)."""
-        for job in jobs:
-            job.alive = False
-            outcomes[job.document_id] = "released"
-        if not jobs:
+    def _release(self, taken: list[tuple[str, str]], outcomes: dict[str, str]) -> None:
+        """Put unfinished documents (id, owner) back in the queue at once (not a failed attempt)."""
+        for document_id, _owner in taken:
+            outcomes[document_id] = "released"
+        if not taken:
             return
         with self.db.session() as session:
             session.execute(
                 update(DocumentRecord)
                 .where(
-                    DocumentRecord.id.in_([job.document_id for job in jobs]),
-                    DocumentRecord.lease_owner.in_([job.owner for job in jobs]),
+                    DocumentRecord.id.in_([document_id for document_id, _ in taken]),
+                    DocumentRecord.lease_owner.in_([owner for _, owner in taken]),
                 )
                 .values(
                     status="queued",

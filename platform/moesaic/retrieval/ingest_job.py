@@ -47,7 +47,7 @@ class IngestJobs:
         # one attempt more than the document allows: its own "gave up" check fails it first
         queue.register_batch(NAME, self.run, batch_size=config.batch_documents,
                              max_attempts=config.max_attempts + 1, backoff_seconds=config.backoff_seconds,
-                             on_cancel=self.cancelled)
+                             on_cancel=self.cancelled, fair=True)
 
     def run(self, contexts: list[JobContext]) -> list[Any]:
         taken: list[tuple[str, str]] = []

@@ -1,6 +1,6 @@
 """Turn an uploaded file's bytes into plain text with its structure kept as Markdown headings.
 
-This is the only module that imports llama-index (its file readers for PDF and CSV). It does not
+This is the only module that imports llama-index (its CSV reader). It does not
 chunk (``chunking``) or embed (``embeddings``). Headings come out as ``# ...`` lines and paragraphs
 as blank-line-separated blocks, so the chunker can respect structure for every format.
 Any failure to read a file raises ``ParseError`` with a message a user can act on.
@@ -12,15 +12,53 @@ import csv
 import io
 import json
 import tempfile
+import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from moesaic.retrieval.sniff import UnsupportedContent, reader_for
 
 SUPPORTED_EXTENSIONS = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".csv", ".json", ".jsonl")
 
 
 class ParseError(Exception):
     """The file cannot be read; permanent, so the job fails without retrying."""
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """What reading one document may cost: a time limit (checked between paragraphs, pages and blocks), the
+    bytes a Word document may unpack to (zip bombs), and the number of paragraphs, pages or rows."""
+
+    parse_seconds: float = 60.0
+    max_unpacked_bytes: int = 200 * 2**20
+    max_blocks: int = 200_000
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "ReadLimits":
+        return cls(settings.ingest_parse_timeout_s, settings.ingest_max_unpacked_mb * 2**20, settings.ingest_max_blocks)
+
+
+class Deadline:
+    """The time limit of reading one file; ``tick`` is called once per paragraph, page or block."""
+
+    def __init__(self, filename: str, limits: ReadLimits) -> None:
+        self.filename = filename
+        self.limits = limits
+        self.ends = time.monotonic() + limits.parse_seconds
+        self.count = 0
+
+    def tick(self, unit: str) -> None:
+        self.count += 1
+        if self.count > self.limits.max_blocks:
+            raise ParseError(f"{self.filename!r} has more than {self.limits.max_blocks:,} {unit}s, the limit "
+                             "(MOESAIC_INGEST_MAX_BLOCKS); split the document")
+        if self.count % 64 == 0 and time.monotonic() > self.ends:
+            raise ParseError(f"reading {self.filename!r} took longer than {self.limits.parse_seconds:g} s "
+                             f"(MOESAIC_INGEST_PARSE_TIMEOUT_S) and was stopped after {self.count:,} {unit}s; "
+                             "split the document")
 
 
 @dataclass(frozen=True)
@@ -37,18 +75,26 @@ def is_supported(filename: str) -> bool:
     return extension_of(filename) in SUPPORTED_EXTENSIONS
 
 
-def extract_text(filename: str, data: bytes) -> ExtractedText:
-    """Read ``data`` as the type its ``filename`` extension names."""
-    ext = extension_of(filename)
+def extract_text(filename: str, data: bytes, limits: ReadLimits = ReadLimits()) -> ExtractedText:
+    """Read ``data`` as what it is (``sniff``): a PDF or Word document whatever its name, text as the text
+    format its extension names; anything else is a ``ParseError`` naming the file and what it looks like."""
+    if not is_supported(filename):
+        raise ParseError(f"unsupported file type {extension_of(filename)!r}; supported: {', '.join(SUPPORTED_EXTENSIONS)}")
+    try:
+        ext = reader_for(filename, data)
+    except UnsupportedContent as exc:
+        raise ParseError(str(exc)) from None
+    deadline = Deadline(filename, limits)
     try:
         if ext in (".txt", ".md", ".markdown"):
             result = ExtractedText(_decode(data))
         elif ext in (".html", ".htm"):
-            result = _read_html(data)
+            result = _read_html(data, deadline)
         elif ext == ".pdf":
-            result = _read_pdf(data)
+            result = _read_pdf(data, deadline)
         elif ext == ".docx":
-            result = _read_docx(data)
+            check_docx_archive(filename, data, limits)
+            result = _read_docx(data, deadline)
         elif ext == ".csv":
             result = ExtractedText(_read_csv(data))
         elif ext == ".json":
@@ -73,13 +119,15 @@ def extract_text(filename: str, data: bytes) -> ExtractedText:
 
 
 def _decode(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return data.decode("latin-1")
 
 
-def _read_html(data: bytes) -> ExtractedText:
+def _read_html(data: bytes, deadline: Deadline) -> ExtractedText:
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(data, "html.parser")
@@ -89,6 +137,7 @@ def _read_html(data: bytes) -> ExtractedText:
     blocks: list[str] = []
     root = soup.body or soup
     for element in root.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "table", "blockquote"]):
+        deadline.tick("block")
         if element.find_parent(["p", "li", "table", "blockquote", "pre"]) is not None:
             continue  # nested block: its text is already part of the parent (or of its table's rows)
         if element.name == "table":
@@ -129,22 +178,56 @@ def _table_rows(table: Any) -> list[str]:
     return [block for block in blocks if block]
 
 
-def _read_pdf(data: bytes) -> ExtractedText:
-    from llama_index.readers.file import PDFReader
+def _read_pdf(data: bytes, deadline: Deadline) -> ExtractedText:
+    from pypdf import PdfReader
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "upload.pdf"
-        path.write_bytes(data)
-        pages = PDFReader(return_full_document=False).load_data(path)
-    return ExtractedText("\n\n".join(page.text.strip() for page in pages if page.text.strip()))
+    pages = []
+    for page in PdfReader(io.BytesIO(data)).pages:
+        deadline.tick("page")
+        text = (page.extract_text() or "").strip()
+        if text:
+            pages.append(text)
+    return ExtractedText("\n\n".join(pages))
 
 
-def _read_docx(data: bytes) -> ExtractedText:
+ENTITY_MARKS = (b"<!ENTITY", b"<!DOCTYPE")  # never in a Word document's XML; the start of entity-expansion bombs
+
+
+def check_docx_archive(filename: str, data: bytes, limits: ReadLimits) -> None:
+    """Refuse a Word document that unpacks to more than the limit (a zip bomb), declares XML entities (an
+    XML bomb) or holds more paragraphs than the limit, before the XML parser sees it."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise ParseError(f"{filename!r} is not a readable Word document ({exc})") from None
+    unpacked = sum(member.file_size for member in members)
+    if unpacked > limits.max_unpacked_bytes:
+        raise ParseError(f"{filename!r} unpacks to {unpacked / 2**20:,.0f} MiB from {len(data) / 2**20:,.1f} MiB, over the "
+                         f"limit of {limits.max_unpacked_bytes / 2**20:,.0f} MiB (MOESAIC_INGEST_MAX_UNPACKED_MB); refused "
+                         "as a possible zip bomb")
+    for member in members:
+        if not member.filename.endswith((".xml", ".rels")):
+            continue
+        with archive.open(member) as part:
+            xml = part.read(limits.max_unpacked_bytes + 1)
+        if any(mark in xml for mark in ENTITY_MARKS):
+            raise ParseError(f"{filename!r} declares XML entities in {member.filename} (<!DOCTYPE>/<!ENTITY>); "
+                             "refused as a possible XML bomb")
+        if member.filename == "word/document.xml":
+            paragraphs = xml.count(b"<w:p>") + xml.count(b"<w:p ")
+            if paragraphs > limits.max_blocks:
+                raise ParseError(f"{filename!r} has {paragraphs:,} paragraphs, over the limit of {limits.max_blocks:,} "
+                                 "(MOESAIC_INGEST_MAX_BLOCKS); split the document")
+
+
+def _read_docx(data: bytes, deadline: Deadline) -> ExtractedText:
     import docx
 
     document = docx.Document(io.BytesIO(data))
     blocks: list[str] = []
     for paragraph in document.paragraphs:
+        deadline.tick("paragraph")
         text = paragraph.text.strip()
         if not text:
             continue
@@ -157,6 +240,7 @@ def _read_docx(data: bytes) -> ExtractedText:
             blocks.append(text)
     for table in document.tables:
         for row in table.rows:
+            deadline.tick("table row")
             cells = [cell.text.strip() for cell in row.cells if cell.text.strip()]
             if cells:
                 blocks.append(" | ".join(cells))

@@ -35,7 +35,8 @@ from moesaic.retrieval.models import (
     DocumentMetadata,
     KnowledgeBaseConfig,
 )
-from moesaic.retrieval.readers import SUPPORTED_EXTENSIONS, is_supported
+from moesaic.retrieval.readers import SUPPORTED_EXTENSIONS, ReadLimits, is_supported
+from moesaic.retrieval.sniff import reader_for
 from moesaic.retrieval.rerank import Reranker
 from moesaic.retrieval.search import Searcher
 from moesaic.retrieval.tables import (
@@ -81,6 +82,7 @@ class KnowledgeService:
         self.rerankers: dict[str, Callable[[], Reranker]] = {}
         self._loaded: dict[str, Any] = {}
         self._embedder_lock = threading.Lock()
+        ingest_config = replace(ingest_config, read_limits=ReadLimits.from_settings(settings))
         self.ingestor = Ingestor(db, self.vector_store, self.embedder, ingest_config)
         self.jobs = jobs or JobQueue.from_settings(
             db,
@@ -290,6 +292,7 @@ class KnowledgeService:
             )
         if not data:
             raise UserError(f"{name!r} is empty", field="file")
+        reader_for(name, data)  # refuses binary whatever its name says (415 naming the file)
         if len(data) > MAX_UPLOAD_BYTES:
             raise PayloadTooLarge(f"{name!r} is larger than {MAX_UPLOAD_BYTES // 2**20} MiB", field="file")
         try:

@@ -11,6 +11,7 @@ from moesaic.apps import AppContext, AppManifest
 from tests.apps.contract_app.commands import commands
 from tests.apps.contract_app.evals import EVALS
 from tests.apps.contract_app.jobs import ADD_NOTES, add_notes_job
+from tests.apps.contract_app.notes import erase_notes
 from tests.apps.contract_app.routes import router
 from tests.apps.contract_app.tables import Note
 
@@ -38,4 +39,5 @@ APP = AppManifest(
     evals=EVALS,
     setup=setup,
     warmup=warmup,
+    erase=erase_notes,
 )

@@ -6,10 +6,12 @@ Every function filters on or writes ``tenant_id``; none of them commits on its o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from moesaic.apps import Erasure
 from moesaic.db import Database
 from tests.apps.contract_app.tables import Note
 
@@ -43,3 +45,14 @@ def delete_notes(db: Database, tenant_id: str) -> int:
     """Delete every note of the tenant; returns how many there were."""
     with db.session() as session:
         return int(session.execute(delete(Note).where(Note.tenant_id == tenant_id)).rowcount or 0)
+
+
+def erase_notes(ctx: Any, erasure: Erasure) -> dict[str, int]:
+    """The app's ``erase`` hook: notes that name the data subject (this app keeps nothing per conversation)."""
+    needles = [n for n in (erasure.email, erasure.customer_id) if n]
+    if not needles:
+        return {}
+    with ctx.db.session() as session:
+        result = session.execute(delete(Note).where(Note.tenant_id == erasure.tenant_id,
+                                                    or_(*(Note.text.contains(n) for n in needles))))
+        return {Note.__tablename__: int(result.rowcount or 0)}

@@ -18,7 +18,7 @@ def list_audit(
     app: str | None = Query(default=None, max_length=100),
     action: str | None = Query(default=None, max_length=200),
     principal_id: str | None = Query(default=None, max_length=32),
-    before_id: int | None = Query(default=None, ge=1),
+    before_id: int | None = Query(default=None, ge=1, le=2_147_483_647),
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> AuditList:
     rows = entries(platform.db, principal.tenant_id, app=app, action=action, principal_id=principal_id, limit=limit,

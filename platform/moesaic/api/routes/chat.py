@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from itertools import chain
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from moesaic.agent import AgentEvent, AgentResult, TextDelta, ToolEvent
@@ -24,6 +25,8 @@ from moesaic.api.deps import PlatformDep, PrincipalDep, require_chat_app
 from moesaic.api.openapi import REF_PREFIX, error_responses
 from moesaic.api.schemas import ChatCompletion, ChatCompletionRequest
 from moesaic.errors import MoesaicError, UserError
+from moesaic.memory.store import ConversationInfo
+from moesaic.memory.turns import IDEMPOTENCY_HEADER, Attempt, fingerprint
 from moesaic.types import Message
 
 router = APIRouter(tags=["chat"])
@@ -49,7 +52,7 @@ CHAT_RESPONSES: dict[int | str, dict[str, Any]] = {
         "`stream_options.include_usage`), or a StreamError; the stream ends with `data: [DONE]`.",
         "content": {"text/event-stream": {"schema": {"type": "string"}, "itemSchema": STREAM_EVENT_SCHEMA}},
     },
-    **error_responses(400, 502, 504),
+    **error_responses(400, 409, 502, 504),
 }
 
 
@@ -59,10 +62,17 @@ CHAT_RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=CHAT_RESPONSES,
     openapi_extra=access(app="body:model", conversation="body:conversation_id", knowledge_base="body:knowledge_base"),
 )
-def create_chat_completion(body: ChatCompletionRequest, platform: PlatformDep, principal: PrincipalDep) -> Any:
+def create_chat_completion(
+    body: ChatCompletionRequest,
+    platform: PlatformDep,
+    principal: PrincipalDep,
+    idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER, min_length=1, max_length=255,
+                                                  description=IDEMPOTENCY_DOC)] = None,
+) -> Any:
     """OpenAI's chat completions; ``model`` names the app (one with a chat part). 400: ``conversation_id``
-    belongs to another app, or the app has no chat; 502/504: the model service failed or timed out before
-    the first byte (the user's message is stored either way). Client-defined ``tools`` are refused
+    belongs to another app, or the app has no chat; 409: another turn of the conversation is running (nothing
+    of this request is stored; retry after ``Retry-After``); 502/504: the model service failed or timed out
+    before the first byte (the user's message is stored either way). Client-defined ``tools`` are refused
     (400 naming ``tools``): the app's own tools run on the server. ``max_tokens`` cuts the answer
     (``finish_reason`` ``length``)."""
     reject_client_tools(body)
@@ -70,47 +80,150 @@ def create_chat_completion(body: ChatCompletionRequest, platform: PlatformDep, p
     tenant = principal.tenant_id
     if body.knowledge_base and body.knowledge_base != app.knowledge_base:  # the app's own is made on first use
         platform.knowledge.require_knowledge_base(tenant, body.knowledge_base)
-    if body.conversation_id:
-        conversation = platform.store.get(tenant, body.conversation_id)
-        if conversation.app != app.name:
-            raise UserError(
-                f"conversation {body.conversation_id!r} belongs to app {conversation.app!r}, not {app.name!r}",
-                field="conversation_id",
-            )
-        if body.knowledge_base and body.knowledge_base != conversation.metadata.get("knowledge_base"):
-            metadata = {**conversation.metadata, "knowledge_base": body.knowledge_base}
-            conversation = platform.store.update(tenant, conversation.id, metadata=metadata)
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    attempt = None
+    if idempotency_key is not None:
+        attempt = platform.chat_requests.begin(tenant, principal.id, idempotency_key, fingerprint(body.model_dump(mode="json")))
+        if attempt.replay is not None:  # the first request with this key answered: the same answer again
+            if body.stream:
+                return StreamingResponse(_replay_sse(attempt.replay, include_usage), media_type="text/event-stream",
+                                         headers={"Cache-Control": "no-cache"})
+            return JSONResponse(attempt.replay)
+    try:
+        turn = _start_turn(body, platform, tenant, app.name, attempt)
+    except BaseException as exc:
+        if attempt is not None:
+            platform.chat_requests.fail(attempt.id, str(exc))
+        raise
+    conversation = turn.conversation
+    try:
+        agent = platform.agent(app, tenant, conversation.id, principal)
+        started = time.perf_counter()
+        events = turn.renewing(agent.run(
+            conversation.id,
+            body.messages[-1].text(),
+            knowledge_base=body.knowledge_base or conversation.metadata.get("knowledge_base"),  # remembered from its first turn
+            stream=body.stream,
+            temperature=body.temperature,
+            max_tokens=body.max_tokens,
+            resume=turn.resume,
+        ))
+        try:
+            first = next(events)  # fail before any byte is sent, so errors keep their status code
+        except MoesaicError:
+            platform.metrics.chat_requests.labels(app.name, "error").inc()
+            raise
+        created = int(time.time())
+        if not body.stream:
+            result = _collect(chain([first], events))
+            platform.metrics.chat_requests.labels(app.name, "ok").inc()
+            platform.metrics.chat_latency.labels(app.name).observe(time.perf_counter() - started)
+            completion = completion_body(result, app.name, created)
+            turn.end(completion)
+            return JSONResponse(completion)
+    except BaseException as exc:
+        turn.end(None, str(exc))
+        raise
+    stream = _sse(chain([first], events), app.name, conversation.id, created, include_usage, platform, started, turn)
+    return StreamingResponse(stream, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+IDEMPOTENCY_DOC = (
+    "Makes the request safe to retry: the first request with a key runs the turn; a retry with the same key and "
+    "body gets the same answer (while the first still runs: 409 with Retry-After; after it failed: the turn runs "
+    "again, storing the user's message once). The same key with another body is a 422. Kept 24 hours, per key."
+)
+
+
+@dataclass
+class Turn:
+    """One running turn: the conversation it holds (``TurnLocks``) and its idempotency record, if any."""
+
+    platform: Any
+    conversation: ConversationInfo
+    token: str
+    attempt_id: str | None
+    resume: bool
+    ended: bool = False
+
+    def renewing(self, events: Iterator[AgentEvent]) -> Iterator[AgentEvent]:
+        """``events``, renewing the conversation's turn lock while they come."""
+        interval = self.platform.settings.turn_lock_seconds / 4
+        renewed = time.monotonic()
+        for event in events:
+            if time.monotonic() - renewed > interval:
+                self.platform.turns.renew(self.conversation.id, self.token)
+                renewed = time.monotonic()
+            yield event
+
+    def end(self, completion: dict[str, Any] | None, error: str = "") -> None:
+        """Let the conversation go; keep the answer (or the failure) for a retry with the same key."""
+        if self.ended:
+            return
+        self.ended = True
+        try:
+            if self.attempt_id is not None:
+                if completion is not None:
+                    self.platform.chat_requests.finish(self.attempt_id, completion)
+                else:
+                    self.platform.chat_requests.fail(self.attempt_id, error or "the turn did not finish")
+        finally:
+            self.platform.turns.release(self.conversation.id, self.token)
+
+
+def _start_turn(body: ChatCompletionRequest, platform: Any, tenant: str, app: str, attempt: Attempt | None) -> Turn:
+    """Take the conversation (made now, with the earlier messages sent, when the request names none) for this
+    turn. Everything that can refuse the request runs before anything is stored."""
+    conversation_id = body.conversation_id or (attempt.conversation_id if attempt else None)
+    if conversation_id:
+        conversation = platform.store.get(tenant, conversation_id)
+        if conversation.app != app:
+            raise UserError(f"conversation {conversation_id!r} belongs to app {conversation.app!r}, not {app!r}",
+                            field="conversation_id")
+        token = platform.turns.acquire(tenant, conversation.id)
+        try:
+            if body.knowledge_base and body.knowledge_base != conversation.metadata.get("knowledge_base"):
+                metadata = {**conversation.metadata, "knowledge_base": body.knowledge_base}
+                conversation = platform.store.update(tenant, conversation.id, metadata=metadata)
+            if attempt is not None and attempt.conversation_id is None:
+                platform.chat_requests.attach(attempt.id, conversation.id, platform.store.last_seq(tenant, conversation.id))
+        except BaseException:
+            platform.turns.release(conversation.id, token)
+            raise
     else:
         remembered = {"knowledge_base": body.knowledge_base} if body.knowledge_base else None
-        conversation = platform.store.create(tenant, app.name, metadata=remembered)
-        for earlier in body.messages[:-1]:
-            if earlier.role in ("user", "assistant") and earlier.text():
-                platform.store.append(tenant, conversation.id, Message(role=earlier.role, content=earlier.text()))
+        earlier = [Message(role=m.role, content=m.text()) for m in body.messages[:-1]
+                   if m.role in ("user", "assistant") and m.text()]
+        conversation = platform.store.create(tenant, app, metadata=remembered, messages=earlier)
+        token = platform.turns.acquire(tenant, conversation.id)
+        if attempt is not None:
+            platform.chat_requests.attach(attempt.id, conversation.id, len(earlier))
+    return Turn(platform, conversation, token, attempt.id if attempt else None, bool(attempt and attempt.resume))
 
-    agent = platform.agent(app, tenant, conversation.id, principal)
-    started = time.perf_counter()
-    events = agent.run(
-        conversation.id,
-        body.messages[-1].text(),
-        knowledge_base=body.knowledge_base or conversation.metadata.get("knowledge_base"),  # remembered from its first turn
-        stream=body.stream,
-        temperature=body.temperature,
-        max_tokens=body.max_tokens,
-    )
-    try:
-        first = next(events)  # fail before any byte is sent, so errors keep their status code
-    except MoesaicError:
-        platform.metrics.chat_requests.labels(app.name, "error").inc()
-        raise
-    created = int(time.time())
-    if not body.stream:
-        result = _collect(chain([first], events))
-        platform.metrics.chat_requests.labels(app.name, "ok").inc()
-        platform.metrics.chat_latency.labels(app.name).observe(time.perf_counter() - started)
-        return JSONResponse(completion_body(result, app.name, created))
-    include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    stream = _sse(chain([first], events), app.name, conversation.id, created, include_usage, platform, started)
-    return StreamingResponse(stream, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+def _replay_sse(completion: dict[str, Any], include_usage: bool) -> Iterator[str]:
+    """A stored completion as the stream a retried streaming request would have got."""
+    conversation_id = completion["conversation_id"]
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        body = {"id": completion["id"], "object": "chat.completion.chunk", "created": completion["created"],
+                "model": completion["model"], "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                "conversation_id": conversation_id, **extra}
+        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+    choice = completion["choices"][0]
+    yield chunk({"role": "assistant", "content": ""})
+    for event in completion.get("tool_events", []):
+        yield chunk({}, moesaic_event={"type": "tool_call", **event})
+    if choice["message"]["content"]:
+        yield chunk({"content": choice["message"]["content"]})
+    yield chunk({}, choice["finish_reason"], citations=completion["citations"],
+                conversation_state=completion["conversation_state"])
+    if include_usage:
+        body = {"id": completion["id"], "object": "chat.completion.chunk", "created": completion["created"],
+                "model": completion["model"], "choices": [], "usage": completion["usage"], "conversation_id": conversation_id}
+        yield f"data: {json.dumps(body)}\n\n"
+    yield "data: [DONE]\n\n"
 
 
 CLIENT_TOOL_FIELDS = ("tools", "functions")  # OpenAI's client-run tools (and their deprecated form)
@@ -165,7 +278,8 @@ def _usage(result: AgentResult) -> dict[str, int]:
 
 
 def _sse(
-    events: Iterator[AgentEvent], app: str, conversation_id: str, created: int, include_usage: bool, platform: Any, started: float
+    events: Iterator[AgentEvent], app: str, conversation_id: str, created: int, include_usage: bool, platform: Any,
+    started: float, turn: Turn,
 ) -> Iterator[str]:
     chunk_id = f"chatcmpl-{conversation_id}-{created}"
 
@@ -182,6 +296,7 @@ def _sse(
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
     yield chunk({"role": "assistant", "content": ""})
+    error = "the client left before the answer ended"
     try:
         for event in events:
             if isinstance(event, TextDelta):
@@ -201,11 +316,15 @@ def _sse(
                     body = {"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": app,
                             "choices": [], "usage": _usage(event), "conversation_id": conversation_id}
                     yield f"data: {json.dumps(body)}\n\n"
+                turn.end(completion_body(event, app, created) | {"id": chunk_id})
         platform.metrics.chat_requests.labels(app, "ok").inc()
     except MoesaicError as exc:  # after the first byte: report in-band, as OpenAI does
+        error = str(exc)
         platform.metrics.chat_requests.labels(app, "error").inc()
         status = getattr(exc, "status", 500)
-        error = {"message": str(exc), "type": "upstream_error", "param": None, "code": status}
-        yield f"data: {json.dumps({'error': error})}\n\n"
+        body = {"message": str(exc), "type": "upstream_error", "param": None, "code": status}
+        yield f"data: {json.dumps({'error': body})}\n\n"
+    finally:
+        turn.end(None, error)  # a no-op when the answer was kept above
     platform.metrics.chat_latency.labels(app).observe(time.perf_counter() - started)
     yield "data: [DONE]\n\n"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, File, Query, Response, UploadFile
+from typing import Annotated
+
+from fastapi import APIRouter, File, Path, Query, Response, UploadFile
 
 from moesaic.access import access
 from moesaic.api.deps import PlatformDep, PrincipalDep
@@ -11,6 +13,8 @@ from moesaic.api.schemas import DocumentList, DocumentOut, KnowledgeBaseList, Kn
 from moesaic.errors import PayloadTooLarge, UserError
 
 router = APIRouter(tags=["knowledge"])
+# the knowledge base's name in a path: an invalid one is a 422 naming it (the service checks the same rule)
+KbName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$", description="1-100 letters, digits, '_', '-' or '.'")]
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MAX_FILENAME_CHARS = 500  # the documents table's filename column
 
@@ -29,14 +33,15 @@ def list_knowledge_bases(platform: PlatformDep, principal: PrincipalDep) -> Know
 @router.post(
     "/v1/knowledge-bases/{kb}/documents",
     status_code=201,
-    responses=error_responses(400, 409, 413),
+    responses=error_responses(400, 409, 413, 415),
     openapi_extra=access(knowledge_base="path:kb"),
 )
-def upload_document(kb: str, platform: PlatformDep, principal: PrincipalDep, file: UploadFile = File(...)) -> DocumentOut:
+def upload_document(kb: KbName, platform: PlatformDep, principal: PrincipalDep, file: UploadFile = File(...)) -> DocumentOut:
     """Queue a file for indexing (the knowledge base is created on first upload). The same bytes under
     the same name are a no-op; new bytes under a known name replace the document once indexed.
     400: unsupported type, empty file or bad knowledge base name; 409: the same name is being uploaded
-    concurrently; 413: larger than 50 MiB."""
+    concurrently; 413: larger than 50 MiB; 415: the bytes are not a readable document (random binary named
+    ``.txt``, an image...), whatever the name says (a file is read as what it is)."""
     data = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
         raise PayloadTooLarge(f"file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB", field="file")
@@ -49,27 +54,29 @@ def upload_document(kb: str, platform: PlatformDep, principal: PrincipalDep, fil
 
 
 @router.get("/v1/knowledge-bases/{kb}/documents", openapi_extra=access(knowledge_base="path:kb"))
-def list_documents(kb: str, platform: PlatformDep, principal: PrincipalDep) -> DocumentList:
+def list_documents(kb: KbName, platform: PlatformDep, principal: PrincipalDep) -> DocumentList:
     documents, counts = platform.knowledge.list_documents(principal.tenant_id, kb)
     return DocumentList.model_validate({"data": [d.to_dict() for d in documents], "counts": counts})
 
 
 @router.get("/v1/knowledge-bases/{kb}/documents/{document_id}", openapi_extra=access(knowledge_base="path:kb"))
-def get_document(kb: str, document_id: str, platform: PlatformDep, principal: PrincipalDep) -> DocumentOut:
+def get_document(kb: KbName, document_id: str, platform: PlatformDep, principal: PrincipalDep) -> DocumentOut:
     """One document and its ingestion status."""
     return DocumentOut(**platform.knowledge.get_document(principal.tenant_id, kb, document_id).to_dict())
 
 
 @router.delete("/v1/knowledge-bases/{kb}/documents/{document_id}", status_code=204, openapi_extra=access(knowledge_base="path:kb"))
-def delete_document(kb: str, document_id: str, platform: PlatformDep, principal: PrincipalDep) -> Response:
-    """Remove the document from both indexes and the database."""
-    platform.knowledge.delete_document(principal.tenant_id, kb, document_id)
+def delete_document(kb: KbName, document_id: str, platform: PlatformDep, principal: PrincipalDep) -> Response:
+    """Erase the document everywhere: its rows, stored upload, chunks, vectors and ingest jobs (one audit row)."""
+    from moesaic.lifecycle import Lifecycle
+
+    Lifecycle(platform).erase_document(principal.tenant_id, kb, document_id, principal)
     return Response(status_code=204)
 
 
 @router.get("/v1/knowledge-bases/{kb}/search", openapi_extra=access(knowledge_base="path:kb"))
 def search(
-    kb: str,
+    kb: KbName,
     platform: PlatformDep,
     principal: PrincipalDep,
     q: str = Query(min_length=1, max_length=2000),

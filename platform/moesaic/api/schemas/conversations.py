@@ -90,6 +90,8 @@ class MessageOut(ResponseModel):
     citations: list[Citation] | None
     author: str = Field(description="'customer', 'bot', 'operator' or 'tool'.")
     error: str | None = Field(description="Set when the model call for this turn failed.")
+    interrupted: bool = Field(default=False, description="The model failed mid-stream: ``content`` is the part of the "
+                              "answer the client had already received; ``error`` says what failed.")
     created_at: str
 
 
