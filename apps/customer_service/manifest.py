@@ -17,7 +17,7 @@ from pathlib import Path
 from apps.customer_service.commands import EVALS, commands
 from apps.customer_service.gate import scope_check
 from apps.customer_service.knowledge import OFFLINE_FALLBACK, knowledge_documents
-from apps.customer_service.prompts import build_system_prompt
+from apps.customer_service.prompts import IDENTITY_POLICY, build_system_prompt
 from apps.customer_service.render import TOOL_RENDERERS
 from apps.customer_service.rules import offline_rules
 from apps.customer_service.seed import DEMO_STORE_PATH, dataset_db_path, file_seeder
@@ -49,6 +49,7 @@ APP = AppManifest(
     tools=TOOLS,
     knowledge_base="customer_service",
     confirm_writes=True,
+    identity=IDENTITY_POLICY,
     migrations=MIGRATIONS_DIR,
     setup=setup,
     offline=OfflineBehaviour(rules=offline_rules, fallback=OFFLINE_FALLBACK, renderers=TOOL_RENDERERS),
