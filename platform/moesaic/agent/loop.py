@@ -22,6 +22,7 @@ from moesaic.apps import AppManifest, ToolContext
 from moesaic.errors import UpstreamError
 from moesaic.identity import METADATA_KEY as IDENTITY_KEY, Identity, identity_refusal
 from moesaic.llm.base import ChatModel, ModelReply, ModelRequest
+from moesaic.llm.offline import CONFIRMATION_REQUIRED
 from moesaic.memory.store import ConversationStore
 from moesaic.metrics import Metrics
 from moesaic.access.audit import record
@@ -33,7 +34,6 @@ from moesaic.types import Chunk, Citation, Message, ToolCall, Usage
 
 AFFIRMATIVE = re.compile(r"^\s*(yes|y|yeah|yep|confirm(ed)?|go ahead|please do|do it|sure|ok(ay)?|correct|proceed)\b", re.I)
 CITATION_MARK = re.compile(CITATION_MARK_PATTERN)
-CONFIRMATION_REQUIRED = "CONFIRMATION REQUIRED"  # the start of a held write's output
 DIALOGUE_KEY = "dialogue"  # conversation metadata: the offline dialogue's state
 HANDED_OFF_NOTE = "A person from our team is handling this conversation and will reply here."
 HANDOFF_REPLY = "I have passed this conversation to a person from our team, who will reply here."

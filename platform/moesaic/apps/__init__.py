@@ -11,7 +11,7 @@ from moesaic.apps.evaluation import Evaluation, MissingData, check_floors, load_
 from moesaic.apps.manifest import AppManifest
 from moesaic.apps.registry import ENTRY_POINT_GROUP, AppRegistry, check_app, load_apps, migration_folders
 from moesaic.apps.routing import AppContextDep, TenantIdDep, command_context
-from moesaic.llm.offline import OfflineBehaviour, RuleCall
+from moesaic.llm.offline import DialogueStep, DialogueTurn, OfflineBehaviour, RuleCall, ToolOutcome
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -19,12 +19,15 @@ __all__ = [
     "AppContextDep",
     "AppManifest",
     "AppRegistry",
+    "DialogueStep",
+    "DialogueTurn",
     "Evaluation",
     "MissingData",
     "OfflineBehaviour",
     "RuleCall",
     "TenantIdDep",
     "ToolContext",
+    "ToolOutcome",
     "check_app",
     "check_floors",
     "command_context",
