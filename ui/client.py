@@ -172,19 +172,25 @@ class ApiClient:
         return self._data(f"/v1/conversations/{conversation_id}/messages")
 
     # -- chat -------------------------------------------------------------------------------------
-    def _chat_body(self, app: str, content: str, conversation_id: str | None, stream: bool) -> JSON:
+    def _chat_body(self, app: str, content: str, conversation_id: str | None, stream: bool,
+                   knowledge_base: str | None = None) -> JSON:
         body: JSON = {"model": app, "messages": [{"role": "user", "content": content}], "stream": stream}
         if conversation_id:
             body["conversation_id"] = conversation_id
+        if knowledge_base:
+            body["knowledge_base"] = knowledge_base
         return body
 
-    def chat(self, app: str, content: str, conversation_id: str | None = None) -> JSON:
+    def chat(self, app: str, content: str, conversation_id: str | None = None, knowledge_base: str | None = None) -> JSON:
         """Non-streaming chat completion (OpenAI shape plus conversation_id, citations, tool_events)."""
-        return self._json("POST", "/v1/chat/completions", json=self._chat_body(app, content, conversation_id, False))
+        return self._json("POST", "/v1/chat/completions",
+                          json=self._chat_body(app, content, conversation_id, False, knowledge_base))
 
-    def stream_chat(self, app: str, content: str, conversation_id: str | None = None) -> Iterator[StreamEvent]:
-        """Yield parsed SSE chunks until ``data: [DONE]``; raise ApiError on an error status."""
-        body = self._chat_body(app, content, conversation_id, True)
+    def stream_chat(self, app: str, content: str, conversation_id: str | None = None,
+                    knowledge_base: str | None = None) -> Iterator[StreamEvent]:
+        """Yield parsed SSE chunks until ``data: [DONE]``; raise ApiError on an error status.
+        ``knowledge_base``: search that one instead of the app's (None: the app's, or the conversation's)."""
+        body = self._chat_body(app, content, conversation_id, True, knowledge_base)
         try:
             with self._http.stream("POST", "/v1/chat/completions", json=body) as response:
                 if response.status_code >= 400:

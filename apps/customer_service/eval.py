@@ -219,6 +219,29 @@ def _collect(events: Any) -> AgentResult:
 # ---------------------------------------------------------------- command line
 
 
+def dry_run_models(tasks: list[dict[str, Any]]) -> tuple[ChatModel, ChatModel]:
+    """Scripted fake models for ``--dry-run``: the agent calls each task's gold actions through the real agent
+    loop (a write is held, the customer says "yes", the write runs), then says the task's required information;
+    the customer asks, confirms each write and stops. Checks the harness end to end without an endpoint."""
+    from moesaic.llm.fake import FakeChatModel, call, reply_with_tools
+    from apps.customer_service.tools import TOOLS_BY_NAME
+
+    agent, user = FakeChatModel(), FakeChatModel()
+    for task in tasks:
+        user.add("Hi, I need help with my order (dry run).")
+        for number, action in enumerate((task.get("evaluation_criteria") or {}).get("actions") or []):
+            tool_call = call(action["name"], action.get("arguments") or {}, call_id=f"call_dry_{task['id']}_{number}")
+            agent.add(reply_with_tools(tool_call))
+            spec = TOOLS_BY_NAME.get(action["name"])
+            if spec is not None and spec.writes:
+                agent.add("Please confirm with yes.")
+                user.add("yes")
+                agent.add(reply_with_tools(tool_call))
+        agent.add("Done. " + " ".join(required_info(task)))
+        user.add(f"Thanks. {STOP}")
+    return agent, user
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moesaic eval customer_service", description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", required=True, type=Path, help="tasks JSON (tau2 tasks_train.json's shape)")
@@ -231,6 +254,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--user-model", default=None, help="model name for the simulated customer (default: MOESAIC_LLM_MODEL)")
     parser.add_argument("--user-base-url", default=None, help="endpoint of the simulated customer (default: MOESAIC_LLM_BASE_URL)")
     parser.add_argument("--user-api-key", default=None, help="API key of the simulated customer's endpoint")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="no endpoint: scripted fake models replay the gold actions through the agent loop")
     return parser
 
 
@@ -240,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = _parser().parse_args(argv)
     settings = load_settings()
-    if not settings.llm_base_url:
+    if not settings.llm_base_url and not args.dry_run:
         print("error: no chat model is configured. The evaluation needs a generative model for the agent and the "
               "simulated customer: set MOESAIC_LLM_BASE_URL (and MOESAIC_LLM_MODEL, MOESAIC_LLM_API_KEY) to an "
               "OpenAI-compatible endpoint. The offline extractive model cannot hold these conversations.",
@@ -259,9 +284,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="moesaic-eval-") as home:
         run_settings = settings.model_copy(update={"home": Path(home), "database_url": None,
                                                    "agent_max_steps": args.max_steps})
+        agent_model, user_model = (dry_run_models(tasks) if args.dry_run
+                                   else (create_chat_model(run_settings), create_chat_model(user_settings)))
         evaluation = SimulatedCustomerEval(
-            agent_model=create_chat_model(run_settings),
-            user_model=create_chat_model(user_settings),
+            agent_model=agent_model,
+            user_model=user_model,
             store_data=load_store_data(db_json),
             settings=run_settings,
             reference_compat=args.reference_compat,

@@ -17,8 +17,8 @@ POLICY_FILENAME = "policy.md"
 FAQ_FILENAME = "faq.md"
 
 OFFLINE_FALLBACK = (
-    "I need a person for this: I can't handle this request on my own. If you'd like, reply "
-    "\"talk to a person\" and I'll pass this conversation to a member of our team, who will reply here. "
+    "I can't do that here; shall I pass you to a person? Reply \"yes\" (or \"talk to a person\") and I'll pass "
+    "this conversation to a member of our team, who will reply here. "
     "I can look things up myself if you send me an order id (like #W1234567), the email on your "
     "account, or your full name and zip code."
 )

@@ -5,8 +5,8 @@ The ``cs_`` tables come from the app's own Alembic branch (``migrations/``, run 
 the store through ``ctx.services["store"]`` and their tenant's part of it through ``ctx.tenant_id``.
 The system prompt quotes the policy the settings locate (the same settings that locate the knowledge
 documents). ``commands`` holds the app's CLI and evaluations. The policy and our FAQ are the app's
-knowledge (``knowledge``); ``gate`` turns away out-of-scope requests for any model; offline, ``rules``
-and ``render`` let the extractive model run lookups and show them to the customer. Registered in
+knowledge (``knowledge``); ``gate`` turns away out-of-scope requests for any model; offline, ``dialogue``
+(with ``rules`` and ``render``) lets the extractive model finish the customer's job, one step at a time. Registered in
 pyproject.toml under ``moesaic.apps``.
 """
 
@@ -15,9 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from apps.customer_service.commands import EVALS, commands
+from apps.customer_service.dialogue import respond
 from apps.customer_service.gate import scope_check
 from apps.customer_service.knowledge import OFFLINE_FALLBACK, knowledge_documents
-from apps.customer_service.prompts import build_system_prompt
+from apps.customer_service.prompts import IDENTITY_POLICY, build_system_prompt
 from apps.customer_service.render import TOOL_RENDERERS
 from apps.customer_service.rules import offline_rules
 from apps.customer_service.seed import DEMO_STORE_PATH, dataset_db_path, file_seeder
@@ -49,9 +50,10 @@ APP = AppManifest(
     tools=TOOLS,
     knowledge_base="customer_service",
     confirm_writes=True,
+    identity=IDENTITY_POLICY,
     migrations=MIGRATIONS_DIR,
     setup=setup,
-    offline=OfflineBehaviour(rules=offline_rules, fallback=OFFLINE_FALLBACK, renderers=TOOL_RENDERERS),
+    offline=OfflineBehaviour(rules=offline_rules, fallback=OFFLINE_FALLBACK, renderers=TOOL_RENDERERS, dialogue=respond),
     knowledge_documents=knowledge_documents,
     scope_check=scope_check,
     commands=commands,

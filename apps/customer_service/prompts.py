@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from moesaic.config import Settings
+from moesaic.identity import IdentityPolicy
 
 DEMO_POLICY_PATH = Path(__file__).parent / "seed" / "policy.md"
 
@@ -42,3 +43,16 @@ def build_system_prompt(settings: Settings | None = None) -> str:
     """The manifest's system prompt: a function of the settings, so that it quotes the same policy file
     as the app's knowledge documents (``knowledge.knowledge_documents``)."""
     return f"{PREAMBLE}\n# Store policy\n\n{policy_text(settings)}\n"
+
+
+# The agent loop's refusals (``moesaic.identity``), in the policy's words: they are the tool's output, read
+# by the model (any model) and shown in the tool event; the offline dialogue words them for the customer.
+IDENTITY_POLICY = IdentityPolicy(
+    required="Authentication required: the policy says to authenticate the user first, by locating their user "
+    "id via email, or via name + zip code. Ask the customer for the email on their account, or their first "
+    "name, last name and zip code.",
+    not_owner="Request denied: this belongs to another user. The policy says you can only help one user per "
+    "conversation and must deny any requests for tasks related to any other user.",
+    other_subject="Request denied: this conversation is already authenticated as another user. The policy says "
+    "you can only help one user per conversation.",
+)

@@ -12,8 +12,11 @@ the ``RetailStore`` and ``ctx.services["reference_compat"]`` (default False) swi
 Every tool runs in one transaction, so a failed write changes nothing. Recoverable failures raise
 ``ToolError`` with the dataset's exact messages (TOOLS.md §5); the platform sends them back to the
 model as ``Error: <message>``. Writes claim the rows they change with a compare-and-set on their
-version (``store.claim``). Policy checks that need the conversation (authentication, explicit
-confirmation) belong to the agent loop and the prompt, not here.
+version (``store.claim``). The policy's conversation rules are declared here and enforced by the agent
+loop for every model: the two find-user tools authenticate the conversation (``ctx.authenticate``);
+tools on a customer's records require that identity and name their record's owner (``order_owner``,
+``user_owner``), so another customer's order is refused before the tool runs; writes need the
+customer's explicit confirmation (``writes=True``).
 """
 
 from __future__ import annotations
@@ -40,12 +43,25 @@ from apps.customer_service.lookups import (
     is_reference_compat,
     set_address,
 )
-from apps.customer_service.store import Address, Product, User, Variant, claim
+from apps.customer_service.store import Address, Order, Product, User, Variant, claim
 from moesaic.apps import ToolContext
 from moesaic.errors import ToolError
 from moesaic.tools import ToolSpec, tool
 
 CANCEL_REASONS = ("no longer needed", "ordered by mistake")
+
+
+def order_owner(ctx: ToolContext, arguments: dict[str, Any]) -> str | None:
+    """The user id of the order the arguments name (None: no such order; the tool then says so)."""
+    with get_store(ctx).transaction(ctx.tenant_id) as session:
+        order = session.get(Order, {"tenant_id": ctx.tenant_id, "order_id": arguments.get("order_id", "")})
+        return order.user_id if order is not None else None
+
+
+def user_owner(ctx: ToolContext, arguments: dict[str, Any]) -> str | None:
+    """The user id the arguments name: a customer may only read or change their own account."""
+    user_id = arguments.get("user_id")
+    return str(user_id) if user_id else None
 
 # ---------------------------------------------------------------- generic tools
 
@@ -134,6 +150,7 @@ def find_user_id_by_email(email: str, ctx: ToolContext) -> str:
         ).first()
     if user_id is None:
         raise ToolError("User not found")
+    ctx.authenticate(user_id, "email")
     return user_id
 
 
@@ -157,11 +174,12 @@ def find_user_id_by_name_zip(first_name: str, last_name: str, zip: str, ctx: Too
         ).all()
     for user_id, first, last in rows:
         if first.lower() == first_name.lower() and last.lower() == last_name.lower():
+            ctx.authenticate(user_id, "name_zip")
             return user_id
     raise ToolError("User not found")
 
 
-@tool
+@tool(owner=order_owner)
 def get_order_details(order_id: str, ctx: ToolContext) -> dict[str, Any]:
     """Get the status and details of an order.
 
@@ -207,7 +225,7 @@ def get_item_details(item_id: str, ctx: ToolContext) -> dict[str, Any]:
         return variant_record(variant)
 
 
-@tool
+@tool(owner=user_owner)
 def get_user_details(user_id: str, ctx: ToolContext) -> dict[str, Any]:
     """Get the details of a user, including their orders and payment methods (with gift card balances).
 
@@ -235,7 +253,7 @@ def list_all_product_types(ctx: ToolContext) -> str:
 # ---------------------------------------------------------------- write tools
 
 
-@tool(writes=True)
+@tool(writes=True, owner=order_owner)
 def cancel_pending_order(order_id: str, reason: str, ctx: ToolContext) -> dict[str, Any]:
     """Cancel a pending order. If the order is already processed or delivered, it cannot be
     cancelled. The agent needs to explain the cancellation detail and ask for explicit user
@@ -271,7 +289,7 @@ def cancel_pending_order(order_id: str, reason: str, ctx: ToolContext) -> dict[s
         return order_to_model(order)
 
 
-@tool(writes=True)
+@tool(writes=True, owner=order_owner)
 def exchange_delivered_order_items(
     order_id: str, item_ids: list[str], new_item_ids: list[str], payment_method_id: str, ctx: ToolContext
 ) -> dict[str, Any]:
@@ -317,7 +335,7 @@ def exchange_delivered_order_items(
         return order_to_model(order)
 
 
-@tool(writes=True)
+@tool(writes=True, owner=order_owner)
 def modify_pending_order_address(
     order_id: str, address1: str, address2: str, city: str, state: str, country: str, zip: str, ctx: ToolContext
 ) -> dict[str, Any]:
@@ -344,7 +362,7 @@ def modify_pending_order_address(
         return order_to_model(order)
 
 
-@tool(writes=True)
+@tool(writes=True, owner=order_owner)
 def modify_pending_order_items(
     order_id: str, item_ids: list[str], new_item_ids: list[str], payment_method_id: str, ctx: ToolContext
 ) -> dict[str, Any]:
@@ -403,7 +421,7 @@ def modify_pending_order_items(
         return order_to_model(order)
 
 
-@tool(writes=True)
+@tool(writes=True, owner=order_owner)
 def modify_pending_order_payment(order_id: str, payment_method_id: str, ctx: ToolContext) -> dict[str, Any]:
     """Modify the payment method of a pending order. The agent needs to explain the modification
     detail and ask for explicit user confirmation (yes/no) to proceed.
@@ -440,7 +458,7 @@ def modify_pending_order_payment(order_id: str, payment_method_id: str, ctx: Too
         return order_to_model(order)
 
 
-@tool(writes=True)
+@tool(writes=True, owner=user_owner)
 def modify_user_address(
     user_id: str, address1: str, address2: str, city: str, state: str, country: str, zip: str, ctx: ToolContext
 ) -> dict[str, Any]:
@@ -464,7 +482,7 @@ def modify_user_address(
         return user_to_model(user)
 
 
-@tool(writes=True)
+@tool(writes=True, owner=order_owner)
 def return_delivered_order_items(
     order_id: str, item_ids: list[str], payment_method_id: str, ctx: ToolContext
 ) -> dict[str, Any]:

@@ -32,6 +32,7 @@ PAGE_TIMEOUT_MS = 60_000
 SETTLED = ("!document.querySelector('[data-testid=stSkeleton]') && [...document.querySelectorAll("
            "'[data-testid=stDataFrame]')].every(t => !t.checkVisibility() || t.querySelector('canvas'))")
 ORDER_ID = "#W1000001"  # in customer_service's demo store
+OWNER = "ada.lane@example.com"  # its customer: orders are shown only after authentication
 # A deep link first (/metrics): on a console no session has opened yet, Streamlit serves it straight from a
 # pages/ folder beside ui/app.py if there is one, without the navigation (and so without any app page).
 CORE_PAGES = [("metrics", "Metrics"), ("knowledge", "Knowledge"), ("inbox", "Operator inbox"), ("", "Chat")]
@@ -50,10 +51,10 @@ def conversation(stack: Stack) -> str:
     headers = {"Authorization": f"Bearer {stack.api_key}"}
     with httpx.Client(base_url=stack.api_url, headers=headers, timeout=60) as api:
         reply = api.post("/v1/chat/completions", json={
-            "model": "customer_service", "messages": [{"role": "user", "content": f"Where is my order {ORDER_ID}?"}]})
+            "model": "customer_service", "messages": [{"role": "user", "content": f"I am {OWNER}. Where is my order {ORDER_ID}?"}]})
         reply.raise_for_status()
         conversation_id = str(reply.json()["conversation_id"])
-        assert [e["name"] for e in reply.json()["tool_events"]] == ["get_order_details"]
+        assert [e["name"] for e in reply.json()["tool_events"]] == ["find_user_id_by_email", "get_order_details"]
         api.post(f"/v1/conversations/{conversation_id}/handoff", json={"summary": "Smoke test"}).raise_for_status()
     return conversation_id
 

@@ -73,6 +73,7 @@ class FakeState:
     broken_chat: bool = False
     broken_stream: bool = False
     requests: list[tuple[str, str]] = field(default_factory=list)
+    chat_bodies: list[dict[str, Any]] = field(default_factory=list)
 
     def add_conversation(self, app: str, title: str | None = None, state: str = "active") -> dict[str, Any]:
         conv = {"id": uuid.uuid4().hex, "app": app, "title": title, "state": state,
@@ -165,6 +166,7 @@ def create_fake_app(state: FakeState) -> FastAPI:
             raise ApiFailure(503, "model endpoint unavailable", "model_unavailable")
         if body["model"] not in {a["name"] for a in state.apps}:
             raise ApiFailure(404, f"unknown app {body['model']}", "model_not_found")
+        state.chat_bodies.append(body)
         cid = body.get("conversation_id") or state.add_conversation(body["model"])["id"]
         question = body["messages"][-1]["content"]
         state.add_message(cid, "user", question, author="user")

@@ -100,3 +100,18 @@ def test_a_citation_highlights_the_sentences_the_answer_rests_on() -> None:
     assert text.startswith("> Returns policy. :orange-background[Items can be returned within 30 days \\[max\\].]")
     assert text.endswith("> … :orange-background[A sentence further on.]")
     assert highlighted_quote({"quote": "plain", "sentences": []}) == "> plain"
+
+
+def test_the_knowledge_base_picker_sends_the_chosen_one(open_page, fake_api) -> None:
+    fake_api.add_document("manuals", "pump-manual.pdf", status="indexed")
+    fake_api.add_document("default", "faq.md", status="indexed")  # the knowledge assistant's own: not offered here
+    at = open_page("chat").run()
+    picker = next(s for s in at.sidebar.selectbox if s.label == "Knowledge base")
+    assert picker.options == ["retail_policy (the app's)", "manuals"]
+    at.chat_input[0].set_value("What is the return window?").run()
+    assert "knowledge_base" not in fake_api.chat_bodies[-1]  # the app's own: the server's default
+    picker.set_value("manuals").run()
+    at.chat_input[0].set_value("How do I bleed the pump?").run()
+    assert not at.exception and not at.error
+    assert fake_api.chat_bodies[-1]["knowledge_base"] == "manuals"
+    assert "knowledge base `manuals`" in at.caption[0].value

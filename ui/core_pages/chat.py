@@ -49,9 +49,26 @@ app_name = st.sidebar.selectbox(
     on_change=_select, args=(None,),
 )
 app = by_name[app_name]
+# Knowledge base: the app's own, or any the tenant shares (another chat app's own is that app's, not offered).
+others_own = {a.get("knowledge_base") for a in apps if a["name"] != app_name} - {app.get("knowledge_base")}
+try:
+    shared = [kb["name"] for kb in client.list_knowledge_bases() if kb["name"] not in others_own]
+except ApiError as exc:
+    show_error(exc, "list knowledge bases")
+    shared = []
+own_kb = app.get("knowledge_base")
+kb_options = ([own_kb] if own_kb else []) + sorted(k for k in shared if k != own_kb)
+chosen_kb: str | None = None
+if kb_options:
+    chosen_kb = st.sidebar.selectbox(
+        "Knowledge base", kb_options, key=f"chat_kb_{app_name}",
+        format_func=lambda k: f"{k} (the app's)" if k == own_kb else k,
+        help="Which documents the answers search; a conversation keeps the one it started with unless you pick another.",
+    )
+kb_to_send = chosen_kb if chosen_kb and chosen_kb != own_kb else None
 details = [app.get("description") or ""]
-if app.get("knowledge_base"):
-    details.append(f"knowledge base `{app['knowledge_base']}`")
+if chosen_kb or own_kb:
+    details.append(f"knowledge base `{chosen_kb or own_kb}`")
 if app.get("tools"):
     details.append("tools: " + ", ".join(f"`{t}`" for t in app["tools"]))
 st.caption(" · ".join(d for d in details if d))
@@ -78,7 +95,7 @@ if prompt:
         tools_box = st.container()
         turn = TurnResult(conversation_id=conversation_id)
         try:
-            events = _live_tools(client.stream_chat(app_name, prompt, conversation_id), tools_box, app_name)
+            events = _live_tools(client.stream_chat(app_name, prompt, conversation_id, knowledge_base=kb_to_send), tools_box, app_name)
             st.write_stream(collect_stream(events, turn))
         except ApiError as exc:
             show_error(exc, "get an answer")

@@ -3,7 +3,10 @@
 ``Agent.run`` is a generator of events (text deltas and tool events) that ends with one
 ``AgentResult``; the API streams the events or collects them. The user's message is stored
 before the first model call, so a failure never loses it. Tools that write need the user's
-explicit confirmation: the first call is held back and the model is told to ask for it.
+explicit confirmation: the first call is held back and the model is told to ask for it. Tools that
+need the conversation's identity (``moesaic.identity``) are refused, in the app's wording, until a tool
+authenticated the person, and on records of anyone else; the identity is kept in the conversation.
+The offline model's dialogue state (``ModelReply.dialogue_state``) is kept in the conversation too.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from typing import Any, Protocol
 
 from moesaic.apps import AppManifest, ToolContext
 from moesaic.errors import UpstreamError
+from moesaic.identity import METADATA_KEY as IDENTITY_KEY, Identity, identity_refusal
 from moesaic.llm.base import ChatModel, ModelReply, ModelRequest
+from moesaic.llm.offline import CONFIRMATION_REQUIRED
 from moesaic.memory.store import INTERRUPTED, ConversationStore
 from moesaic.metrics import Metrics
 from moesaic.access.audit import record
@@ -29,6 +34,7 @@ from moesaic.types import Chunk, Citation, Message, ToolCall, Usage
 
 AFFIRMATIVE = re.compile(r"^\s*(yes|y|yeah|yep|confirm(ed)?|go ahead|please do|do it|sure|ok(ay)?|correct|proceed)\b", re.I)
 CITATION_MARK = re.compile(CITATION_MARK_PATTERN)
+DIALOGUE_KEY = "dialogue"  # conversation metadata: the offline dialogue's state
 HANDED_OFF_NOTE = "A person from our team is handling this conversation and will reply here."
 HANDOFF_REPLY = "I have passed this conversation to a person from our team, who will reply here."
 PAUSED_STATES = ("handed_off", "claimed")
@@ -97,6 +103,9 @@ class Agent:
         """``resume``: the user's message is already stored (a retried request whose first attempt failed)."""
         tenant = self.tool_context.tenant_id
         conversation = self.store.get(tenant, conversation_id)
+        self.tool_context.identity = Identity.from_metadata(conversation.metadata)
+        dialogue = conversation.metadata.get(DIALOGUE_KEY)
+        dialogue_state: dict[str, Any] = dict(dialogue) if isinstance(dialogue, dict) else {}
         if not resume:
             self.store.append(tenant, conversation_id, Message(role="user", content=user_text))
         if conversation.state in PAUSED_STATES:  # a person answers; the note is stored so a reload shows the reply
@@ -128,8 +137,13 @@ class Agent:
                 offline=self.app.offline,
                 temperature=temperature,
                 max_tokens=max_tokens,
+                dialogue_state=dialogue_state,
+                identity=self.tool_context.identity.subject if self.tool_context.identity else None,
             )
             reply = yield from self._call_model(conversation_id, request, stream, numbering)
+            if reply.dialogue_state is not None and reply.dialogue_state != dialogue_state:
+                dialogue_state = dict(reply.dialogue_state)
+                self.store.update_metadata(tenant, conversation_id, **{DIALOGUE_KEY: dialogue_state or None})
             usage = Usage(usage.prompt_tokens + reply.usage.prompt_tokens, usage.completion_tokens + reply.usage.completion_tokens)
             if reply.content:
                 texts.append(reply.content)
@@ -209,11 +223,16 @@ class Agent:
     def _run_tool(self, conversation_id: str, call: ToolCall, history: list[Message]) -> ToolEvent:
         tenant = self.tool_context.tenant_id
         spec = self.app.tool(call.name)
-        held = spec is not None and spec.writes and self.app.confirm_writes and not self._confirmed(conversation_id, call, history)
-        if held:
+        before = self.tool_context.identity
+        refusal = self._identity_refusal(spec, call)
+        held = (refusal is None and spec is not None and spec.writes and self.app.confirm_writes
+                and not self._confirmed(conversation_id, call, history))
+        if refusal is not None:  # enforced for every model, before the tool runs: nothing of the record leaks
+            result = ToolResult(call, f"Error: {refusal}", refusal, 0.0)
+        elif held:
             result = ToolResult(
                 call,
-                "CONFIRMATION REQUIRED: this action changes data and was not run. Tell the user exactly what "
+                f"{CONFIRMATION_REQUIRED}: this action changes data and was not run. Tell the user exactly what "
                 f"will happen ({call.name} with {call.arguments}) and ask them to reply 'yes' to confirm; "
                 "call the tool again with the same arguments only after they confirm.",
                 "confirmation required",
@@ -221,6 +240,7 @@ class Agent:
             )
         else:
             result = run_tool_call(spec, call, {"ctx": self.tool_context})
+            result = self._keep_identity(conversation_id, call, result, before)
         self.store.record_tool_call(tenant, conversation_id, call, result.output, result.error, result.duration_ms)
         if spec is not None and spec.writes and not held and not result.error:  # a change to the app's data
             record(self.tool_context.db, self.tool_context.principal, f"tool {call.name}", tenant_id=tenant,
@@ -230,6 +250,31 @@ class Agent:
             outcome = "held" if held else ("error" if result.error else "ok")
             self.metrics.tool_calls.labels(self.app.name, call.name, outcome).inc()
         return ToolEvent(call, result.output, result.error)
+
+    def _identity_refusal(self, spec: Any, call: ToolCall) -> str | None:
+        if spec is None or not spec.requires_identity:
+            return None
+        try:
+            arguments = spec.parse_arguments(call.arguments)
+        except Exception:  # bad arguments: the tool run reports them in its own words
+            return None
+        return identity_refusal(spec, arguments, self.tool_context, self.app.identity)
+
+    def _keep_identity(self, conversation_id: str, call: ToolCall, result: ToolResult, before: Identity | None) -> ToolResult:
+        """Store an identity the tool established; refuse a second, different person in one conversation."""
+        after = self.tool_context.identity
+        if after == before:
+            return result
+        if result.error is not None:  # a failed lookup authenticates nobody
+            self.tool_context.identity = before
+            return result
+        if before is not None and after is not None and after.subject != before.subject:
+            self.tool_context.identity = before
+            refusal = self.app.identity.other_subject
+            return ToolResult(call, f"Error: {refusal}", refusal, result.duration_ms)
+        self.store.update_metadata(self.tool_context.tenant_id, conversation_id,
+                                   **{IDENTITY_KEY: after.to_dict() if after else None})
+        return result
 
     def _confirmed(self, conversation_id: str, call: ToolCall, history: list[Message]) -> bool:
         """A write runs only if it was held back before with the same arguments and the user said yes since."""

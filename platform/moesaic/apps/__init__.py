@@ -11,7 +11,7 @@ from moesaic.apps.evaluation import Evaluation, MissingData, check_floors, load_
 from moesaic.apps.manifest import AppManifest
 from moesaic.apps.registry import ENTRY_POINT_GROUP, AppRegistry, check_app, load_apps, migration_folders
 from moesaic.apps.routing import AppContextDep, TenantIdDep, command_context
-from moesaic.llm.offline import OfflineBehaviour, RuleCall
+from moesaic.llm.offline import DialogueStep, DialogueTurn, OfflineBehaviour, RuleCall, ToolOutcome
 from moesaic.models import ShippedModel  # a manifest part (``AppManifest.models``)
 
 __all__ = [
@@ -21,6 +21,8 @@ __all__ = [
     "AppManifest",
     "AppRegistry",
     "Erasure",
+    "DialogueStep",
+    "DialogueTurn",
     "Evaluation",
     "MissingData",
     "OfflineBehaviour",
@@ -28,6 +30,7 @@ __all__ = [
     "ShippedModel",
     "TenantIdDep",
     "ToolContext",
+    "ToolOutcome",
     "check_app",
     "check_floors",
     "command_context",

@@ -16,6 +16,7 @@ from moesaic.errors import ConfigError
 if TYPE_CHECKING:
     from moesaic.config import Settings
     from moesaic.db import Database
+    from moesaic.identity import Identity
     from moesaic.llm import ChatModel
     from moesaic.metrics import Metrics
 
@@ -65,6 +66,16 @@ class ToolContext:
     services: dict[str, Any] = field(default_factory=dict)
     handoff_summary: str | None = None
     principal: Any = None  # the moesaic.access.Principal the conversation runs for (None: the platform)
+    # The conversation's authenticated subject (moesaic.identity); the agent loop loads and stores it.
+    identity: "Identity | None" = None
+
+    def authenticate(self, subject: str, method: str) -> None:
+        """A tool found the person: ``subject`` becomes the conversation's identity (the agent loop stores
+        it; a conversation already authenticated as someone else keeps its subject and the call is refused)."""
+        from moesaic.identity import Identity
+
+        if self.identity is None or self.identity.subject != subject:
+            self.identity = Identity.now(subject, method)
 
     def request_handoff(self, summary: str) -> None:
         """Ask the agent loop to put the conversation in the ``handed_off`` state after this step."""

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from moesaic.apps.evaluation import Evaluation
 from moesaic.config import Settings
+from moesaic.identity import IdentityPolicy
 from moesaic.llm.offline import OfflineBehaviour
 from moesaic.models import ShippedModel
 from moesaic.tools.spec import ToolSpec
@@ -40,6 +41,9 @@ class AppManifest(BaseModel):
     tools: tuple[ToolSpec, ...] = ()
     knowledge_base: str | None = None  # the app's knowledge base; the app owns it (the gate checks)
     confirm_writes: bool = True
+    # The wording of the agent loop's refusals for tools that need the conversation's identity
+    # (``@tool(requires_identity=True, owner=...)``, ``moesaic.identity``).
+    identity: IdentityPolicy = Field(default_factory=IdentityPolicy)
     offline: OfflineBehaviour = Field(default_factory=OfflineBehaviour)
     # Documents that belong to the app (a policy, an FAQ): settings -> [(filename, bytes)]. They are
     # ingested into ``knowledge_base`` for each tenant that uses the app (a no-op when unchanged).

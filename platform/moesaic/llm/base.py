@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 from dataclasses import dataclass, field
 
 from moesaic.llm.offline import OfflineBehaviour
@@ -26,6 +27,10 @@ class ModelRequest:
     offline: OfflineBehaviour = field(default_factory=OfflineBehaviour)  # used by the extractive model only
     temperature: float | None = None
     max_tokens: int | None = None
+    # The conversation's offline dialogue state and authenticated subject (moesaic.identity), for models
+    # that keep a dialogue themselves (the extractive model with an app's ``OfflineBehaviour.dialogue``).
+    dialogue_state: Mapping[str, Any] = field(default_factory=dict)
+    identity: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class ModelReply:
     finish_reason: str = "stop"
     model: str = ""
     latency_s: float = 0.0
+    dialogue_state: Mapping[str, Any] | None = None  # the new dialogue state to keep (None: unchanged)
 
     def as_message(self) -> Message:
         return Message(role="assistant", content=self.content, tool_calls=self.tool_calls)

@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from moesaic.llm.base import ChatModel, ModelReply, ModelRequest, estimate_tokens
+from moesaic.llm.offline import DialogueStep, DialogueTurn, ToolOutcome
 from moesaic.sentences import split_sentences
 from moesaic.types import Message, ToolCall, Usage
 
@@ -55,6 +56,23 @@ def _last_user_index(messages: list[Message]) -> int:
     return -1
 
 
+def _dialogue_turn(request: ModelRequest, last_user: int) -> DialogueTurn:
+    messages = list(request.messages)
+    question = messages[last_user].content if last_user >= 0 else ""
+    arguments: dict[str, dict[str, Any]] = {}
+    results = []
+    for message in messages[last_user + 1:]:
+        for call in message.tool_calls:
+            try:
+                arguments[call.id] = json.loads(call.arguments or "{}")
+            except json.JSONDecodeError:
+                arguments[call.id] = {}
+        if message.role == "tool":
+            results.append(ToolOutcome(message.name or "", arguments.get(message.tool_call_id or "", {}), message.content))
+    last_reply = next((m.content for m in reversed(messages[:max(last_user, 0)]) if m.role == "assistant" and m.content), "")
+    return DialogueTurn(question, dict(request.dialogue_state), request.identity, tuple(results), last_reply)
+
+
 def render_value(value: Any, indent: str = "") -> str:
     """Render a tool's JSON output as readable lines."""
     if isinstance(value, dict):
@@ -80,6 +98,10 @@ class ExtractiveModel(ChatModel):
         question = messages[last_user].content if last_user >= 0 else ""
         tool_results = [m for m in messages[last_user + 1 :] if m.role == "tool"]
 
+        if request.offline.dialogue is not None:
+            step = request.offline.dialogue(_dialogue_turn(request, last_user))
+            if step is not None:
+                return self._dialogue_reply(request, step)
         if not tool_results:
             calls = self._rule_calls(request, question)
             if calls:
@@ -96,6 +118,18 @@ class ExtractiveModel(ChatModel):
         content = "\n\n".join(parts)
         prompt_tokens = sum(estimate_tokens(m.content) for m in messages)
         return ModelReply(content=content, usage=Usage(prompt_tokens, estimate_tokens(content)), model=self.name)
+
+    def _dialogue_reply(self, request: ModelRequest, step: DialogueStep) -> ModelReply:
+        state = dict(step.state) if step.state is not None else None
+        known = {t.name for t in request.tools}
+        calls = tuple(ToolCall(id=f"call_{uuid.uuid4().hex[:16]}", name=c.tool, arguments=json.dumps(c.arguments))
+                      for c in step.calls if c.tool in known)
+        if calls:
+            return ModelReply(content="", tool_calls=calls, finish_reason="tool_calls", model=self.name, dialogue_state=state)
+        content = step.reply or request.offline.fallback or NOTHING_FOUND
+        prompt_tokens = sum(estimate_tokens(m.content) for m in request.messages)
+        return ModelReply(content=content, usage=Usage(prompt_tokens, estimate_tokens(content)), model=self.name,
+                          dialogue_state=state)
 
     def _rule_calls(self, request: ModelRequest, question: str) -> tuple[ToolCall, ...]:
         if request.offline.rules is None or not question:

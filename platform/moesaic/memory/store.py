@@ -142,6 +142,16 @@ class ConversationStore:
             session.refresh(row)
             return ConversationInfo.of(row)
 
+    def update_metadata(self, tenant_id: str, conversation_id: str, **values: Any) -> ConversationInfo:
+        """Set some keys of the conversation's metadata, keeping the others (a value of None removes the key)."""
+        metadata = self.get(tenant_id, conversation_id).metadata
+        for key, value in values.items():
+            if value is None:
+                metadata.pop(key, None)
+            else:
+                metadata[key] = value
+        return self.update(tenant_id, conversation_id, metadata=metadata)
+
     @staticmethod
     def _row(session: Any, tenant_id: str, conversation_id: str) -> Conversation:
         row = session.get(Conversation, conversation_id)

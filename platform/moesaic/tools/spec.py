@@ -51,6 +51,10 @@ class ToolSpec:
     arguments_model: type[BaseModel]
     writes: bool = False
     context_params: tuple[str, ...] = field(default=())
+    # Conversation-scoped identity (``moesaic.identity``): the agent loop refuses the call until the
+    # conversation has an authenticated subject, and when ``owner(ctx, arguments)`` names another one.
+    requires_identity: bool = False
+    owner: Callable[[Any, dict[str, Any]], str | None] | None = None
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -96,11 +100,16 @@ def tool(
     name: str | None = None,
     writes: bool = False,
     context: tuple[str, ...] = ("ctx",),
+    requires_identity: bool = False,
+    owner: Callable[[Any, dict[str, Any]], str | None] | None = None,
 ) -> Any:
     """Turn a typed function into a ``ToolSpec``.
 
     ``writes=True`` marks a tool that changes state: the agent loop asks the user to confirm first.
     Parameters named in ``context`` (default ``ctx``) are supplied by the platform, not the model.
+    ``requires_identity=True``: the agent loop runs the tool only once the conversation has an
+    authenticated subject; ``owner(ctx, arguments)`` returns the subject owning the record the arguments
+    name (None: not found), and a call on another subject's record is refused (``moesaic.identity``).
     """
 
     def wrap(fn: Callable[..., Any]) -> ToolSpec:
@@ -130,6 +139,8 @@ def tool(
             arguments_model=model,
             writes=writes,
             context_params=tuple(context_params),
+            requires_identity=requires_identity or owner is not None,
+            owner=owner,
         )
 
     return wrap(function) if function is not None else wrap

@@ -162,3 +162,13 @@ def test_gold_actions_through_the_agent_loop_match_the_gold_replay(task_id: str,
     (result,) = report["tasks"]
     assert result["db_match"], result
     assert result["db_sha256"] != "f08162ba14d2d3ce9ebe4ebc0fa3cd4bdc2876eaaf9d3411802cdba96ea1f41a"  # the DB changed
+
+
+def test_dry_run_needs_no_endpoint_and_scores_the_gold_replay(tau2_dir: Path, tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.delenv("MOESAIC_LLM_BASE_URL", raising=False)
+    monkeypatch.setenv("MOESAIC_DATASETS_DIR", str(tau2_dir.parent))
+    out = tmp_path / "report.json"
+    code = main(["--tasks", str(tau2_dir / "tasks_train.json"), "--limit", "2", "--dry-run", "--out", str(out)])
+    report = json.loads(out.read_text())
+    assert code == 0 and report["num_tasks"] == 2
+    assert report["pass^1"] == 1.0 and all(t["db_match"] for t in report["tasks"])

@@ -37,9 +37,9 @@ def test_policy_question_is_answered_from_the_policy_with_a_citation(shop: Shop)
 
 
 def test_order_id_runs_the_lookup_and_shows_a_readable_summary(shop: Shop) -> None:
-    answer = shop.send("Where is my order #W1000002?")
-    assert [(e["name"], e["arguments"]) for e in answer["tool_events"]] == [
-        ("get_order_details", '{"order_id": "#W1000002"}')]
+    answer = shop.send("I am ada.lane@example.com. Where is my order #W1000002?")
+    assert [(e["name"], e["arguments"]) for e in answer["tool_events"]][-1] == (
+        "get_order_details", '{"order_id": "#W1000002"}')
     text = answer_text(answer)
     assert "Order #W1000002: delivered" in text
     assert "- Headphones (type: over-ear, color: black): $149.00" in text
