@@ -69,7 +69,7 @@ RANK = {package: rank for rank, packages in enumerate(LAYERS) for package in pac
 APP_SURFACE = {
     "moesaic", "moesaic.apps", "moesaic.tools", "moesaic.llm", "moesaic.retrieval", "moesaic.db",
     "moesaic.memory", "moesaic.agent", "moesaic.access", "moesaic.jobs", "moesaic.config", "moesaic.errors",
-    "moesaic.types",
+    "moesaic.types", "moesaic.identity", "moesaic.llm.fake",  # identity policy; scripted models for dry-run evals
 }
 APP_FOLDERS = ["apps", "tests/apps/contract_app"]
 
