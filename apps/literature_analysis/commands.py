@@ -1,5 +1,6 @@
 """The app's commands (``moesaic apps literature_analysis ...``) and evaluations (``moesaic eval literature_analysis``).
 
+- ``sync-due``: queue the PubMed sync of every due saved query (``sync.enqueue_due``), for cron.
 - ``train``: reproduce the shipped cross-encoders (``train.main``): trains the variants, picks the
   claim-check settings on the inner development claims and prints the held-out numbers.
   ``--device cuda`` on a GPU machine; deterministic given the seeds on one device type.
@@ -20,7 +21,7 @@ from moesaic.apps import AppContext, Evaluation, MissingData
 QUICK_CLAIMS = 40
 QUICK_DISTRACTORS = 300
 
-commands = typer.Typer(help="Literature analysis: train the offline claim-check models.", no_args_is_help=True)
+commands = typer.Typer(help="Literature analysis: sync saved PubMed queries, train the offline claim-check models.", no_args_is_help=True)
 
 SHIPPED = "rationale_r32,label_joint_r32,pubmedqa_plain_r16,dense_r32"  # what artefact/settings.json was picked from
 
@@ -43,6 +44,33 @@ def train(
         if value is not None:
             argv += [flag, str(value)]
     raise typer.Exit(main(argv))
+
+
+@commands.command("sync-due")
+def sync_due(
+    ctx: typer.Context,
+    tenant: Annotated[Optional[str], typer.Option(help="Only this tenant's saved queries (default: every tenant's).")] = None,
+) -> None:
+    """Queue the PubMed sync of every saved query that is due (never run, or its interval has passed);
+    at most one per query and schedule slot however often it runs (cron may call it every few minutes)."""
+    import json
+
+    from moesaic.apps import command_context
+
+    from apps.literature_analysis.sync import enqueue_due
+
+    app = command_context(ctx)
+    tenant_id = None
+    if tenant is not None:
+        from moesaic.access import find_tenant
+
+        found = find_tenant(app.db, tenant)
+        if found is None:
+            raise typer.BadParameter(f"no tenant named {tenant!r}", param_hint="--tenant")
+        tenant_id = found
+    for info in enqueue_due(app, tenant_id=tenant_id):
+        typer.echo(json.dumps({"job_id": info.id, "tenant_id": info.tenant_id, "query": info.payload.get("query"),
+                               "state": info.state}))
 
 
 def quick_claims(ctx: AppContext) -> Mapping[str, float]:

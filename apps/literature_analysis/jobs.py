@@ -14,6 +14,7 @@ from moesaic.errors import UserError
 from moesaic.jobs import FailJob, JobContext
 
 from apps.literature_analysis.models import get_models
+from apps.literature_analysis.saved_queries import resolve_scope
 
 SUMMARISE = "summarise"
 
@@ -36,10 +37,11 @@ def summarise_job(job: JobContext) -> dict[str, Any]:
     pmids = body.get("pmids")
     job.progress(0, 1)
     try:
+        kb, only = resolve_scope(job.app_context.db, job.tenant_id, body.get("knowledge_base"), body.get("saved_query"))
         result = summarise_scope(
             job.app_context, get_models(job.app_context.services), job.tenant_id, str(body.get("query", "")),
-            knowledge_base=str(body.get("knowledge_base", "")), pmids=pmids, max_abstracts=int(body.get("max_abstracts", 8)),
-            max_sentences=int(body.get("max_sentences", 6)), mode=str(body.get("mode", "extractive")),
+            knowledge_base=str(kb), pmids=pmids, max_abstracts=int(body.get("max_abstracts", 8)),
+            max_sentences=int(body.get("max_sentences", 6)), mode=str(body.get("mode", "extractive")), only=only,
         )
     except UserError as exc:
         raise FailJob(f"{exc.field}: {exc}" if getattr(exc, "field", None) else str(exc)) from None

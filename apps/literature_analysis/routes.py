@@ -7,6 +7,10 @@
 - ``POST /summaries``: an extractive, query-focused summary of the scope, every sentence cited.
 - ``POST /summaries:job``: the same as a job (large sets); the job's result is the summary.
 - ``POST /questions:answer``: PubMedQA style yes / no / maybe from an abstract, deciding sentences cited.
+- ``/queries...``: saved PubMed queries and their sync jobs (``query_routes``).
+
+A scope is a knowledge base, PMIDs in it, or a saved query (``saved_query``: its knowledge base, only the
+abstracts it brought in).
 
 The knowledge base is a declared resource (``body:knowledge_base``): one that belongs to an app the key
 may not use is refused by the gate (403); an unknown one is a 404; bad input a 4xx naming the field.
@@ -24,6 +28,8 @@ from moesaic.errors import UpstreamError, UserError
 
 from apps.literature_analysis.jobs import SUMMARISE
 from apps.literature_analysis.models import get_models
+from apps.literature_analysis.query_routes import router as query_router
+from apps.literature_analysis.saved_queries import resolve_scope
 from apps.literature_analysis.schemas import (
     AbstractOut,
     CitedSentenceOut,
@@ -41,6 +47,7 @@ from apps.literature_analysis.schemas import (
 from apps.literature_analysis.service import CheckedAbstract, ClaimCheck, Summary, YesNoAnswer, answer_question, check_claim, summarise_scope
 
 router = APIRouter(tags=["literature_analysis"])
+router.include_router(query_router)
 READ_KB = access(role="viewer", knowledge_base="body:knowledge_base")
 
 
@@ -59,9 +66,10 @@ def abstract_out(item: CheckedAbstract) -> AbstractOut:
 
 
 def _run_check(ctx: AppContextDep, tenant_id: str, body: ClaimCheckIn | ContradictionsIn) -> ClaimCheck:
+    kb, only = resolve_scope(ctx.db, tenant_id, body.knowledge_base, body.saved_query)
     return check_claim(
-        ctx, get_models(ctx.services), tenant_id, body.claim, knowledge_base=body.knowledge_base, pmids=body.pmids,
-        max_abstracts=body.max_abstracts, mode=body.mode,
+        ctx, get_models(ctx.services), tenant_id, body.claim, knowledge_base=kb, pmids=body.pmids,
+        max_abstracts=body.max_abstracts, mode=body.mode, only=only,
     )
 
 
@@ -87,9 +95,10 @@ async def contradictions(body: ContradictionsIn, ctx: AppContextDep, tenant_id: 
 
 
 def _run_summary(ctx: AppContextDep, tenant_id: str, body: SummaryIn) -> Summary:
+    kb, only = resolve_scope(ctx.db, tenant_id, body.knowledge_base, body.saved_query)
     return summarise_scope(
-        ctx, get_models(ctx.services), tenant_id, body.query, knowledge_base=body.knowledge_base, pmids=body.pmids,
-        max_abstracts=body.max_abstracts, max_sentences=body.max_sentences, mode=body.mode,
+        ctx, get_models(ctx.services), tenant_id, body.query, knowledge_base=kb, pmids=body.pmids,
+        max_abstracts=body.max_abstracts, max_sentences=body.max_sentences, mode=body.mode, only=only,
     )
 
 
@@ -139,6 +148,7 @@ def summaries_job(body: SummaryIn, ctx: AppContextDep, tenant_id: TenantIdDep) -
         raise UpstreamError("this process has no job queue")
     if not body.query.strip():
         raise UserError("query is empty", field="query")
-    ctx.knowledge.require_knowledge_base(tenant_id, body.knowledge_base)
+    kb, _ = resolve_scope(ctx.db, tenant_id, body.knowledge_base, body.saved_query)
+    ctx.knowledge.require_knowledge_base(tenant_id, kb)
     info = ctx.jobs.enqueue(tenant_id, "literature_analysis", SUMMARISE, body.model_dump())
     return SummaryJobOut(job_id=info.id, state=info.state)

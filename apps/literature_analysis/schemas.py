@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
 class ClaimCheckIn(BaseModel):
     claim: str = Field(description="The claim to check.", max_length=2000)
-    knowledge_base: str = Field(description="The knowledge base holding the abstracts.", min_length=1, max_length=64)
+    knowledge_base: str | None = Field(default=None, description="The knowledge base holding the abstracts (or give saved_query).",
+                                       min_length=1, max_length=64)
+    saved_query: str | None = Field(default=None, description="A saved PubMed query: its knowledge base, only the abstracts it brought in.",
+                                    min_length=1, max_length=100)
     pmids: list[str] | None = Field(default=None, description="Check exactly these abstracts (by PMID) instead of searching.", max_length=50)
     max_abstracts: int = Field(default=3, description="At most this many retrieved abstracts are checked.")
     mode: str = Field(default="model", description="model (the trained cross-encoders) or llm (the configured chat model).")
@@ -44,7 +50,8 @@ class ClaimCheckOut(BaseModel):
 
 class ContradictionsIn(BaseModel):
     claim: str = Field(description="A claim or topic.", max_length=2000)
-    knowledge_base: str = Field(min_length=1, max_length=64)
+    knowledge_base: str | None = Field(default=None, min_length=1, max_length=64)
+    saved_query: str | None = Field(default=None, description="A saved PubMed query as the scope.", min_length=1, max_length=100)
     pmids: list[str] | None = Field(default=None, max_length=50)
     max_abstracts: int = 10
     mode: str = "model"
@@ -61,7 +68,8 @@ class ContradictionsOut(BaseModel):
 
 class SummaryIn(BaseModel):
     query: str = Field(description="What the summary is about.", max_length=2000)
-    knowledge_base: str = Field(min_length=1, max_length=64)
+    knowledge_base: str | None = Field(default=None, min_length=1, max_length=64)
+    saved_query: str | None = Field(default=None, description="A saved PubMed query as the scope.", min_length=1, max_length=100)
     pmids: list[str] | None = Field(default=None, description="Summarise exactly these abstracts instead of searching.", max_length=100)
     max_abstracts: int = Field(default=8, description="Retrieved abstracts considered (without pmids).")
     max_sentences: int = Field(default=6, description="Sentences in the summary.")
@@ -108,3 +116,48 @@ class QuestionOut(BaseModel):
     title: str
     deciding_sentences: list[SentenceOut] = Field(description="The sentences most relevant to the question, cited with offsets.")
     model_version: str
+
+
+# -- saved PubMed queries -------------------------------------------------------------------------------
+QUERY_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+
+
+class SavedQueryIn(BaseModel):
+    name: str = Field(description="The query's name in the tenant (letters, digits, '_', '-', '.').", pattern=QUERY_NAME)
+    term: str = Field(description="The PubMed search term, as typed on pubmed.ncbi.nlm.nih.gov.", min_length=1, max_length=4000)
+    knowledge_base: str = Field(default="literature", description="Where the synced abstracts go.",
+                                pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    interval_hours: int = Field(default=24, ge=1, le=8760, description="A scheduled sync runs when this long has passed since the last one.")
+    datetype: Literal["edat", "mdat", "pdat"] = Field(default="edat", description="The date a sync follows: edat (added to PubMed), "
+                                                      "mdat (last modified) or pdat (published).")
+    synced_through: dt.date | None = Field(default=None, description="Start the first sync on this day (default: PubMed's oldest records).")
+
+
+class SavedQueryOut(BaseModel):
+    name: str
+    term: str
+    knowledge_base: str
+    interval_hours: int
+    datetype: str
+    synced_through: dt.date | None = Field(description="Records dated up to this day are stored (the next sync starts on it).")
+    last_status: str = Field(description="never, queued, running, succeeded or failed.")
+    last_error: str | None = Field(description="Why the last run failed (malformed XML names the PMID).")
+    last_run_at: dt.datetime | None = Field(description="When the last run ended.")
+    last_job_id: str | None
+    num_found: int = Field(description="Records the last successful run found.")
+    num_written: int = Field(description="Records the last successful run stored (an unchanged one is not duplicated).")
+    num_runs: int
+    due: bool = Field(description="Whether a scheduled sync would run it now.")
+    created_at: dt.datetime
+
+
+class SavedQueriesOut(BaseModel):
+    queries: list[SavedQueryOut]
+
+
+class SyncJobOut(BaseModel):
+    job_id: str = Field(description="Follow it at GET /v1/jobs/{job_id}; its result is the sync's report.")
+    state: str
+    query: str
+    knowledge_base: str
+    synced_through: dt.date | None = Field(description="Where this run starts.")

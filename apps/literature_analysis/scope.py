@@ -18,6 +18,7 @@ from moesaic.types import SentenceSpan
 from apps.literature_analysis.data import Abstract
 
 CANDIDATE_CHUNKS = 40
+ONLY_CANDIDATE_CHUNKS = 200  # limited to a saved query's PMIDs: look further down the ranking
 
 
 @dataclass(frozen=True)
@@ -79,15 +80,24 @@ def by_pmids(knowledge: Any, tenant_id: str, kb: str, pmids: Sequence[str]) -> l
     return out
 
 
-def retrieved(knowledge: Any, tenant_id: str, kb: str, query: str, limit: int) -> list[ScopedAbstract]:
-    """The best ``limit`` documents for ``query`` (hybrid search over chunks, grouped by document)."""
-    chunks = knowledge.search(tenant_id, kb, query, top_k=CANDIDATE_CHUNKS)
+def _pmid_of(info: Any) -> str:
+    meta = info.metadata or {}
+    return str(meta.get("pmid") or meta.get("source_id") or "")
+
+
+def retrieved(knowledge: Any, tenant_id: str, kb: str, query: str, limit: int, *, only: set[str] | None = None,
+              field: str = "claim") -> list[ScopedAbstract]:
+    """The best ``limit`` documents for ``query`` (hybrid search over chunks, grouped by document);
+    ``only``: among the documents of these PMIDs (a saved query's)."""
+    chunks = knowledge.search(tenant_id, kb, query, top_k=CANDIDATE_CHUNKS if only is None else ONLY_CANDIDATE_CHUNKS)
     order: dict[str, float] = {}
     for chunk in chunks:
         order.setdefault(chunk.document_id, chunk.score)
     if order and not knowledge.search(tenant_id, kb, query, top_k=1, mode="keyword"):
         order = {}  # dense search always finds a nearest abstract; one that shares no word with the query is no match
-    if not order:
-        raise NotFound(f"no abstract of knowledge base {kb!r} matches {query[:80]!r}", field="claim")
     infos = {info.id: info for info in knowledge.list_documents(tenant_id, kb)[0]}
+    if only is not None:
+        order = {doc_id: score for doc_id, score in order.items() if doc_id in infos and _pmid_of(infos[doc_id]) in only}
+    if not order:
+        raise NotFound(f"no abstract of knowledge base {kb!r} matches {query[:80]!r}", field=field)
     return [_scoped(knowledge, tenant_id, kb, infos[doc_id], score) for doc_id, score in list(order.items())[:limit] if doc_id in infos]

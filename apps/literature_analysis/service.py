@@ -1,4 +1,4 @@
-"""Claim checks and contradictions over a scope (a knowledge base, or PMIDs in it), offline or with the
+"""Claim checks and contradictions over a scope (a knowledge base, PMIDs in it, or a saved query's PMIDs: ``only``), offline or with the
 configured chat model. Returns plain dataclasses; the routes turn them into responses.
 
 Offline: the trained reranker orders the retrieved abstracts and drops those it scores below the
@@ -65,13 +65,22 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def scope_abstracts(ctx: Any, models: ClaimModels, tenant_id: str, kb: str, claim: str, pmids: Sequence[str] | None, max_abstracts: int) -> list[ScopedAbstract]:
+def named_abstracts(ctx: Any, tenant_id: str, kb: str, pmids: Sequence[str], only: set[str] | None) -> list[ScopedAbstract]:
+    """The abstracts named by PMID; with ``only`` (a saved query's PMIDs) each must be one of them."""
+    if not pmids:
+        raise UserError("pmids is empty; leave it out to search the knowledge base", field="pmids")
+    for position, pmid in enumerate(pmids):
+        if only is not None and str(pmid).strip() not in only:
+            raise NotFound(f"PMID {pmid!r} is not an abstract of the saved query", field=f"pmids[{position}]")
+    return by_pmids(ctx.knowledge, tenant_id, kb, pmids)
+
+
+def scope_abstracts(ctx: Any, models: ClaimModels, tenant_id: str, kb: str, claim: str, pmids: Sequence[str] | None, max_abstracts: int,
+                    only: set[str] | None = None) -> list[ScopedAbstract]:
     require_knowledge_base(ctx.knowledge, tenant_id, kb)
     if pmids is not None:
-        if not pmids:
-            raise UserError("pmids is empty; leave it out to search the knowledge base", field="pmids")
-        return by_pmids(ctx.knowledge, tenant_id, kb, pmids)
-    candidates = retrieved(ctx.knowledge, tenant_id, kb, claim, max(10, max_abstracts))
+        return named_abstracts(ctx, tenant_id, kb, pmids, only)
+    candidates = retrieved(ctx.knowledge, tenant_id, kb, claim, max(10, max_abstracts), only=only)
     if models.reranker is None:
         return candidates[:max_abstracts]
     scores = models.reranker.probabilities([(claim, doc_text(c.as_abstract())) for c in candidates])
@@ -94,13 +103,13 @@ def _checked(abstract: ScopedAbstract, verdict: AbstractVerdict) -> CheckedAbstr
 
 def check_claim(
     ctx: Any, models: ClaimModels, tenant_id: str, claim: str, *, knowledge_base: str, pmids: Sequence[str] | None = None,
-    max_abstracts: int = 3, mode: str = "model",
+    max_abstracts: int = 3, mode: str = "model", only: set[str] | None = None,
 ) -> ClaimCheck:
     claim = clean_claim(claim)
     check_mode(mode)
     if not 1 <= max_abstracts <= 20:
         raise UserError("max_abstracts must be between 1 and 20", field="max_abstracts")
-    abstracts = scope_abstracts(ctx, models, tenant_id, knowledge_base, claim, pmids, max_abstracts)
+    abstracts = scope_abstracts(ctx, models, tenant_id, knowledge_base, claim, pmids, max_abstracts, only)
     if mode == "llm":
         from apps.literature_analysis.llm import check_with_model
 
@@ -128,7 +137,7 @@ class Summary:
 
 def summarise_scope(
     ctx: Any, models: ClaimModels, tenant_id: str, query: str, *, knowledge_base: str, pmids: Sequence[str] | None = None,
-    max_abstracts: int = 8, max_sentences: int = 6, mode: str = "extractive",
+    max_abstracts: int = 8, max_sentences: int = 6, mode: str = "extractive", only: set[str] | None = None,
 ) -> Summary:
     from apps.literature_analysis.summary import abstractive_text, extractive_text, summarise
 
@@ -141,11 +150,9 @@ def summarise_scope(
         raise UserError("max_sentences must be between 1 and 30", field="max_sentences")
     require_knowledge_base(ctx.knowledge, tenant_id, knowledge_base)
     if pmids is not None:
-        if not pmids:
-            raise UserError("pmids is empty; leave it out to search the knowledge base", field="pmids")
-        abstracts = by_pmids(ctx.knowledge, tenant_id, knowledge_base, pmids)
+        abstracts = named_abstracts(ctx, tenant_id, knowledge_base, pmids, only)
     else:
-        abstracts = retrieved(ctx.knowledge, tenant_id, knowledge_base, query, max_abstracts)
+        abstracts = retrieved(ctx.knowledge, tenant_id, knowledge_base, query, max_abstracts, only=only)
     groups = summarise(query, abstracts, models.selector, max_sentences=max_sentences)
     if not groups:
         raise NotFound("no sentence of the abstracts in scope is relevant to the query", field="query")
