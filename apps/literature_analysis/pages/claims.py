@@ -1,4 +1,4 @@
-"""literature_analysis's console page: check a claim against a knowledge base (or PMIDs in it), see each
+"""literature_analysis's console page: check a claim against a knowledge base, a saved PubMed query or PMIDs, see each
 abstract's verdict with its rationale sentences highlighted in the abstract, the supporting and the
 contradicting papers side by side, and build a cited summary. Calls only the app's routes through
 ``ui.client``; Streamlit and the standard library otherwise.
@@ -30,11 +30,13 @@ def highlighted(text: str, spans: list[dict[str, Any]]) -> str:
     return " ".join(part for part in out if part)
 
 
-def scope_fields(prefix: str) -> tuple[str, list[str] | None]:
+def scope_fields(prefix: str) -> dict[str, Any]:
+    """The request's scope: a knowledge base or a saved PubMed query, optionally PMIDs in it."""
     kb = st.text_input("Knowledge base", value=st.session_state.get("lit_kb", "literature"), key=f"{prefix}_kb")
     raw = st.text_input("PMIDs (optional, comma-separated)", key=f"{prefix}_pmids")
+    saved = st.text_input("Saved PubMed query (optional: instead of the knowledge base)", key=f"{prefix}_query").strip()
     pmids = [p.strip() for p in raw.split(",") if p.strip()] or None
-    return kb, pmids
+    return {"saved_query": saved, "pmids": pmids} if saved else {"knowledge_base": kb, "pmids": pmids}
 
 
 def show_abstract(item: dict[str, Any]) -> None:
@@ -50,12 +52,12 @@ check_tab, side_tab, summary_tab = st.tabs(["Check a claim", "Contradictions", "
 with check_tab:
     with st.form("check"):
         claim = st.text_area("Claim")
-        kb, pmids = scope_fields("check")
+        scope = scope_fields("check")
         mode = st.radio("Model", ["model", "llm"], horizontal=True)
         if st.form_submit_button("Check"):
             try:
                 st.session_state["lit_check"] = api.call_app(APP, "POST", "/claims:check", json={
-                    "claim": claim, "knowledge_base": kb, "pmids": pmids, "mode": mode})
+                    "claim": claim, **scope, "mode": mode})
             except ApiError as exc:
                 st.session_state.pop("lit_check", None)
                 st.error(str(exc))
@@ -69,11 +71,10 @@ with check_tab:
 with side_tab:
     with st.form("sides"):
         topic = st.text_area("Claim or topic")
-        kb, pmids = scope_fields("sides")
+        scope = scope_fields("sides")
         if st.form_submit_button("Compare"):
             try:
-                st.session_state["lit_sides"] = api.call_app(APP, "POST", "/contradictions", json={
-                    "claim": topic, "knowledge_base": kb, "pmids": pmids})
+                st.session_state["lit_sides"] = api.call_app(APP, "POST", "/contradictions", json={"claim": topic, **scope})
             except ApiError as exc:
                 st.session_state.pop("lit_sides", None)
                 st.error(str(exc))
@@ -92,12 +93,12 @@ with side_tab:
 with summary_tab:
     with st.form("summary"):
         query = st.text_area("Question or topic")
-        kb, pmids = scope_fields("summary")
+        scope = scope_fields("summary")
         sentences = st.number_input("Sentences", min_value=1, max_value=30, value=6)
         if st.form_submit_button("Summarise"):
             try:
                 st.session_state["lit_summary"] = api.call_app(APP, "POST", "/summaries", json={
-                    "query": query, "knowledge_base": kb, "pmids": pmids, "max_sentences": int(sentences)})
+                    "query": query, **scope, "max_sentences": int(sentences)})
             except ApiError as exc:
                 st.session_state.pop("lit_summary", None)
                 st.error(str(exc))
