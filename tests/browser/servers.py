@@ -80,9 +80,10 @@ def _environment(home: Path) -> dict[str, str]:
 
 
 @contextmanager
-def live_stack(root: Path) -> Iterator[Stack]:
-    """Start the API, then the console against it; stop both on exit."""
-    env = _environment(root)
+def live_stack(root: Path, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """Start the API, then the console against it; stop both on exit. ``extra_env``: settings for both
+    (e.g. ``MOESAIC_PUBMED_BASE_URL`` of a fake E-utilities server)."""
+    env = {**_environment(root), **(extra_env or {})}
     api_port, console_port = free_port(), free_port()
     api_url, console_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{console_port}"
     cli = [sys.executable, "-m", "moesaic.cli"]
