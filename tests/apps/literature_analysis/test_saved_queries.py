@@ -224,3 +224,86 @@ def test_routes_are_documented_with_their_status_codes(env: PubMedEnv) -> None:
     assert set(paths[f"/v1/apps/{APP}/queries/{{name}}:sync"]["post"]["responses"]) >= {"202", "401", "404", "422", "502"}
     assert set(paths[f"/v1/apps/{APP}/queries/{{name}}"]["get"]["responses"]) >= {"200", "401", "404", "422"}
     assert paths[f"/v1/apps/{APP}/queries"]["post"]["x-moesaic-access"]["resources"]["knowledge_base"] == "body:knowledge_base"
+
+
+def test_the_sync_due_command_queues_only_due_queries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`moesaic apps literature_analysis sync-due` on a home of its own prints one line per queued job, for
+    the due queries only; an unknown tenant is refused naming it. (No worker here: the job stays queued.)"""
+    from typer.testing import CliRunner
+
+    import moesaic.cli
+    from apps.literature_analysis.manifest import APP as LIT_APP
+    from apps.literature_analysis.saved_queries import create_query, get_query
+    from moesaic.access import ensure_tenant
+    from moesaic.config import Settings, get_settings
+    from moesaic.services import Platform
+
+    with FakeEUtilsServer() as server:
+        server.state.add([record(p, t, s, OLD_DAY) for p, t, s in COFFEE], term="coffee")
+        for name, value in (("HOME", str(tmp_path / "home")), ("DATASETS_DIR", str(tmp_path / "none")),
+                            ("PUBMED_BASE_URL", server.base_url), ("PUBMED_BACKOFF_S", "0.01"), ("INGEST_WORKER", "false")):
+            monkeypatch.setenv(f"MOESAIC_{name}", value)
+        monkeypatch.delenv("MOESAIC_DATABASE_URL", raising=False)
+        monkeypatch.setattr(moesaic.cli, "app_loader", lambda: {LIT_APP.name: LIT_APP})
+        get_settings.cache_clear()
+        platform = Platform.create(Settings(), apps={LIT_APP.name: LIT_APP}, start_worker=False)
+        try:
+            tenant = ensure_tenant(platform.db, "cron")
+            create_query(platform.db, tenant, name="due", term="coffee", knowledge_base=KB, interval_hours=1)
+            later = create_query(platform.db, tenant, name="later", term="coffee", knowledge_base=KB, interval_hours=24)
+            from apps.literature_analysis.saved_queries import SavedQueryRow
+            from sqlalchemy import update
+
+            with platform.db.session() as session:
+                session.execute(update(SavedQueryRow).where(SavedQueryRow.id == later.id).values(
+                    last_run_at=dt.datetime.now(dt.timezone.utc), last_status="succeeded"))
+            runner = CliRunner()
+            first = runner.invoke(moesaic.cli.cli, ["apps", APP, "sync-due", "--tenant", "cron"])
+            assert first.exit_code == 0, first.output
+            lines = [json.loads(line) for line in first.output.splitlines() if line.startswith("{")]
+            assert [(line["query"], line["tenant_id"]) for line in lines] == [("due", tenant)]
+            assert get_query(platform.db, tenant, "later").last_status == "succeeded"
+            unknown = runner.invoke(moesaic.cli.cli, ["apps", APP, "sync-due", "--tenant", "nobody"])
+            assert unknown.exit_code != 0 and "nobody" in unknown.output
+            (job,) = platform.jobs.wait(tenant, [lines[0]["job_id"]], timeout=5)
+            assert job.kind == "pubmed_sync" and job.payload["query"] == "due"
+        finally:
+            platform.close()
+            get_settings.cache_clear()
+
+
+def test_the_migration_creates_both_tables_and_the_store_works_on_them(fresh_database_url: str) -> None:
+    """SQLite and PostgreSQL: the app's branch creates what the mapped tables declare; names are unique
+    per tenant, the cursor moves through ``DbCursorStore``, a PMID is remembered once per query."""
+    from sqlalchemy import inspect
+
+    from apps.literature_analysis.manifest import APP as LIT_APP
+    from apps.literature_analysis.saved_queries import DbCursorStore, add_pmids, create_query, list_queries, query_pmids
+    from connectors.pubmed_sync import SavedQuery
+    from moesaic.db import Database
+    from moesaic.errors import Conflict
+
+    assert LIT_APP.migrations is not None
+    db = Database(fresh_database_url)
+    try:
+        db.migrate(version_locations=[str(LIT_APP.migrations)])
+        db.migrate(version_locations=[str(LIT_APP.migrations)])  # a second run changes nothing
+        inspector = inspect(db.engine)
+        for table in LIT_APP.tables:
+            declared = {c.name for c in table.__table__.columns}
+            assert declared == {c["name"] for c in inspector.get_columns(table.__tablename__)}
+            assert any(i["column_names"] == ["tenant_id"] for i in inspector.get_indexes(table.__tablename__))
+        first = create_query(db, "t1", name="q", term="x", knowledge_base=KB, interval_hours=24)
+        create_query(db, "t2", name="q", term="y", knowledge_base=KB, interval_hours=24)
+        with pytest.raises(Conflict):
+            create_query(db, "t1", name="q", term="z", knowledge_base=KB, interval_hours=24)
+        cursors = DbCursorStore(db, "t1")
+        assert cursors.load(SavedQuery("q", "x")) is None
+        cursors.save(SavedQuery("q", "x"), OLD_DAY)
+        assert cursors.load(SavedQuery("q", "x")) == OLD_DAY and DbCursorStore(db, "t2").load(SavedQuery("q", "y")) is None
+        add_pmids(db, "t1", first.id, ["1", "2"])
+        add_pmids(db, "t1", first.id, ["2", "3"])
+        assert query_pmids(db, "t1", first.id) == {"1", "2", "3"} and query_pmids(db, "t2", first.id) == set()
+        assert [q.tenant_id for q in list_queries(db, None)] == ["t1", "t2"]
+    finally:
+        db.dispose()
