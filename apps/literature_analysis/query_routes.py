@@ -55,6 +55,8 @@ async def create(body: SavedQueryIn, ctx: AppContextDep, tenant_id: TenantIdDep)
         raise UserError("synced_through is in the future", field="synced_through")
     if not body.term.strip():
         raise UserError("term is empty", field="term")
+    if any(ord(c) < 32 and c not in "\t\n\r" for c in body.term):
+        raise UserError("term holds control characters", field="term")
     record = await run_in_threadpool(
         create_query, ctx.db, tenant_id, name=body.name, term=body.term.strip(), knowledge_base=body.knowledge_base,
         interval_hours=body.interval_hours, datetype=body.datetype, synced_through=body.synced_through)

@@ -25,6 +25,7 @@ from moesaic.db import Base, Database, TenantScoped, TimestampMixin, new_id, utc
 from moesaic.errors import Conflict, NotFound, UserError
 
 STATUSES = ("never", "queued", "running", "succeeded", "failed")
+PMID_BATCH = 500  # PMIDs looked up per IN (...) when remembering a window's
 
 
 class SavedQueryRow(TenantScoped, TimestampMixin, Base):
@@ -163,15 +164,19 @@ def record_success(session: Session, tenant_id: str, name: str, report: dict[str
     row.num_written = int(report.get("num_written", 0))
 
 
+def _add_pmids(session: Session, tenant_id: str, query_id: str, pmids: Iterable[str]) -> None:
+    wanted = sorted({str(p) for p in pmids if p})
+    for start in range(0, len(wanted), PMID_BATCH):
+        batch = wanted[start : start + PMID_BATCH]
+        known = set(session.scalars(select(QueryArticleRow.pmid).where(
+            QueryArticleRow.tenant_id == tenant_id, QueryArticleRow.query_id == query_id, QueryArticleRow.pmid.in_(batch))))
+        session.add_all(QueryArticleRow(tenant_id=tenant_id, query_id=query_id, pmid=p) for p in batch if p not in known)
+
+
 def add_pmids(db: Database, tenant_id: str, query_id: str, pmids: Iterable[str]) -> None:
     """Remember that the query brought these PMIDs (known ones are kept once)."""
-    wanted = {str(p) for p in pmids if p}
-    if not wanted:
-        return
     with db.session() as session:
-        known = set(session.scalars(select(QueryArticleRow.pmid).where(
-            QueryArticleRow.tenant_id == tenant_id, QueryArticleRow.query_id == query_id)))
-        session.add_all(QueryArticleRow(tenant_id=tenant_id, query_id=query_id, pmid=p) for p in sorted(wanted - known))
+        _add_pmids(session, tenant_id, query_id, pmids)
 
 
 def query_pmids(db: Database, tenant_id: str, query_id: str) -> set[str]:
@@ -181,11 +186,15 @@ def query_pmids(db: Database, tenant_id: str, query_id: str) -> set[str]:
 
 
 class DbCursorStore:
-    """``connectors.pubmed_sync.CursorStore`` on the ``synced_through`` column of one tenant's queries."""
+    """``connectors.pubmed_sync.CursorStore`` on the ``synced_through`` column of one tenant's queries.
+
+    ``pending`` holds the PMIDs of the window the sink just stored; ``save`` remembers them for the query
+    in the same transaction that moves the cursor past that window."""
 
     def __init__(self, db: Database, tenant_id: str) -> None:
         self.db = db
         self.tenant_id = tenant_id
+        self.pending: set[str] = set()
 
     def load(self, query: Any) -> dt.date | None:
         with self.db.session() as session:
@@ -193,7 +202,10 @@ class DbCursorStore:
 
     def save(self, query: Any, cursor: dt.date) -> None:
         with self.db.session() as session:
-            _row(session, self.tenant_id, query.name).synced_through = cursor
+            row = _row(session, self.tenant_id, query.name)
+            _add_pmids(session, self.tenant_id, row.id, self.pending)
+            row.synced_through = cursor
+        self.pending.clear()
 
 
 def resolve_scope(db: Database, tenant_id: str, knowledge_base: str | None, saved_query: str | None) -> tuple[str, set[str] | None]:

@@ -2,7 +2,8 @@
 
 ``sync_job`` (queue key ``literature_analysis.pubmed_sync``) wraps ``connectors.pubmed_job.make_sync_job``:
 the cursor is the saved query's ``synced_through`` (``saved_queries.DbCursorStore``), the records go to
-the query's knowledge base, and the PMIDs each window brought are remembered for the query. The run's
+the query's knowledge base, and the PMIDs each window brought are remembered for the query (in the
+transaction that moves the cursor past the window). The run's
 outcome lands on the query's row: ``succeeded`` with counts (in the job's completing transaction) or
 ``failed`` with the error (malformed XML names the PMID; the windows stored before it stay stored and
 ``synced_through`` stays after them). A malformed record or a rejected query fails the job at once (a
@@ -31,7 +32,6 @@ from moesaic.jobs import FailJob, JobContext, JobInfo, ReleaseJob
 from apps.literature_analysis.saved_queries import (
     DbCursorStore,
     QueryRecord,
-    add_pmids,
     get_query,
     list_queries,
     mark,
@@ -56,17 +56,18 @@ def payload_of(query: QueryRecord, until: dt.date | None = None) -> SyncJobPaylo
 
 
 class _QueryWriter:
-    """The knowledge service's ``add_document`` that also remembers the PMID for the query."""
+    """The knowledge service's ``add_document`` that also notes each stored PMID in the cursor store's
+    ``pending`` set: the cursor's next move (after the window) remembers them for the query."""
 
-    def __init__(self, ctx: AppContext, query: QueryRecord) -> None:
-        self.ctx, self.query = ctx, query
+    def __init__(self, ctx: AppContext, cursors: DbCursorStore) -> None:
+        self.ctx, self.cursors = ctx, cursors
 
     def add_document(self, tenant_id: str, kb: str, filename: str, data: bytes, *,
                      metadata: dict[str, Any] | None = None) -> Any:
         info = self.ctx.knowledge.add_document(tenant_id, kb, filename, data, metadata=metadata)
         pmid = (metadata or {}).get("pmid")
         if pmid:
-            add_pmids(self.ctx.db, tenant_id, self.query.id, [str(pmid)])
+            self.cursors.pending.add(str(pmid))
         return info
 
 
@@ -74,12 +75,13 @@ def sync_job(job: JobContext) -> dict[str, Any]:
     ctx: AppContext = job.app_context
     name = str((job.payload or {}).get("query", ""))
     try:
-        query = get_query(ctx.db, job.tenant_id, name)
+        get_query(ctx.db, job.tenant_id, name)
     except NotFound as exc:
         raise FailJob(f"saved query {name!r} no longer exists") from exc
     settings = pubmed_settings(ctx.services)
-    run = make_sync_job(lambda _job: DbCursorStore(ctx.db, job.tenant_id), client_factory=lambda: PubMedClient(settings),
-                        writer_for=lambda _job: _QueryWriter(ctx, query))
+    cursors = DbCursorStore(ctx.db, job.tenant_id)
+    run = make_sync_job(lambda _job: cursors, client_factory=lambda: PubMedClient(settings),
+                        writer_for=lambda _job: _QueryWriter(ctx, cursors))
     mark(ctx.db, job.tenant_id, name, "running", job_id=job.job_id)
     try:
         report = run(job)

@@ -200,6 +200,7 @@ def test_bad_input_is_a_4xx_naming_the_field(env: PubMedEnv) -> None:
         ({"name": "bad name!", "term": "x"}, 422, "name"),
         ({"name": "ok", "term": ""}, 422, "term"),
         ({"name": "ok", "term": "   "}, 400, "term"),
+        ({"name": "ok", "term": "vitamin\u0000d"}, 400, "term"),
         ({"name": "ok", "term": "x", "interval_hours": 0}, 422, "interval_hours"),
         ({"name": "ok", "term": "x", "datetype": "when"}, 422, "datetype"),
         ({"name": "ok", "term": "x", "synced_through": tomorrow}, 400, "synced_through"),
