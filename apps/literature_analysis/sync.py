@@ -29,6 +29,7 @@ from moesaic.apps import AppContext
 from moesaic.errors import NotFound, UpstreamError
 from moesaic.jobs import FailJob, JobContext, JobInfo, ReleaseJob
 
+from apps.literature_analysis.embedder import EMBEDDER_NAME
 from apps.literature_analysis.saved_queries import (
     DbCursorStore,
     QueryRecord,
@@ -40,6 +41,7 @@ from apps.literature_analysis.saved_queries import (
 
 log = logging.getLogger(__name__)
 APP = "literature_analysis"
+DEFAULT_KB = "literature"  # the chat app's knowledge base
 SCHEDULE_CHECK_S = 300.0  # how often a worker looks for due queries
 
 
@@ -83,6 +85,8 @@ def sync_job(job: JobContext) -> dict[str, Any]:
     run = make_sync_job(lambda _job: cursors, client_factory=lambda: PubMedClient(settings),
                         writer_for=lambda _job: _QueryWriter(ctx, cursors))
     mark(ctx.db, job.tenant_id, name, "running", job_id=job.job_id)
+    if (job.payload or {}).get("knowledge_base") == DEFAULT_KB:  # the app's own base: with its embedder from the start
+        ctx.knowledge.configure_knowledge_base(job.tenant_id, DEFAULT_KB, embedder=EMBEDDER_NAME)
     try:
         report = run(job)
     except ReleaseJob:

@@ -16,8 +16,8 @@ from moesaic.tools import tool
 
 from apps.literature_analysis.models import get_models
 from apps.literature_analysis.scope import by_pmids, retrieved
+from apps.literature_analysis.sync import DEFAULT_KB
 
-DEFAULT_KB = "literature"
 
 
 class _Ctx:

@@ -20,7 +20,8 @@ import pytest
 from connectors.pubmed_fake import FakeEUtilsServer
 from tests.apps.literature_analysis.pubmed_env import VITAMIN_D, record
 from tests.browser.servers import Stack, live_stack
-from tests.browser.test_console_smoke import CHROMIUM, FLAGS, PAGE_TIMEOUT_MS, open_page, problems_on
+from tests.browser.test_console_smoke import PAGE_TIMEOUT_MS, browser, open_page, problems_on  # noqa: F401 (fixture)
+from tests.browser.test_medical_ner_page import settle
 
 pytestmark = pytest.mark.browser
 
@@ -54,21 +55,6 @@ def synced(stack: Stack) -> str:
             assert state["state"] in ("queued", "running", "succeeded"), state
             time.sleep(0.25)
     raise AssertionError("the sync job or the indexing did not finish in 120 s")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing (apt-get install -y chromium)"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield launched
-        launched.close()
-
-
-def settle(page: Any) -> None:
-    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=PAGE_TIMEOUT_MS)
 
 
 def test_the_synced_query_shows_and_a_claim_check_highlights_its_rationale(browser: Any, stack: Stack, synced: str,
