@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter, Path
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 
 from moesaic.access import access
 from moesaic.apps import AppContextDep, TenantIdDep
@@ -27,6 +28,22 @@ from apps.literature_analysis.saved_queries import QueryRecord, create_query, de
 from apps.literature_analysis.schemas import QUERY_NAME, SavedQueriesOut, SavedQueryIn, SavedQueryOut, SyncJobOut
 from apps.literature_analysis.sync import enqueue_sync, in_flight_job
 
+
+
+class QueryNameConvertor(Convertor[str]):
+    """A saved query's name in a path: no ':' in it, so ``GET /queries/x:sync`` is not ``GET /queries/{name}``
+    with name ``x:sync`` (it is a 405: only POST goes there)."""
+
+    regex = QUERY_NAME.strip("^$")
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("saved_query_name", QueryNameConvertor())
 router = APIRouter(tags=["literature_analysis"])
 ERROR_SCHEMA = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
 NAME = Path(description="The saved query's name.", pattern=QUERY_NAME)
@@ -70,14 +87,14 @@ async def list_saved(ctx: AppContextDep, tenant_id: TenantIdDep) -> SavedQueries
     return SavedQueriesOut(queries=[query_out(r) for r in records])
 
 
-@router.get("/queries/{name}", openapi_extra=access(role="viewer"),
+@router.get("/queries/{name:saved_query_name}", openapi_extra=access(role="viewer"),
             responses=errors(e404="No saved query of that name in the caller's tenant (`param` is 'name')."))
 async def get_saved(ctx: AppContextDep, tenant_id: TenantIdDep, name: str = NAME) -> SavedQueryOut:
     """One saved query: its cursor (`synced_through`), last run and counts."""
     return query_out(await run_in_threadpool(get_query, ctx.db, tenant_id, name))
 
 
-@router.delete("/queries/{name}", openapi_extra=access(),
+@router.delete("/queries/{name:saved_query_name}", openapi_extra=access(),
                responses=errors(e404="No saved query of that name in the caller's tenant (`param` is 'name')."))
 async def delete_saved(ctx: AppContextDep, tenant_id: TenantIdDep, name: str = NAME) -> SavedQueryOut:
     """Forget a saved query (the abstracts it brought stay in the knowledge base); answers what it was."""
@@ -91,7 +108,7 @@ def _sync(ctx: AppContextDep, tenant_id: str, name: str) -> SyncJobOut:
                       synced_through=query.synced_through)
 
 
-@router.post("/queries/{name}:sync", status_code=202, openapi_extra=access(),
+@router.post("/queries/{name:saved_query_name}:sync", status_code=202, openapi_extra=access(),
              responses=errors(e404="No saved query of that name in the caller's tenant (`param` is 'name').",
                               e502="This process has no job queue."))
 async def sync(ctx: AppContextDep, tenant_id: TenantIdDep, name: str = NAME) -> SyncJobOut:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 
 class ClaimCheckIn(BaseModel):
@@ -120,6 +121,7 @@ class QuestionOut(BaseModel):
 
 # -- saved PubMed queries -------------------------------------------------------------------------------
 QUERY_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 class SavedQueryIn(BaseModel):
@@ -131,6 +133,14 @@ class SavedQueryIn(BaseModel):
     datetype: Literal["edat", "mdat", "pdat"] = Field(default="edat", description="The date a sync follows: edat (added to PubMed), "
                                                       "mdat (last modified) or pdat (published).")
     synced_through: dt.date | None = Field(default=None, description="Start the first sync on this day (default: PubMed's oldest records).")
+
+    @field_validator("synced_through", mode="before")
+    @classmethod
+    def _iso_date(cls, value: object) -> object:
+        """Only YYYY-MM-DD (pydantic would also read a number as a timestamp, which the schema does not allow)."""
+        if value is None or isinstance(value, dt.date) or (isinstance(value, str) and ISO_DATE.match(value)):
+            return value
+        raise ValueError("must be a date as YYYY-MM-DD")
 
 
 class SavedQueryOut(BaseModel):

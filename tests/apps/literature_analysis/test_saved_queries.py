@@ -204,6 +204,7 @@ def test_bad_input_is_a_4xx_naming_the_field(env: PubMedEnv) -> None:
         ({"name": "ok", "term": "x", "interval_hours": 0}, 422, "interval_hours"),
         ({"name": "ok", "term": "x", "datetype": "when"}, 422, "datetype"),
         ({"name": "ok", "term": "x", "synced_through": tomorrow}, 400, "synced_through"),
+        ({"name": "ok", "term": "x", "synced_through": 0}, 422, "synced_through"),
         ({"name": "ok", "term": "x", "knowledge_base": "default"}, 403, "knowledge_base"),  # kb_assistant's
         ({"name": "taken", "term": "x"}, 409, "name"),
     ]
