@@ -14,14 +14,13 @@ the query's ``last_status`` / ``last_error``, never as an error of these routes.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from fastapi import APIRouter, Path
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 
 from moesaic.access import access
-from moesaic.apps import AppContextDep, TenantIdDep
+from moesaic.apps import AppContextDep, TenantIdDep, error_responses
 from moesaic.errors import UserError
 
 from apps.literature_analysis.saved_queries import QueryRecord, create_query, delete_query, get_query, list_queries
@@ -45,13 +44,7 @@ class QueryNameConvertor(Convertor[str]):
 
 register_url_convertor("saved_query_name", QueryNameConvertor())
 router = APIRouter(tags=["literature_analysis"])
-ERROR_SCHEMA = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
 NAME = Path(description="The saved query's name.", pattern=QUERY_NAME)
-
-
-def errors(**statuses: str) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route's own errors, in the API's error shape: ``errors(e404="why")``."""
-    return {int(key[1:]): {"description": text, "content": ERROR_SCHEMA} for key, text in statuses.items()}
 
 
 def query_out(query: QueryRecord, now: dt.datetime | None = None) -> SavedQueryOut:
@@ -65,7 +58,7 @@ def query_out(query: QueryRecord, now: dt.datetime | None = None) -> SavedQueryO
 
 
 @router.post("/queries", status_code=201, openapi_extra=access(knowledge_base="body:knowledge_base"),
-             responses=errors(e409="A saved query of that name exists already (`param` is 'name')."))
+             responses=error_responses(409))
 async def create(body: SavedQueryIn, ctx: AppContextDep, tenant_id: TenantIdDep) -> SavedQueryOut:
     """Save a PubMed query: what to sync, into which knowledge base, how often."""
     if body.synced_through is not None and body.synced_through > dt.datetime.now(dt.timezone.utc).date():
@@ -88,14 +81,14 @@ async def list_saved(ctx: AppContextDep, tenant_id: TenantIdDep) -> SavedQueries
 
 
 @router.get("/queries/{name:saved_query_name}", openapi_extra=access(role="viewer"),
-            responses=errors(e404="No saved query of that name in the caller's tenant (`param` is 'name')."))
+            responses=error_responses(404))
 async def get_saved(ctx: AppContextDep, tenant_id: TenantIdDep, name: str = NAME) -> SavedQueryOut:
     """One saved query: its cursor (`synced_through`), last run and counts."""
     return query_out(await run_in_threadpool(get_query, ctx.db, tenant_id, name))
 
 
 @router.delete("/queries/{name:saved_query_name}", openapi_extra=access(),
-               responses=errors(e404="No saved query of that name in the caller's tenant (`param` is 'name')."))
+               responses=error_responses(404))
 async def delete_saved(ctx: AppContextDep, tenant_id: TenantIdDep, name: str = NAME) -> SavedQueryOut:
     """Forget a saved query (the abstracts it brought stay in the knowledge base); answers what it was."""
     return query_out(await run_in_threadpool(delete_query, ctx.db, tenant_id, name))
@@ -109,8 +102,7 @@ def _sync(ctx: AppContextDep, tenant_id: str, name: str) -> SyncJobOut:
 
 
 @router.post("/queries/{name:saved_query_name}:sync", status_code=202, openapi_extra=access(),
-             responses=errors(e404="No saved query of that name in the caller's tenant (`param` is 'name').",
-                              e502="This process has no job queue."))
+             responses=error_responses(404, 502))
 async def sync(ctx: AppContextDep, tenant_id: TenantIdDep, name: str = NAME) -> SyncJobOut:
     """Queue the incremental sync of a saved query (from `synced_through` to today, UTC) as a job; follow
     it at GET /v1/jobs/{job_id}. A run already queued or running is answered instead of a second one."""

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
+
+from moesaic.apps import NotBoolean
 
 
 class ClaimCheckIn(BaseModel):
@@ -16,7 +18,8 @@ class ClaimCheckIn(BaseModel):
     saved_query: str | None = Field(default=None, description="A saved PubMed query: its knowledge base, only the abstracts it brought in.",
                                     min_length=1, max_length=100)
     pmids: list[str] | None = Field(default=None, description="Check exactly these abstracts (by PMID) instead of searching.", max_length=50)
-    max_abstracts: int = Field(default=3, description="At most this many retrieved abstracts are checked.")
+    max_abstracts: Annotated[int, NotBoolean] = Field(default=3, ge=1, le=20,
+                                                      description="At most this many retrieved abstracts are checked.")
     mode: str = Field(default="model", description="model (the trained cross-encoders) or llm (the configured chat model).")
 
 
@@ -54,7 +57,7 @@ class ContradictionsIn(BaseModel):
     knowledge_base: str | None = Field(default=None, min_length=1, max_length=64)
     saved_query: str | None = Field(default=None, description="A saved PubMed query as the scope.", min_length=1, max_length=100)
     pmids: list[str] | None = Field(default=None, max_length=50)
-    max_abstracts: int = 10
+    max_abstracts: Annotated[int, NotBoolean] = Field(default=10, ge=1, le=20)
     mode: str = "model"
 
 
@@ -72,8 +75,9 @@ class SummaryIn(BaseModel):
     knowledge_base: str | None = Field(default=None, min_length=1, max_length=64)
     saved_query: str | None = Field(default=None, description="A saved PubMed query as the scope.", min_length=1, max_length=100)
     pmids: list[str] | None = Field(default=None, description="Summarise exactly these abstracts instead of searching.", max_length=100)
-    max_abstracts: int = Field(default=8, description="Retrieved abstracts considered (without pmids).")
-    max_sentences: int = Field(default=6, description="Sentences in the summary.")
+    max_abstracts: Annotated[int, NotBoolean] = Field(default=8, ge=1, le=50,
+                                                      description="Retrieved abstracts considered (without pmids).")
+    max_sentences: Annotated[int, NotBoolean] = Field(default=6, ge=1, le=30, description="Sentences in the summary.")
     mode: str = Field(default="extractive", description="extractive, or abstractive (the configured chat model).")
 
 
@@ -129,7 +133,7 @@ class SavedQueryIn(BaseModel):
     term: str = Field(description="The PubMed search term, as typed on pubmed.ncbi.nlm.nih.gov.", min_length=1, max_length=4000)
     knowledge_base: str = Field(default="literature", description="Where the synced abstracts go.",
                                 pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    interval_hours: int = Field(default=24, ge=1, le=8760, description="A scheduled sync runs when this long has passed since the last one.")
+    interval_hours: Annotated[int, NotBoolean] = Field(default=24, ge=1, le=8760, description="A scheduled sync runs when this long has passed since the last one.")
     datetype: Literal["edat", "mdat", "pdat"] = Field(default="edat", description="The date a sync follows: edat (added to PubMed), "
                                                       "mdat (last modified) or pdat (published).")
     synced_through: dt.date | None = Field(default=None, description="Start the first sync on this day (default: PubMed's oldest records).")
