@@ -141,6 +141,9 @@ def document_contract(schema: dict[str, Any]) -> dict[str, Any]:
             responses.setdefault("400", _error_response(400))
         if "422" in responses:
             responses["422"] = _error_response(422, "ValidationErrorResponse")
+        for status, response in responses.items():  # an app's own error statuses, declared by description only
+            if status[:1] == "4" and "content" not in response:
+                response["content"] = _error_response(int(status))["content"]
         operation["responses"] = _sort_responses(responses)
     _fill_missing_components(schema)
     _drop_unused_fastapi_components(schema)
