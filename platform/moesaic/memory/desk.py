@@ -3,7 +3,7 @@
 A customer *waits* from their first message that nobody has answered yet: an operator's message (or an
 operator's tool run) answers, and so does a bot's answer, except the automatic notes the caller names
 (the agent's "a person is handling this"). With no unanswered message, a conversation handed off after
-its last answer waits from the hand-off (``metadata["handed_off_at"]``). Search finds conversations by
+its last answer (handed off or claimed) waits from the hand-off (``metadata["handed_off_at"]``). Search finds conversations by
 words in their title, summary or messages, by the authenticated customer (``moesaic.identity``) and by
 state, newest first, a page at a time. Every query names the tenant. Nothing here changes a row.
 """
@@ -21,6 +21,7 @@ from moesaic.memory.store import ConversationInfo
 from moesaic.memory.tables import Conversation, MessageRecord
 
 HANDED_OFF_AT = "handed_off_at"  # conversation metadata: when it last went to the inbox (ISO 8601)
+INBOX_STATES = ("handed_off", "claimed")  # claiming a conversation answers nobody
 
 
 def _like(value: str) -> str:
@@ -52,7 +53,7 @@ def waiting_since(
                 since[conversation_id], answered[conversation_id] = None, created_at
     for conversation in conversations:
         handed_off = conversation.metadata.get(HANDED_OFF_AT)
-        if since[conversation.id] is None and conversation.state == "handed_off" and isinstance(handed_off, str):
+        if since[conversation.id] is None and conversation.state in INBOX_STATES and isinstance(handed_off, str):
             at = datetime.fromisoformat(handed_off)
             last = answered[conversation.id]
             if last is None or _aware(last) <= at:

@@ -88,7 +88,7 @@ def hand_off(conversation_id: str, body: HandoffRequest, platform: PlatformDep, 
     conversation = platform.store.get(principal.tenant_id, conversation_id)
     if conversation.state in INBOX_STATES:
         raise Conflict(f"conversation is already {conversation.state}", field="conversation_id")
-    metadata = {**conversation.metadata, HANDED_OFF_AT: datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    metadata = {**conversation.metadata, HANDED_OFF_AT: datetime.now(timezone.utc).isoformat()}
     updated = platform.store.update(principal.tenant_id, conversation_id, state="handed_off", summary=body.summary,
                                     metadata=metadata)
     return ConversationOut(**updated.to_dict())
