@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 
@@ -91,7 +91,7 @@ def _exchange_options(session: Any, tenant_id: str, order: Order) -> dict[str, l
 class ToolRun:
     """What a desk tool run did: ``status`` is "needs_confirmation" (a write described, not run) or "done"."""
 
-    status: str
+    status: Literal["needs_confirmation", "done"]
     tool: str
     arguments: dict[str, Any]
     summary: str

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.browser.servers import Stack, live_stack
-from tests.browser.test_console_smoke import CHROMIUM, FLAGS, PAGE_TIMEOUT_MS, open_page, problems_on
+from tests.browser.test_console_smoke import PAGE_TIMEOUT_MS, browser, open_page, problems_on  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -26,17 +26,6 @@ OWNER, ORDER_ID, ITEM_ID = "ada.lane@example.com", "#W1000002", "2000000021"  # 
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with live_stack(tmp_path_factory.mktemp("desk-browser-stack")) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing (apt-get install -y chromium)"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield launched
-        launched.close()
 
 
 def api(stack: Stack) -> httpx.Client:

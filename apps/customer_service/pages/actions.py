@@ -72,4 +72,4 @@ def confirmation(client: ApiClient, key: str) -> dict[str, Any] | None:
 
 def payment_methods(user: dict[str, Any] | None) -> list[str]:
     methods = (user or {}).get("payment_methods") or {}
-    return list(methods) if isinstance(methods, dict) else [m.get("id") for m in methods if isinstance(m, dict)]
+    return list(methods) if isinstance(methods, dict) else [str(m.get("id")) for m in methods if isinstance(m, dict)]

@@ -38,17 +38,17 @@ def _order_ids(orders: list[dict[str, Any]], statuses: tuple[str, ...]) -> list[
 def _action_form(client: ApiClient, cid: str, view: dict[str, Any]) -> None:
     user, orders = view.get("user") or {}, view.get("orders") or []
     by_id = {o["order_id"]: o for o in orders}
-    action = st.selectbox("Action", ACTIONS, key=f"desk_action_{cid}")
+    action = st.selectbox("Action", ACTIONS, key=f"desk_action_{cid}") or ACTIONS[0]
     key = f"desk_run_{cid}"
     if action == "Look up an order":
-        order_id = st.text_input("Order id", placeholder="#W1234567", key=f"desk_lookup_{cid}")
-        if st.button("🔎 Look up", key=f"desk_lookup_go_{cid}") and order_id:
-            ask(client, key, cid, "get_order_details", {"order_id": order_id.strip()})
+        typed = st.text_input("Order id", placeholder="#W1234567", key=f"desk_lookup_{cid}")
+        if st.button("🔎 Look up", key=f"desk_lookup_go_{cid}") and typed:
+            ask(client, key, cid, "get_order_details", {"order_id": typed.strip()})
     elif action == "Cancel a pending order":
-        order_id = st.selectbox("Pending order", _order_ids(orders, ("pending",)), key=f"desk_cancel_{cid}")
+        pending = st.selectbox("Pending order", _order_ids(orders, ("pending",)), key=f"desk_cancel_{cid}")
         reason = st.selectbox("Reason", CANCEL_REASONS, key=f"desk_cancel_reason_{cid}")
-        if st.button("Review the cancellation", key=f"desk_cancel_go_{cid}", disabled=not order_id):
-            ask(client, key, cid, "cancel_pending_order", {"order_id": order_id, "reason": reason})
+        if st.button("Review the cancellation", key=f"desk_cancel_go_{cid}", disabled=not pending):
+            ask(client, key, cid, "cancel_pending_order", {"order_id": pending, "reason": reason})
     elif action in ("Change an order's address", "Change the account's address"):
         for_order = action == "Change an order's address"
         order_id = st.selectbox("Pending order", _order_ids(orders, ("pending", "pending (item modified)")),

@@ -19,6 +19,11 @@ from apps.customer_service.pages.actions import APP, ask, confirmation, customer
 from apps.customer_service.pages.cards import money, order_card
 from ui.client import ApiError, connect
 
+def variant_label(variant: dict[str, Any]) -> str:
+    options = ", ".join(f"{k}: {v}" for k, v in (variant.get("options") or {}).items())
+    return f"{variant.get('item_id')} · {options} · {money(variant.get('price'))}"
+
+
 REASONS = ("arrived damaged or broken", "wrong size or colour", "not as described", "no longer needed", "other")
 KEY = "cs_returns_run"
 
@@ -65,12 +70,12 @@ exchange = kind.startswith("Another")
 arguments: dict[str, Any] = {"order_id": order_id, "item_ids": chosen}
 if exchange:
     options = order.get("exchange_options") or {}
-    new_items = []
+    new_items: list[str | None] = []
     for n, item_id in enumerate(chosen):
-        variants = {v["item_id"]: v for v in options.get(item_id, [])}
-        new_items.append(st.selectbox(
-            f"New item for {labels[item_id]}", list(variants), key=f"cs_returns_new_{n}",
-            format_func=lambda v, vs=variants: f"{v} · {', '.join(f'{k}: {x}' for k, x in vs[v].get('options', {}).items())} · {money(vs[v].get('price'))}"))
+        variants: dict[str, dict[str, Any]] = {v["item_id"]: v for v in options.get(item_id, [])}
+        shown = {item: variant_label(v) for item, v in variants.items()}
+        new_items.append(st.selectbox(f"New item for {labels[item_id]}", list(shown), key=f"cs_returns_new_{n}",
+                                      format_func=shown.__getitem__))
     arguments["new_item_ids"] = new_items
     methods = payment_methods(user)
     arguments["payment_method_id"] = st.selectbox("6. Pay or refund the price difference with", methods, key="cs_returns_pm")
