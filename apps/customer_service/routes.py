@@ -19,9 +19,14 @@ from pydantic import BaseModel, Field
 
 from apps.customer_service.desk import OPERATOR_TOOLS, conversation_of, customer_view, run_for_customer
 from moesaic.access import Principal, access
-from moesaic.apps import AppContextDep, TenantIdDep
+from moesaic.apps import AppContextDep, TenantIdDep, error_responses
 
 router = APIRouter(tags=["customer_service"])
+RUN_ERRORS = error_responses(400, 403, 409)
+RUN_ERRORS[400]["description"] = "The arguments do not fit the tool (`param` is 'arguments')."
+RUN_ERRORS[403]["description"] = "The role is too low, or the order or account named is not the customer's."
+RUN_ERRORS[409]["description"] = ("The conversation has no authenticated customer, is already someone else's, or the "
+                                  "store refused the action (the message says why; nothing changed).")
 OperatorTool = Literal[OPERATOR_TOOLS]  # type: ignore[valid-type]
 
 
@@ -74,12 +79,7 @@ def get_customer(conversation_id: str, ctx: AppContextDep, tenant_id: TenantIdDe
 @router.post(
     "/desk/conversations/{conversation_id}/tool-runs",
     openapi_extra=access(conversation="path:conversation_id", role="operator"),
-    responses={
-        400: {"description": "The arguments do not fit the tool (`param` is 'arguments')."},
-        403: {"description": "The role is too low, or the order or account named is not the conversation's customer's."},
-        409: {"description": "The conversation has no authenticated customer, is already someone else's, or the store "
-                             "refused the action (its message says why; nothing changed)."},
-    },
+    responses=RUN_ERRORS,
 )
 def run_tool(conversation_id: str, body: ToolRunIn, request: Request, ctx: AppContextDep, tenant_id: TenantIdDep) -> ToolRunOut:
     """Run a store tool for the conversation's customer; writes need ``confirm`` (see the module's docstring)."""

@@ -16,10 +16,9 @@ from fastapi import APIRouter, Query
 from moesaic.access import access
 from moesaic.agent.loop import HANDED_OFF_NOTE, HANDOFF_REPLY
 from moesaic.api.deps import PlatformDep, PrincipalDep
-from moesaic.api.openapi import error_responses
 from moesaic.api.schemas import ConversationOut, ConversationPage, ConversationState, HandoffRequest
 from moesaic.api.schemas import InboxItem, InboxList, MessageOut, OperatorMessage
-from moesaic.errors import Conflict
+from moesaic.errors import Conflict, error_responses
 from moesaic.identity import Identity
 from moesaic.memory import HANDED_OFF_AT, ConversationInfo, search_conversations, waiting_since
 from moesaic.services import Platform
