@@ -100,7 +100,7 @@ def search_conversations(
         pattern = f"%{_like(text.strip().lower())}%"
         in_messages = (
             select(MessageRecord.id)
-            .where(MessageRecord.tenant_id == tenant_id, MessageRecord.conversation_id == Conversation.id,
+            .where(MessageRecord.conversation_id == Conversation.id,  # the conversation is the tenant's: its index
                    func.lower(MessageRecord.content).like(pattern, escape="\\"))
             .exists()
         )
