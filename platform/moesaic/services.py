@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import inspect
 
 from moesaic.agent import Agent
+from moesaic.answers import AnswerCache, ResolvedPolicy
 from moesaic.apps import AppContext, AppManifest, AppRegistry, ToolContext, load_apps
 from moesaic.config import Settings
 from moesaic.db import Database
@@ -53,6 +54,7 @@ class Platform:
     contexts: dict[str, AppContext] = field(default_factory=dict)
     app_status: dict[str, str] = field(default_factory=dict)  # name -> "set up" | "ready" | "error: ..."
     embedder_status: str = "not loaded"  # "not loaded" | "ready" | "error: ..."
+    answers: AnswerCache | None = None  # the answer cache and pinned answers (moesaic.answers)
     _seeded: set[tuple[str, str]] = field(default_factory=set)
     turns: TurnLocks = field(init=False)  # one turn at a time per conversation
     chat_requests: ChatRequests = field(init=False)  # Idempotency-Key records of chat requests
@@ -89,6 +91,9 @@ class Platform:
         knowledge = KnowledgeService(db, settings, start_worker=False, reranker=reranker, jobs=jobs)
         models = ModelRegistry(db, {app.name: app.models for app in registry})
         platform = cls(settings, db, ConversationStore(db), registry, model, knowledge, Metrics(), jobs, models)
+        from moesaic.retrieval.embeddings import DEFAULT_EMBEDDER
+
+        platform.answers = AnswerCache(db, lambda: knowledge.embedder(DEFAULT_EMBEDDER))
         for app in registry:
             for name, factory in app.embedders.items():
                 _register(app, knowledge.register_embedder, name, factory)
@@ -209,6 +214,8 @@ class Platform:
             history_budget=self.settings.history_token_budget,
             metrics=self.metrics,
             redact_model_input=self.settings.redact_model_input,
+            answer_cache=self.answers,
+            answer_policy=ResolvedPolicy.of(app.answer_cache, self.settings),
         )
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from moesaic.access.audit import record
 from moesaic.access.tables import Account, ApiKey, AuditRecord
+from moesaic.answers.tables import CachedAnswer, PinnedAnswer
 from moesaic.apps import Erasure
 from moesaic.db import utcnow
 from moesaic.errors import UserError
@@ -66,6 +67,8 @@ class Lifecycle:
             removed["messages"] += self._delete(session, MessageRecord, MessageRecord.conversation_id.in_(ids))
             removed["chat_requests"] += self._delete(session, ChatRequestRecord, ChatRequestRecord.tenant_id == tenant_id,
                                                      ChatRequestRecord.conversation_id.in_(ids))
+            removed["cached_answers"] += self._delete(session, CachedAnswer, CachedAnswer.tenant_id == tenant_id,
+                                                      CachedAnswer.conversation_id.in_(ids))  # answers they taught the cache
             removed["conversations"] += self._delete(session, Conversation, Conversation.id.in_(ids))
         for app in sorted(set(apps.values())):
             owned = tuple(i for i, a in apps.items() if a == app)
@@ -143,6 +146,8 @@ class Lifecycle:
             removed["tool_calls"] += self._delete(session, ToolCallRecord, ToolCallRecord.tenant_id == tenant_id)
             removed["messages"] += self._delete(session, MessageRecord, MessageRecord.tenant_id == tenant_id)
             removed["chat_requests"] += self._delete(session, ChatRequestRecord, ChatRequestRecord.tenant_id == tenant_id)
+            removed["cached_answers"] += self._delete(session, CachedAnswer, CachedAnswer.tenant_id == tenant_id)
+            removed["pinned_answers"] += self._delete(session, PinnedAnswer, PinnedAnswer.tenant_id == tenant_id)
             removed["conversations"] += self._delete(session, Conversation, Conversation.tenant_id == tenant_id)
             removed["model_versions"] += self._delete(session, ModelVersion, ModelVersion.tenant_id == tenant_id)
             removed["retention_policies"] += self._delete(session, RetentionPolicy, RetentionPolicy.tenant_id == tenant_id)
