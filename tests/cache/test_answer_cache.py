@@ -4,6 +4,8 @@ to the model (another question, a changed knowledge base or prompt, tools, perso
 
 from __future__ import annotations
 
+import secrets
+
 from moesaic.llm.fake import call, reply_with_tools
 from tests.cache.conftest import SHOP, ask, stored, upload
 
@@ -113,7 +115,7 @@ def test_tenants_never_share_cached_answers(client, platform, fake_model) -> Non
     upload(client)
     fake_model.add(ANSWER, "Another tenant's answer.")
     ask(client, QUESTION)
-    other = create_api_key(platform.db, "another-tenant")
+    other = create_api_key(platform.db, f"another-{secrets.token_hex(4)}")
     response = client.post("/v1/chat/completions", headers={"Authorization": f"Bearer {other}"},
                            json={"model": "kb_assistant", "messages": [{"role": "user", "content": QUESTION}]})
     assert response.json()["choices"][0]["message"]["content"] == "Another tenant's answer."

@@ -3,6 +3,8 @@ erasing a conversation or a tenant does to the answer cache."""
 
 from __future__ import annotations
 
+import secrets
+
 from sqlalchemy import func, select
 
 from moesaic.access import create_api_key
@@ -42,8 +44,14 @@ def test_a_pinned_answer_wins_over_the_generated_one(client, platform, fake_mode
     assert len(fake_model.requests) == 1
 
 
+def _audited(platform) -> list[str]:  # type: ignore[no-untyped-def]
+    with platform.db.session() as session:
+        return list(session.scalars(select(AuditRecord.action).where(AuditRecord.action.contains("/answers"))))
+
+
 def test_pinning_needs_an_operator_and_every_change_is_audited(client, platform) -> None:  # type: ignore[no-untyped-def]
-    viewer = create_api_key(platform.db, "viewers-tenant", role="viewer")
+    before = _audited(platform)
+    viewer = create_api_key(platform.db, f"viewers-{secrets.token_hex(4)}", role="viewer")
     as_viewer = {"Authorization": f"Bearer {viewer}"}
     assert client.get("/v1/apps/kb_assistant/answers", headers=as_viewer).status_code == 200
     refused = client.post("/v1/apps/kb_assistant/answers", headers=as_viewer, json={"question": QUESTION, "answer": PINNED})
@@ -56,14 +64,13 @@ def test_pinning_needs_an_operator_and_every_change_is_audited(client, platform)
     assert client.post("/v1/apps/nope/answers", json={"question": QUESTION, "answer": "x"}).status_code == 404
     assert client.delete("/v1/apps/kb_assistant/answers/unknown").status_code == 404
     assert client.delete(f"/v1/apps/kb_assistant/answers/{created.json()['id']}").status_code == 200
-    with platform.db.session() as session:
-        actions = list(session.scalars(select(AuditRecord.action).where(AuditRecord.action.contains("/answers"))))
+    actions = _audited(platform)[len(before):]
     assert actions.count("POST /v1/apps/{app}/answers") == 1 and actions.count("DELETE /v1/apps/{app}/answers/{answer_id}") == 1
 
 
 def test_pinned_answers_stay_in_their_tenant(client, platform, fake_model) -> None:  # type: ignore[no-untyped-def]
     assert client.post("/v1/apps/kb_assistant/answers", json={"question": QUESTION, "answer": PINNED}).status_code == 201
-    other = {"Authorization": f"Bearer {create_api_key(platform.db, 'another-tenant', role='operator')}"}
+    other = {"Authorization": f"Bearer {create_api_key(platform.db, f'other-{secrets.token_hex(4)}', role='operator')}"}
     assert client.get("/v1/apps/kb_assistant/answers", headers=other).json()["data"] == []
     fake_model.add("The model's answer.")
     response = client.post("/v1/chat/completions", headers=other,
@@ -94,14 +101,16 @@ def test_erasing_a_tenant_removes_its_cached_and_pinned_answers(client, platform
     kept = ask(client, QUESTION)
     client.post("/v1/apps/kb_assistant/answers", json={"question": "Do you ship abroad?", "answer": "Yes."})
     with TestClient(create_app(platform=platform)) as erased:  # another tenant's client, erased below
-        erased.headers["Authorization"] = f"Bearer {create_api_key(platform.db, 'erased-tenant', role='operator')}"
+        erased.headers["Authorization"] = f"Bearer {create_api_key(platform.db, f'erased-{secrets.token_hex(4)}', role='operator')}"
         gone = ask(erased, QUESTION)
         erased.post("/v1/apps/kb_assistant/answers", json={"question": "Do you ship abroad?", "answer": "Yes."})
     with platform.db.session() as session:
         tenant = session.scalar(select(CachedAnswer.tenant_id).where(CachedAnswer.conversation_id == gone["conversation_id"]))
-    assert tenant and _rows(platform, CachedAnswer) == 2 and _rows(platform, PinnedAnswer) == 2
+        mine = session.scalar(select(CachedAnswer.tenant_id).where(CachedAnswer.conversation_id == kept["conversation_id"]))
+    assert tenant and mine and tenant != mine
+    assert _rows(platform, CachedAnswer, tenant_id=tenant) == 1 and _rows(platform, PinnedAnswer, tenant_id=tenant) == 1
     removed = Lifecycle(platform).erase_tenant(tenant, None)
     assert removed["cached_answers"] == 1 and removed["pinned_answers"] == 1
     assert _rows(platform, CachedAnswer, tenant_id=tenant) == 0 and _rows(platform, PinnedAnswer, tenant_id=tenant) == 0
     assert _rows(platform, CachedAnswer, conversation_id=kept["conversation_id"]) == 1  # the other tenant keeps its own
-    assert _rows(platform, PinnedAnswer) == 1
+    assert _rows(platform, PinnedAnswer, tenant_id=mine) == 1
