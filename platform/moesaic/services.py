@@ -249,7 +249,9 @@ def _register(app: AppManifest, register: Any, name: str, factory: Any) -> None:
 def open_app_context(settings: Settings, app: AppManifest, *, model: ChatModel | None = None,
                      start_worker: bool = True) -> Iterator[AppContext]:
     """A whole platform running only ``app`` (set up, not warmed), closed on exit. For evaluations
-    and scripts outside the core; the API and CLI build their platform themselves."""
+    and scripts outside the core; the API and CLI build their platform themselves. The answer cache is off:
+    an evaluation measures the model on every task, not answers kept from an earlier one."""
+    settings = settings.model_copy(update={"answer_cache": False})
     platform = Platform.create(settings, model=model, apps={app.name: app}, start_worker=start_worker)
     try:
         yield platform.app_context(app.name)

@@ -131,3 +131,25 @@ def test_an_app_can_turn_its_cache_off(client, platform, fake_model) -> None:  #
     ask(client, QUESTION)
     ask(client, QUESTION)
     assert len(fake_model.requests) == 2
+
+
+def test_removing_a_document_invalidates_the_cached_answers(client, fake_model) -> None:  # type: ignore[no-untyped-def]
+    upload(client)
+    extra = upload(client, "shipping.txt", b"Shipping takes 3 to 5 business days.")
+    fake_model.add(ANSWER, "Again from the model [1].")
+    ask(client, QUESTION)
+    assert client.delete(f"/v1/knowledge-bases/default/documents/{extra}").status_code == 204
+    assert ask(client, QUESTION)["choices"][0]["message"]["content"] == "Again from the model [1]."
+    assert len(fake_model.requests) == 2
+
+
+def test_cached_answers_expire_after_their_ttl(client, platform, settings, fake_model) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from moesaic.db import utcnow
+
+    upload(client)
+    fake_model.add(ANSWER, "Fresh from the model [1].")
+    ask(client, QUESTION)
+    platform.answers.clock = lambda: utcnow() + timedelta(seconds=settings.answer_cache_ttl_s + 1)
+    assert ask(client, QUESTION)["choices"][0]["message"]["content"] == "Fresh from the model [1]."
