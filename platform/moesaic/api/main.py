@@ -26,7 +26,7 @@ Every `/v1` operation needs `Authorization: Bearer <key>` (an API key, or a cons
 `POST /v1/sessions`). Errors have OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`.
 `POST /v1/chat/completions` is OpenAI's chat API, where `model` names an app, with Moesaic's extensions
 (stored conversations, citations, tool events, hand-off to a person)."""
-CORE_ROUTERS = (chat, apps, answers, conversations, inbox, knowledge, jobs, models, keys, accounts, audit, lifecycle, health)
+CORE_ROUTERS = (chat, apps, conversations, answers, inbox, knowledge, jobs, models, keys, accounts, audit, lifecycle, health)
 
 
 def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:

@@ -6,6 +6,7 @@ from route and command code (``AppContextDep``, ``TenantIdDep``, ``command_conte
 side (``load_apps``, ``AppRegistry``) is here too. Nothing in this package serves HTTP or runs jobs.
 """
 
+from moesaic.answers.policy import AnswerCachePolicy  # a manifest part (``AppManifest.answer_cache``)
 from moesaic.apps.context import AppContext, Erasure, ToolContext
 from moesaic.apps.evaluation import Evaluation, MissingData, check_floors, load_floors
 from moesaic.apps.manifest import AppManifest
@@ -16,6 +17,7 @@ from moesaic.models import ShippedModel  # a manifest part (``AppManifest.models
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "AnswerCachePolicy",
     "AppContext",
     "AppContextDep",
     "AppManifest",
