@@ -60,6 +60,10 @@ def test_pin_a_curated_answer_see_it_served_and_unpin_it(real_api) -> None:  # t
     page.run()
     assert page.metric[0].value == "100%"  # one lookup, one (pinned) hit
     assert any("1 hits" in c.value for c in page.caption)
+    metrics_page = AppTest.from_file(str(ROOT / "ui" / "core_pages" / "metrics.py"), default_timeout=60)
+    metrics_page.session_state["api_url"], metrics_page.session_state["api_key"] = url, key
+    cards = {m.label: m.value for m in metrics_page.run().metric}
+    assert cards["Answer cache hit rate"] == "100%" and cards["Model time saved"] == "—"  # a pinned answer saves nothing measured
 
     [unpin] = [b for b in page.button if b.label == "Unpin"]
     unpin.click().run()
