@@ -15,9 +15,8 @@ from fastapi import APIRouter, Query
 from moesaic.access import access
 from moesaic.answers import AnswerCache
 from moesaic.api.deps import PlatformDep, PrincipalDep, require_chat_app
-from moesaic.api.openapi import error_responses
 from moesaic.api.schemas.answers import AnswerDeleted, AnswerList, AnswerOut, PinnedAnswerCreate
-from moesaic.errors import NotFound
+from moesaic.errors import NotFound, error_responses
 from moesaic.services import Platform
 
 router = APIRouter(tags=["answers"])
