@@ -153,3 +153,13 @@ def test_cached_answers_expire_after_their_ttl(client, platform, settings, fake_
     ask(client, QUESTION)
     platform.answers.clock = lambda: utcnow() + timedelta(seconds=settings.answer_cache_ttl_s + 1)
     assert ask(client, QUESTION)["choices"][0]["message"]["content"] == "Fresh from the model [1]."
+
+
+def test_a_failing_cache_leaves_the_answer_to_the_model(client, platform, fake_model) -> None:  # type: ignore[no-untyped-def]
+    def broken_embedder():  # type: ignore[no-untyped-def]
+        raise RuntimeError("embedder down")
+
+    platform.answers._embedder = broken_embedder
+    fake_model.add(ANSWER)
+    assert ask(client, QUESTION)["choices"][0]["message"]["content"] == ANSWER
+    assert 'moesaic_answer_cache_bypassed_total{app="kb_assistant",reason="error"} 1.0' in client.get("/metrics").text

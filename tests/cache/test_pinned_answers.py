@@ -109,6 +109,8 @@ def test_erasing_a_tenant_removes_its_cached_and_pinned_answers(client, platform
         mine = session.scalar(select(CachedAnswer.tenant_id).where(CachedAnswer.conversation_id == kept["conversation_id"]))
     assert tenant and mine and tenant != mine
     assert _rows(platform, CachedAnswer, tenant_id=tenant) == 1 and _rows(platform, PinnedAnswer, tenant_id=tenant) == 1
+    exported = Lifecycle(platform).export_tenant(mine)["pinned_answers"]  # curated content is in the export
+    assert [(p["question"], p["answer"]) for p in exported] == [("Do you ship abroad?", "Yes.")] and "embedding" not in exported[0]
     removed = Lifecycle(platform).erase_tenant(tenant, None)
     assert removed["cached_answers"] == 1 and removed["pinned_answers"] == 1
     assert _rows(platform, CachedAnswer, tenant_id=tenant) == 0 and _rows(platform, PinnedAnswer, tenant_id=tenant) == 0

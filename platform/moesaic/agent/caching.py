@@ -4,11 +4,13 @@
 looks the question up; a hit is served by ``serve`` (the answer is stored like any other, marked
 ``served_from`` in its metadata, with its citations); a miss is kept by ``keep`` once the loop has an answer
 that no tool helped to write. Metrics: lookups per outcome, bypasses per reason, saved model time.
-This module calls no model and decides nothing about what an answer says.
+A failing cache (database, embedder) is logged and skipped: the model answers. This module calls no model
+and decides nothing about what an answer says.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +18,8 @@ from typing import Any
 from moesaic.answers import AnswerCache, CacheHit, CacheScope, Lookup, ResolvedPolicy, bypass_reason
 from moesaic.metrics import Metrics
 from moesaic.types import Citation, SentenceSpan
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -41,8 +45,14 @@ class CachedTurn:
             if metrics:
                 metrics.answer_cache_bypassed.labels(app, reason).inc()
             return None
-        scope = cache.scope(tenant_id, app, knowledge_base, app_fingerprint, policy)
-        lookup = cache.lookup(scope, question)
+        try:
+            scope = cache.scope(tenant_id, app, knowledge_base, app_fingerprint, policy)
+            lookup = cache.lookup(scope, question)
+        except Exception:  # the cache saves time; a failing cache must not fail the turn: the model answers
+            log.exception("answer cache lookup failed for app %s", app)
+            if metrics:
+                metrics.answer_cache_bypassed.labels(app, "error").inc()
+            return None
         hit = lookup.hit
         if metrics:
             outcome = "miss" if hit is None else f"{'pinned' if hit.source == 'pinned_answer' else 'cache'}_{hit.match}"
@@ -57,8 +67,11 @@ class CachedTurn:
 
     def keep(self, answer: str, citations: list[Citation], conversation_id: str) -> None:
         """Keep a generated answer (the caller has checked that no tool and no conversation state shaped it)."""
-        self.cache.remember(self.scope, self.lookup, self.question, answer, [c.to_dict() for c in citations],
-                            conversation_id=conversation_id, model_seconds=time.perf_counter() - self.started)
+        try:
+            self.cache.remember(self.scope, self.lookup, self.question, answer, [c.to_dict() for c in citations],
+                                conversation_id=conversation_id, model_seconds=time.perf_counter() - self.started)
+        except Exception:  # the answer is stored and sent either way
+            log.exception("answer cache write failed for app %s", self.app)
 
 
 def citation_from_dict(data: dict[str, Any]) -> Citation:

@@ -7,6 +7,8 @@ explicit confirmation: the first call is held back and the model is told to ask 
 need the conversation's identity (``moesaic.identity``) are refused, in the app's wording, until a tool
 authenticated the person, and on records of anyone else; the identity is kept in the conversation.
 The offline model's dialogue state (``ModelReply.dialogue_state``) is kept in the conversation too.
+A conversation's first question may be answered from the answer cache (``agent.caching``, ``moesaic.answers``)
+before retrieval; an answer made without tools and without moving the dialogue on is kept there.
 """
 
 from __future__ import annotations

@@ -194,6 +194,8 @@ class Lifecycle:
                 "jobs": [_row(j) for j in session.scalars(select(JobRecord).where(JobRecord.tenant_id == tenant_id))],
                 "model_versions": [_row(m) for m in session.scalars(select(ModelVersion).where(ModelVersion.tenant_id == tenant_id))],
                 "retention_policies": [_row(p) for p in session.scalars(select(RetentionPolicy).where(RetentionPolicy.tenant_id == tenant_id))],
+                "pinned_answers": [{k: v for k, v in _row(p).items() if k != "embedding"} for p in session.scalars(
+                    select(PinnedAnswer).where(PinnedAnswer.tenant_id == tenant_id))],
                 "api_keys": keys,
                 "accounts": accounts,
                 "audit": [_row(a) for a in session.scalars(select(AuditRecord).where(AuditRecord.tenant_id == tenant_id)
