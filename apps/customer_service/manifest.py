@@ -16,6 +16,7 @@ from pathlib import Path
 
 from apps.customer_service.commands import EVALS, commands
 from apps.customer_service.dialogue import respond
+from apps.customer_service.erasure import erase, export
 from apps.customer_service.gate import scope_check
 from apps.customer_service.knowledge import OFFLINE_FALLBACK, knowledge_documents
 from apps.customer_service.prompts import IDENTITY_POLICY, build_system_prompt
@@ -58,4 +59,6 @@ APP = AppManifest(
     scope_check=scope_check,
     commands=commands,
     evals=EVALS,
+    erase=erase,
+    export=export,
 )
