@@ -42,7 +42,7 @@ STOPWORDS = frozenset(
 _WORD = re.compile(r"\w+", re.UNICODE)
 # PostgreSQL: BM25 over the POOL chunks whose matched lexemes have the largest summed IDF
 BM25_K1, BM25_B = 1.2, 0.75
-POOL_MIN, POOL_FACTOR = 200, 4
+POOL_MIN, POOL_FACTOR = 100, 2
 
 
 def query_terms(query: str) -> list[str]:
@@ -152,8 +152,6 @@ class KeywordIndex:
         statement = text(sql)
         if document_ids is not None:
             statement = statement.bindparams(bindparam("doc_ids", expanding=True))
-        # the matches are a few thousand index entries: parallel workers cost more to start than they save
-        session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
         rows = session.execute(statement, params).all()
         if not rows:
             return []
@@ -171,7 +169,11 @@ class KeywordIndex:
                 "s AS (SELECT most_common_elems::text::text[] AS elems, most_common_elem_freqs AS freqs "
                 "      FROM pg_stats WHERE tablename = 'retrieval_chunks' AND attname = 'tsv' "
                 "      AND schemaname = current_schema()), "
-                "t AS (SELECT greatest(reltuples, 0) AS rows FROM pg_class WHERE oid = to_regclass('retrieval_chunks')) "
+                # and, for this transaction: the matches are a few thousand index entries, parallel workers
+                # cost more to start than they save
+                "t AS (SELECT greatest(reltuples, 0) AS rows, "
+                "      set_config('max_parallel_workers_per_gather', '0', true) AS serial "
+                "      FROM pg_class WHERE oid = to_regclass('retrieval_chunks')) "
                 "SELECT q.lexeme, coalesce(s.freqs[array_position(s.elems, q.lexeme)] * "
                 "(SELECT rows FROM t), 0) AS postings, (SELECT rows FROM t) FROM q LEFT JOIN s ON true"
             ),
@@ -184,21 +186,33 @@ class KeywordIndex:
 def _bm25(rows: Sequence[Any], idf: dict[str, float], title_weight: float, n: int) -> list[tuple[str, float]]:
     """``(chunk_id, tsvector text, distinct lexemes, _)`` rows scored with BM25 over ``idf``'s lexemes (a title
     position, weight A, counts ``title_weight``; lengths normalised by the rows' mean); the best ``n``."""
-    patterns = {lexeme: re.compile(r"(?:^| )'" + re.escape(lexeme.replace("'", "''")) + r"':([0-9A-D,]+)") for lexeme in idf}
+    needles = {lexeme: "'" + lexeme.replace("'", "''") + "':" for lexeme in idf}
     mean_length = max(sum(int(row[2]) for row in rows) / len(rows), 1.0)
     scored = []
     for chunk_id, vector, length, _ in rows:
         norm = BM25_K1 * (1 - BM25_B + BM25_B * int(length) / mean_length)
         score = 0.0
         for lexeme, weight in idf.items():
-            found = patterns[lexeme].search(vector)
-            if found is None:
+            positions = _positions(vector, needles[lexeme])
+            if positions is None:
                 continue
-            tf = sum(title_weight if p.endswith("A") else 1.0 for p in found.group(1).split(","))
+            tf = sum(title_weight if p.endswith("A") else 1.0 for p in positions.split(","))
             score += weight * tf * (BM25_K1 + 1) / (tf + norm)
         scored.append((str(chunk_id), score))
     scored.sort(key=lambda hit: (-hit[1], hit[0]))
     return scored[:n]
+
+
+def _positions(vector: str, needle: str) -> str | None:
+    """The positions text (``1A,5,9``) of the lexeme ``needle`` (``'lexeme':``) in a tsvector's text, or None."""
+    at = vector.find(needle)
+    while at > 0 and vector[at - 1] != " ":  # the end of another lexeme ('nonrefund':), look further
+        at = vector.find(needle, at + 1)
+    if at < 0:
+        return None
+    start = at + len(needle)
+    end = vector.find(" ", start)
+    return vector[start:] if end < 0 else vector[start:end]
 
 
 def _rarest_within(counts: dict[str, float], budget: int) -> list[str]:
