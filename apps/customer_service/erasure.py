@@ -15,21 +15,12 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from apps.customer_service.store import (
-    Address,
-    Fulfillment,
-    Order,
-    OrderItem,
-    PaymentMethod,
-    PaymentTransaction,
-    Product,
-    User,
-    Variant,
-)
+from apps.customer_service import store
 from moesaic.apps import AppContext, Erasure
 
 # children before parents, so that deleting in this order never breaks a foreign key
-STORE_TABLES = (OrderItem, Fulfillment, PaymentTransaction, Order, PaymentMethod, User, Variant, Product, Address)
+STORE_TABLES = (store.OrderItem, store.Fulfillment, store.PaymentTransaction, store.Order, store.PaymentMethod, store.User,
+                store.Variant, store.Product, store.Address)
 
 
 def erase(ctx: AppContext, erasure: Erasure) -> dict[str, int]:
@@ -44,13 +35,14 @@ def erase(ctx: AppContext, erasure: Erasure) -> dict[str, int]:
         else:
             removed.update(_erase_users(session, erasure))
     if erasure.whole_tenant:
-        store = ctx.services.get("store")
-        if store is not None:  # an empty store is seeded again on its next use, not assumed seeded
-            store._seeded.discard(erasure.tenant_id)
+        retail = ctx.services.get("store")
+        if retail is not None:  # an empty store is seeded again on its next use, not assumed seeded
+            retail._seeded.discard(erasure.tenant_id)
     return {name: count for name, count in removed.items() if count}
 
 
 def _erase_users(session: Session, erasure: Erasure) -> Counter[str]:
+    User, Order, Address, PaymentMethod = store.User, store.Order, store.Address, store.PaymentMethod
     tenant = erasure.tenant_id
     named = []
     if erasure.email:
@@ -68,7 +60,7 @@ def _erase_users(session: Session, erasure: Erasure) -> Counter[str]:
         Order.tenant_id == tenant, Order.user_id.in_(user_ids))).all()
     order_ids = [o for o, _ in orders]
     addresses = {a for _, a in users} | {a for _, a in orders}
-    for child in (OrderItem, Fulfillment, PaymentTransaction):
+    for child in (store.OrderItem, store.Fulfillment, store.PaymentTransaction):
         removed[child.__tablename__] += _delete(session, child, child.tenant_id == tenant, child.order_id.in_(order_ids))
     removed[Order.__tablename__] += _delete(session, Order, Order.tenant_id == tenant, Order.order_id.in_(order_ids))
     removed[PaymentMethod.__tablename__] += _delete(session, PaymentMethod, PaymentMethod.tenant_id == tenant,
