@@ -17,6 +17,7 @@ from pathlib import Path
 
 from apps.customer_service.commands import EVALS, commands
 from apps.customer_service.dialogue import respond
+from apps.customer_service.erasure import erase, export
 from apps.customer_service.gate import scope_check
 from apps.customer_service.knowledge import OFFLINE_FALLBACK, knowledge_documents
 from apps.customer_service.prompts import IDENTITY_POLICY, build_system_prompt
@@ -61,4 +62,6 @@ APP = AppManifest(
     router=router,
     commands=commands,
     evals=EVALS,
+    erase=erase,
+    export=export,
 )

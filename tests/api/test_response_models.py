@@ -11,7 +11,6 @@ import json
 from typing import Any
 
 from moesaic import AppManifest, tool
-from moesaic.api.routes import knowledge as knowledge_routes
 from moesaic.api.schemas import ChatCompletion, ChatCompletionChunk, StreamError
 from moesaic.errors import UpstreamTimeout
 from moesaic.llm.fake import call, reply_with_tools
@@ -138,8 +137,9 @@ def test_typed_routes_send_the_same_bytes_as_before(platform, client, fake_model
 
 
 def test_an_upload_over_the_limit_is_413(client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(knowledge_routes, "MAX_UPLOAD_BYTES", 8)
+    monkeypatch.setattr(client.app.state.platform.knowledge, "upload_limits", {"text": 8 / 2**20, "pdf": 16 / 2**20})
     response = client.post("/v1/knowledge-bases/default/documents", files={"file": ("big.txt", b"123456789", "text/plain")})
     assert response.status_code == 413
     error = response.json()["error"]
-    assert "larger than" in error["message"] and (error["type"], error["param"]) == ("invalid_request_error", "file")
+    assert "text uploads may be at most" in error["message"], error
+    assert (error["type"], error["param"]) == ("invalid_request_error", "file")
