@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from moesaic.access.audit import record
 from moesaic.access.tables import Account, ApiKey, AuditRecord
+from moesaic.answers.tables import CachedAnswer, PinnedAnswer
 from moesaic.apps import Erasure
 from moesaic.db import utcnow
 from moesaic.errors import UserError
@@ -56,9 +57,15 @@ class Lifecycle:
                             reason: str = "erase conversation") -> dict[str, int]:
         """Remove conversations with their messages, tool calls and idempotency records, and the apps' rows
         of them (their ``erase`` hooks); one audit row."""
-        removed: Counter[str] = Counter()
         if not conversation_ids:
             return {}
+        ids, counts = self._erase_conversations(tenant_id, conversation_ids)
+        record(self.db, principal, reason, tenant_id=tenant_id, target=",".join(ids)[:500], detail={"removed": counts})
+        return counts
+
+    def _erase_conversations(self, tenant_id: str, conversation_ids: list[str]) -> tuple[list[str], dict[str, int]]:
+        """The work of ``erase_conversations`` without its audit row: (the ids found, the counts)."""
+        removed: Counter[str] = Counter()
         with self.db.session() as session:
             apps = dict(session.execute(select(Conversation.id, Conversation.app).where(
                 Conversation.tenant_id == tenant_id, Conversation.id.in_(conversation_ids))).all())
@@ -67,13 +74,13 @@ class Lifecycle:
             removed["messages"] += self._delete(session, MessageRecord, MessageRecord.conversation_id.in_(ids))
             removed["chat_requests"] += self._delete(session, ChatRequestRecord, ChatRequestRecord.tenant_id == tenant_id,
                                                      ChatRequestRecord.conversation_id.in_(ids))
+            removed["cached_answers"] += self._delete(session, CachedAnswer, CachedAnswer.tenant_id == tenant_id,
+                                                      CachedAnswer.conversation_id.in_(ids))  # answers they taught the cache
             removed["conversations"] += self._delete(session, Conversation, Conversation.id.in_(ids))
         for app in sorted(set(apps.values())):
             owned = tuple(i for i, a in apps.items() if a == app)
             removed.update(self._app_hook(app, Erasure(tenant_id, conversation_ids=owned)))
-        counts = {k: v for k, v in removed.items() if v}
-        record(self.db, principal, reason, tenant_id=tenant_id, target=",".join(ids)[:500], detail={"removed": counts})
-        return counts
+        return ids, {k: v for k, v in removed.items() if v}
 
     def erase_document(self, tenant_id: str, kb: str, document_id: str, principal: Any) -> dict[str, int]:
         """Remove a document (rows, stored upload, chunks, vectors) and its ingest jobs; one audit row."""
@@ -107,7 +114,8 @@ class Lifecycle:
                                               or_(*(job_text.contains(n.lower()) for n in needles)))).all()
             jobs = [jid for jid, payload, result in job_rows if any(p.search(f"{payload} {result}") for p in patterns)]
             removed: Counter[str] = Counter({"jobs": self._delete(session, JobRecord, JobRecord.id.in_(jobs))})
-        removed.update(self.erase_conversations(tenant_id, conversations, principal, reason="erase conversation of data subject"))
+        if conversations:  # counted in this erasure's one audit row
+            removed.update(self._erase_conversations(tenant_id, conversations)[1])
         for app in self.platform.apps:
             removed.update(self._app_hook(app.name, Erasure(tenant_id, email=email, customer_id=customer_id)))
         counts = {k: v for k, v in removed.items() if v}
@@ -144,6 +152,8 @@ class Lifecycle:
             removed["tool_calls"] += self._delete(session, ToolCallRecord, ToolCallRecord.tenant_id == tenant_id)
             removed["messages"] += self._delete(session, MessageRecord, MessageRecord.tenant_id == tenant_id)
             removed["chat_requests"] += self._delete(session, ChatRequestRecord, ChatRequestRecord.tenant_id == tenant_id)
+            removed["cached_answers"] += self._delete(session, CachedAnswer, CachedAnswer.tenant_id == tenant_id)
+            removed["pinned_answers"] += self._delete(session, PinnedAnswer, PinnedAnswer.tenant_id == tenant_id)
             removed["conversations"] += self._delete(session, Conversation, Conversation.tenant_id == tenant_id)
             removed["model_versions"] += self._delete(session, ModelVersion, ModelVersion.tenant_id == tenant_id)
             removed["retention_policies"] += self._delete(session, RetentionPolicy, RetentionPolicy.tenant_id == tenant_id)
@@ -189,6 +199,8 @@ class Lifecycle:
                 "jobs": [_row(j) for j in session.scalars(select(JobRecord).where(JobRecord.tenant_id == tenant_id))],
                 "model_versions": [_row(m) for m in session.scalars(select(ModelVersion).where(ModelVersion.tenant_id == tenant_id))],
                 "retention_policies": [_row(p) for p in session.scalars(select(RetentionPolicy).where(RetentionPolicy.tenant_id == tenant_id))],
+                "pinned_answers": [{k: v for k, v in _row(p).items() if k != "embedding"} for p in session.scalars(
+                    select(PinnedAnswer).where(PinnedAnswer.tenant_id == tenant_id))],
                 "api_keys": keys,
                 "accounts": accounts,
                 "audit": [_row(a) for a in session.scalars(select(AuditRecord).where(AuditRecord.tenant_id == tenant_id)
@@ -201,8 +213,10 @@ class Lifecycle:
                     table = table_class.__table__
                     tables[table.name] = [_plain(dict(r._mapping)) for r in session.execute(
                         select(table).where(table.c.tenant_id == tenant_id))]
+                if app.export is not None:  # data the app keeps outside its declared tables
+                    tables.update(app.export(self.platform.app_context(app.name), tenant_id))
                 if tables:
-                    data["apps"][app.name] = tables
+                    data["apps"][app.name] = {name: [_plain(row) for row in rows] for name, rows in tables.items()}
         return data
 
     # -- retention ------------------------------------------------------------------------------

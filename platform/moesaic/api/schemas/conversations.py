@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -41,11 +41,26 @@ class ConversationList(ResponseModel):
 
 
 class InboxItem(ConversationOut):
-    operator: str | None = Field(description="Who claimed it, or null while it waits.")
+    operator: str | None = Field(description="The name of the operator who claimed it, or null while it waits.")
+    customer: str | None = Field(default=None, description="The conversation's authenticated customer (the "
+                                 "identity's subject, e.g. a user id), or null before anyone authenticated.")
+    waiting_since: str | None = Field(default=None, description="Since when the customer has waited for a person: "
+                                      "their first unanswered message, else the hand-off; null when nobody waits.")
+    waiting_seconds: int | None = Field(default=None, description="Seconds from `waiting_since` to now.")
 
 
 class InboxList(ResponseModel):
     data: list[InboxItem]
+
+
+class ConversationPage(ResponseModel):
+    """One page of a conversation search, newest first."""
+
+    data: list[InboxItem]
+    total: int = Field(description="How many conversations match, over all pages.")
+    limit: int
+    offset: int
+    has_more: bool = Field(description="True when a later page (offset + limit) has more.")
 
 
 class StoredToolCall(ResponseModel):
@@ -92,6 +107,9 @@ class MessageOut(ResponseModel):
     error: str | None = Field(description="Set when the model call for this turn failed.")
     interrupted: bool = Field(default=False, description="The model failed mid-stream: ``content`` is the part of the "
                               "answer the client had already received; ``error`` says what failed.")
+    metadata: dict[str, Any] = Field(default_factory=dict, description="Where the message came from when no model "
+                                     "wrote it this turn: `served_from` is 'answer_cache' (a cached answer, with "
+                                     "`cache_entry`) or 'pinned_answer' (an operator's pinned answer, with `pinned_answer`).")
     created_at: str
 
 
