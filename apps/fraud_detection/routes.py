@@ -45,7 +45,7 @@ from apps.fraud_detection.scoring import APP, score_transaction
 from apps.fraud_detection.state_store import with_state
 from apps.fraud_detection.tables import FraudCase, FraudScore
 from connectors.transactions import DEFAULT_MAX_BYTES, read_transactions_file, read_transactions_sql
-from moesaic.access import access, record
+from moesaic.access import access, record, record_request_in
 from moesaic.apps import AppContext, AppContextDep, TenantIdDep
 from moesaic.errors import Conflict, NotFound, PayloadTooLarge, UpstreamError, UserError
 
@@ -177,6 +177,7 @@ def score(body: TransactionFields, request: Request, ctx: AppContextDep, tenant_
     def work(session: Any) -> tuple[Any, Any]:
         result = score_transaction(session, tenant_id, tx, model)
         case = case_ops.maybe_open_on_score(session, tenant_id, result.score_id, result.score, ctx.model)
+        record_request_in(session, request)  # the gate's audit row, committed with the score (one commit)
         return result, (case.id, case.alert_rule) if case is not None else None
 
     result, opened = with_state(ctx.db, work)
