@@ -15,7 +15,7 @@ from sqlalchemy import select
 from apps.fraud_detection.features.batch import compute_features, sort_history
 from apps.fraud_detection.features.definition import FEATURE_NAMES, FeatureConfig
 from apps.fraud_detection.ingest import store_frame
-from apps.fraud_detection.jobs import REASONS_MIN_SCORE
+from apps.fraud_detection.batch_scoring import REASONS_MIN_SCORE
 from apps.fraud_detection.reasons import explain
 from apps.fraud_detection.scoring import score_transaction
 from apps.fraud_detection.tables import FraudScore, FraudTransaction
