@@ -60,12 +60,29 @@ def read_transactions_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYT
     return validate_frame(raw, now=now)
 
 
+def _source_engine(url: str) -> sa.engine.Engine:
+    try:
+        parsed = sa.engine.make_url(url)
+        if parsed.get_backend_name() == "sqlite" and not (parsed.database and Path(parsed.database).is_file()):
+            raise TransactionSourceError(f"url: no SQLite database file at {parsed.database!r}", field="url")
+        return sa.create_engine(parsed)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError, ValueError) as exc:
+        raise TransactionSourceError(f"url: not a usable SQLAlchemy URL ({exc})", field="url") from None
+
+
 def read_transactions_sql(url: str, table: str, *, max_rows: int = DEFAULT_MAX_ROWS,
                           now: datetime | None = None) -> pd.DataFrame:
-    """Read and validate a whole table of transactions from a database (any SQLAlchemy URL)."""
-    engine = sa.create_engine(url)
+    """Read and validate a whole table of transactions from a database (any SQLAlchemy URL).
+
+    A URL that does not parse, names a driver that is not installed, a SQLite file that does not exist (it
+    would be created) or a database that cannot be reached is a ``TransactionSourceError`` naming ``url``."""
+    engine = _source_engine(url)
     try:
-        inspector = sa.inspect(engine)
+        try:
+            inspector = sa.inspect(engine)
+        except sa.exc.DBAPIError as exc:
+            raise TransactionSourceError(f"url: cannot connect to the database ({type(exc.orig).__name__})",
+                                         field="url") from None
         if not inspector.has_table(table):
             raise TransactionSourceError(f"table {table!r} not found; tables: {', '.join(inspector.get_table_names())}",
                                          field="table")

@@ -1,7 +1,7 @@
 """The fraud app's HTTP API, mounted at ``/v1/apps/fraud_detection`` (the gate owns authorisation).
 
 Transactions: ``POST /transactions`` (one, or a batch ``{"transactions": [...]}``: atomic, a batch with
-any bad row stores nothing and answers 422 with every bad row's index and field), ``POST
+any bad row stores nothing and answers 400 with every bad row's index and field), ``POST
 /transactions:import`` (a CSV, CSV.gz or Parquet file) and ``POST /transactions:import-sql`` (a table
 behind a SQLAlchemy URL; admins only, as the server opens the URL): validated at once (4xx naming the
 row and field, 413 over the size limit), stored by the job ``import_transactions``.
@@ -37,7 +37,7 @@ from apps.fraud_detection.jobs import IMPORT, RETRAIN, SCORE_BATCH, app_dir, sav
 from apps.fraud_detection.monitoring import SCORE_BUCKETS, drift, metrics_of
 from apps.fraud_detection.schema import RowError, Transaction, field_of
 from apps.fraud_detection.schemas import (
-    AlertRunIn, AlertRunOut, AlertSettingsIn, AlertSettingsOut, AssignIn, CaseDetail, CaseList, CaseOut, DayAlerts,
+    AlertRunIn, AlertRunOut, BadRows, AlertSettingsIn, AlertSettingsOut, AssignIn, CaseDetail, CaseList, CaseOut, DayAlerts,
     EventOut, HistoryPoint, JobAccepted, LabelIn, Monitoring, NoteIn, NoteOut, ReasonOut,
     RetrainIn, ScoreOut, SqlSource, StatusIn, TransactionFields, TransactionsIn, TransactionsStored,
 )
@@ -46,16 +46,17 @@ from apps.fraud_detection.state_store import with_state
 from apps.fraud_detection.tables import FraudCase, FraudScore
 from connectors.transactions import DEFAULT_MAX_BYTES, read_transactions_file, read_transactions_sql
 from moesaic.access import access, record_in, record_request_in
-from moesaic.apps import AppContext, AppContextDep, TenantIdDep
+from moesaic.apps import AppContext, AppContextDep, TenantIdDep, error_responses
 from moesaic.errors import Conflict, NotFound, PayloadTooLarge, UpstreamError, UserError
 
 router = APIRouter(tags=[APP])
 MAX_BYTES_ENV = "MOESAIC_FRAUD_MAX_UPLOAD_BYTES"
 CHUNK_BYTES = 1 << 20
+MAX_OFFSET = 1_000_000_000  # past any queue; keeps the number inside a database integer
 
 
 class InvalidTransaction(UserError):
-    status = 422
+    """A transaction the schema lets through (its fields are loosely typed) that ``schema.Transaction`` refuses."""
 
 
 def max_upload_bytes() -> int:
@@ -84,15 +85,15 @@ def _problems(errors: list[RowError]) -> JSONResponse:
                       "type": "invalid_request_error", "param": f"transactions[{errors[0].row}].{errors[0].field}",
                       "code": "invalid_transactions"},
             "errors": [{"index": e.row, "field": e.field, "message": e.message} for e in errors]}
-    return JSONResponse(body, status_code=422)
+    return JSONResponse(body, status_code=400)
 
 
 # ---- transactions ------------------------------------------------------------------------------------
 
 @router.post("/transactions", status_code=201, response_model=TransactionsStored,
-             responses={422: {"description": "bad rows: every bad row's index and field under 'errors'"}})
+             responses={400: {"model": BadRows, "description": "bad rows: every bad row's index and field under 'errors'"}})
 def post_transactions(body: TransactionsIn, ctx: AppContextDep, tenant_id: TenantIdDep) -> Response:
-    """Store one transaction or a batch (atomic: any bad row stores nothing; 422 lists every bad row).
+    """Store one transaction or a batch (atomic: any bad row stores nothing; 400 lists every bad row).
 
     A TRANSACTION_ID already stored is skipped and counted in ``num_duplicates`` (a retry is harmless)."""
     records = body.transactions if body.transactions is not None else [body.record()]
@@ -217,7 +218,8 @@ def score_batch_sql(body: SqlSource, ctx: AppContextDep, tenant_id: TenantIdDep)
 
 
 @router.get("/score:batch/{job_id}/results", response_class=Response, openapi_extra=access(job="path:job_id"),
-            responses={200: {"content": {"text/csv": {}}, "description": "TRANSACTION_ID,score,model_version,reason_kind,reason"}})
+            responses={200: {"content": {"text/csv": {}}, "description": "TRANSACTION_ID,score,model_version,reason_kind,reason"},
+                       **error_responses(409)})
 def score_batch_results(job_id: str, ctx: AppContextDep, tenant_id: TenantIdDep) -> Response:
     info = ctx.jobs.get(tenant_id, job_id)
     if info.app != APP or info.kind != SCORE_BATCH:
@@ -268,11 +270,12 @@ def run_alerts(body: AlertRunIn, request: Request, ctx: AppContextDep, tenant_id
     return AlertRunOut(day=body.day, opened=out)
 
 
-@router.get("/cases")
+@router.get("/cases", responses=error_responses(400))
 def get_cases(ctx: AppContextDep, tenant_id: TenantIdDep,
               status: Annotated[str | None, Query()] = None, assignee: Annotated[str | None, Query()] = None,
               day: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
-              limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0) -> CaseList:
+              limit: Annotated[int, Query(ge=1, le=500)] = 50,
+              offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> CaseList:
     """The case queue, highest score first; filters by status, assignee and day."""
     with ctx.db.session() as session:
         rows, total = case_ops.list_cases(session, tenant_id, status=status, assignee=assignee, day=day,
@@ -299,20 +302,20 @@ def _detail(ctx: AppContext, tenant_id: str, case_id: str) -> CaseDetail:
             terminal_history=[HistoryPoint(**p) for p in d["terminal_history"]])
 
 
-@router.get("/cases/{case_id}")
+@router.get("/cases/{case_id}", responses=error_responses(404))
 def get_case(case_id: str, ctx: AppContextDep, tenant_id: TenantIdDep) -> CaseDetail:
     """A case: transaction, score, reasons, narrative, notes, trail, recent customer and terminal history."""
     return _detail(ctx, tenant_id, case_id)
 
 
-@router.post("/cases/{case_id}/assign")
+@router.post("/cases/{case_id}/assign", responses=error_responses(404))
 def assign_case(case_id: str, body: AssignIn, request: Request, ctx: AppContextDep, tenant_id: TenantIdDep) -> CaseOut:
     with ctx.db.session() as session:
         _audit(session, request, "case_assign", case_id, assignee=body.assignee)
         return _case_out(case_ops.assign(session, tenant_id, case_id, body.assignee, _actor(request)))
 
 
-@router.post("/cases/{case_id}/notes", status_code=201)
+@router.post("/cases/{case_id}/notes", status_code=201, responses=error_responses(404))
 def add_case_note(case_id: str, body: NoteIn, request: Request, ctx: AppContextDep, tenant_id: TenantIdDep) -> NoteOut:
     with ctx.db.session() as session:
         note = case_ops.add_note(session, tenant_id, case_id, body.text, _actor(request))
@@ -320,7 +323,7 @@ def add_case_note(case_id: str, body: NoteIn, request: Request, ctx: AppContextD
         return NoteOut(id=note.id, author=note.author, text=note.text, created_at=note.created_at.isoformat())
 
 
-@router.post("/cases/{case_id}/status")
+@router.post("/cases/{case_id}/status", responses=error_responses(404))
 def set_case_status(case_id: str, body: StatusIn, request: Request, ctx: AppContextDep, tenant_id: TenantIdDep) -> CaseOut:
     with ctx.db.session() as session:
         _audit(session, request, "case_status", case_id, status=body.status)
@@ -335,7 +338,7 @@ def labelled_precision(ctx: AppContext, tenant_id: str) -> tuple[float | None, i
     return (int(counts.get("fraud", 0)) / labelled if labelled else None), labelled
 
 
-@router.post("/cases/{case_id}/label")
+@router.post("/cases/{case_id}/label", responses=error_responses(404, 409))
 def label_case(case_id: str, body: LabelIn, request: Request, ctx: AppContextDep, tenant_id: TenantIdDep) -> CaseOut:
     """An investigator's label: stored on the transaction, closes the case, feeds features and retraining."""
     model = ctx.services["model_cache"].current(tenant_id)

@@ -1,17 +1,18 @@
 """Request and response models of the fraud app's routes (the OpenAPI contract).
 
 Transaction fields arrive loosely typed (``Any``) on purpose: ``schema.Transaction`` checks them, so
-every problem of every row is reported together as a 422 naming the row's index and the field, in
+every problem of every row is reported together as a 400 naming the row's index and the field, in
 one shape for the API, files and SQL tables.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from apps.fraud_detection.ingest import MAX_API_ROWS
+from moesaic.apps import NotBoolean
 
 
 class TransactionFields(BaseModel):
@@ -48,6 +49,13 @@ class RowProblem(BaseModel):
     message: str
 
 
+class BadRows(BaseModel):
+    """A 400 of ``POST /transactions``: OpenAI's error shape plus every problem of every row."""
+
+    error: dict[str, Any]
+    errors: list[RowProblem] = Field(default_factory=list, description="empty when the batch itself is at fault")
+
+
 class ReasonOut(BaseModel):
     kind: str
     feature: str
@@ -79,8 +87,8 @@ class SqlSource(BaseModel):
 
 class AlertSettingsIn(BaseModel):
     mode: Literal["budget", "threshold"] | None = None
-    daily_budget: int | None = Field(default=None, ge=1, le=100_000)
-    threshold: float | None = Field(default=None, gt=0, le=1)
+    daily_budget: Annotated[int | None, NotBoolean] = Field(default=None, ge=1, le=100_000)  # true is no number
+    threshold: Annotated[float | None, NotBoolean] = Field(default=None, gt=0, le=1)
 
 
 class AlertSettingsOut(BaseModel):
@@ -91,7 +99,7 @@ class AlertSettingsOut(BaseModel):
 
 class AlertRunIn(BaseModel):
     day: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD (transaction dates)")
-    k: int | None = Field(default=None, ge=1, le=100_000, description="overrides the daily budget for this run")
+    k: Annotated[int | None, NotBoolean] = Field(default=None, ge=1, le=100_000, description="overrides the daily budget for this run")
 
 
 class CaseOut(BaseModel):
@@ -170,9 +178,9 @@ class LabelIn(BaseModel):
 
 
 class RetrainIn(BaseModel):
-    window_days: int = Field(default=7, ge=1, le=60, description="the latest labelled window both models are compared on")
-    num_rounds: int | None = Field(default=None, ge=5, le=2000)
-    calibration_days: int | None = Field(default=None, ge=1, le=60)
+    window_days: Annotated[int, NotBoolean] = Field(default=7, ge=1, le=60, description="the latest labelled window both models are compared on")
+    num_rounds: Annotated[int | None, NotBoolean] = Field(default=None, ge=5, le=2000)
+    calibration_days: Annotated[int | None, NotBoolean] = Field(default=None, ge=1, le=60)
 
 
 class DayAlerts(BaseModel):

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field
+
+from moesaic.apps import NotBoolean
 
 
 class ClaimCheckIn(BaseModel):
     claim: str = Field(description="The claim to check.", max_length=2000)
     knowledge_base: str = Field(description="The knowledge base holding the abstracts.", min_length=1, max_length=64)
     pmids: list[str] | None = Field(default=None, description="Check exactly these abstracts (by PMID) instead of searching.", max_length=50)
-    max_abstracts: int = Field(default=3, description="At most this many retrieved abstracts are checked.")
+    max_abstracts: Annotated[int, NotBoolean] = Field(default=3, ge=1, le=20,
+                                                      description="At most this many retrieved abstracts are checked.")
     mode: str = Field(default="model", description="model (the trained cross-encoders) or llm (the configured chat model).")
 
 
@@ -46,7 +51,7 @@ class ContradictionsIn(BaseModel):
     claim: str = Field(description="A claim or topic.", max_length=2000)
     knowledge_base: str = Field(min_length=1, max_length=64)
     pmids: list[str] | None = Field(default=None, max_length=50)
-    max_abstracts: int = 10
+    max_abstracts: Annotated[int, NotBoolean] = Field(default=10, ge=1, le=20)
     mode: str = "model"
 
 
@@ -63,8 +68,9 @@ class SummaryIn(BaseModel):
     query: str = Field(description="What the summary is about.", max_length=2000)
     knowledge_base: str = Field(min_length=1, max_length=64)
     pmids: list[str] | None = Field(default=None, description="Summarise exactly these abstracts instead of searching.", max_length=100)
-    max_abstracts: int = Field(default=8, description="Retrieved abstracts considered (without pmids).")
-    max_sentences: int = Field(default=6, description="Sentences in the summary.")
+    max_abstracts: Annotated[int, NotBoolean] = Field(default=8, ge=1, le=50,
+                                                      description="Retrieved abstracts considered (without pmids).")
+    max_sentences: Annotated[int, NotBoolean] = Field(default=6, ge=1, le=30, description="Sentences in the summary.")
     mode: str = Field(default="extractive", description="extractive, or abstractive (the configured chat model).")
 
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
 from moesaic.access import access
-from moesaic.apps import AppContextDep, TenantIdDep
+from moesaic.apps import AppContextDep, TenantIdDep, error_responses
 from moesaic.errors import Conflict, NotFound, UpstreamError, UserError
 
 from apps.medical_ner.card import model_card
@@ -82,7 +82,10 @@ async def create_job(
     return {"job_id": info.id, "state": info.state, "num_notes": len(notes)}
 
 
-@router.get("/jobs/{job_id}/results", openapi_extra=access(job="path:job_id"))
+@router.get("/jobs/{job_id}/results", openapi_extra=access(job="path:job_id"), response_class=Response,
+            responses={200: {"content": {"application/jsonl": {}, "application/zip": {}},
+                             "description": "JSONL (one note per line) or a zip of BRAT .txt/.ann files"},
+                       **error_responses(400, 409)})
 def job_results(job_id: str, ctx: AppContextDep, tenant_id: TenantIdDep, format: Annotated[str, Query()] = "jsonl") -> Response:
     """The results of a finished job: ``jsonl`` (one note per line) or ``brat`` (a zip of .txt/.ann)."""
     if format not in ("jsonl", "brat"):

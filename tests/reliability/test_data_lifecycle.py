@@ -211,6 +211,9 @@ def test_retention_erases_old_conversations_of_its_tenant_only(client, platform,
     mine, other = world
     assert client.put("/v1/retention", json={"conversation_days": 30, "job_days": 30}).status_code == 200
     assert client.put("/v1/retention", json={"app": "nope", "conversation_days": 1}).status_code == 404
+    boolean = client.put("/v1/retention", json={"conversation_days": True})  # JSON true is no number of days
+    assert boolean.status_code == 422 and boolean.json()["error"]["param"] == "conversation_days"
+    assert client.put("/v1/retention", json={"conversation_days": 30.0, "job_days": 30}).status_code == 200  # an integer
     assert Lifecycle(platform).apply_retention(utcnow() + timedelta(days=29)) == {}
     removed = Lifecycle(platform).apply_retention(utcnow() + timedelta(days=31))
     assert removed["conversations"] == 2 and removed["jobs"] >= 1
@@ -236,3 +239,11 @@ def test_erasing_a_tenant_removes_it_everywhere(client, platform, world) -> None
         platform.knowledge.vector_store._client.get_collection(f"kb_{kb_id}")
     assert client.get("/v1/models").status_code == 401  # its keys went with it
     _assert_untouched(client, platform, other)
+
+
+def test_the_email_pattern_accepts_what_the_openapi_schema_accepts(client) -> None:  # type: ignore[no-untyped-def]
+    # U+0085 and U+001C are whitespace to Python's and Rust's \s but not to the schema's ECMA regex
+    for email in ("a\u0085b@example.org", "x\u001cy@example.org"):
+        assert client.post("/v1/data-subjects/erase", json={"email": email}).status_code == 200
+    spaced = client.post("/v1/data-subjects/erase", json={"email": "a b@example.org"})
+    assert spaced.status_code == 422 and spaced.json()["error"]["param"] == "email"

@@ -10,7 +10,8 @@
 - a ``$ref`` to a component FastAPI did not generate (a model named only in a hand-written
   response, such as the chat stream's chunks) is filled from ``moesaic.api.schemas``.
 Route-specific errors (409, 413, 502, 504, ...) are declared next to their route with
-``responses=error_responses(...)``. This module enforces nothing; the gate does.
+``responses=error_responses(...)`` (``moesaic.errors``; apps reach it through ``moesaic.apps``). This module
+enforces nothing; the gate does.
 """
 
 from __future__ import annotations
@@ -22,33 +23,12 @@ from fastapi import FastAPI
 
 from moesaic.access.declaration import EXTENSION, AccessRule, parse
 from moesaic.api import schemas
-from moesaic.api.schemas import ErrorResponse, ValidationErrorResponse
 from moesaic.api.schemas.common import json_schema_of
-from moesaic.errors import ConfigError
+from moesaic.errors import ERROR_DESCRIPTIONS, ConfigError, error_responses
 
 BEARER = "bearerAuth"
 REF_PREFIX = "#/components/schemas/"
-ERROR_DESCRIPTIONS = {
-    400: "Bad request: the message says what, `param` names the field.",
-    401: "No API key, or an unknown, expired or revoked one (`Authorization: Bearer <key>`).",
-    403: "The key may not do this: its role is too low (`param` is 'role') or it may not use the app (the message names the app).",
-    404: "Not found in the caller's tenant. A resource of an app the key may not use is reported as not found too, "
-    "so its existence does not leak; an unknown app's message lists the valid ones.",
-    409: "The resource's current state does not allow this (the message says which state it is in).",
-    413: "The upload is larger than the limit.",
-    415: "The file's bytes are not a document Moesaic reads (binary, an image, an archive...), whatever its name says; the message names the file.",
-    429: "Too many requests for this key: the message names the limit and its setting; `Retry-After` says when to try again.",
-    422: "The request failed validation: `error.message` lists every problem, `detail` has one entry per problem.",
-    502: "The model service failed before the answer started.",
-    503: "Not ready.",
-    504: "The model service timed out before the answer started.",
-}
 FASTAPI_VALIDATION_COMPONENTS = ("HTTPValidationError", "ValidationError")
-
-
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route's own errors, in OpenAI's error shape: ``responses=error_responses(409)``."""
-    return {status: {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS[status]} for status in statuses}
 
 
 def generic_error_statuses(rule: AccessRule, method: str) -> tuple[int, ...]:
@@ -65,10 +45,7 @@ def generic_error_statuses(rule: AccessRule, method: str) -> tuple[int, ...]:
 
 
 def _error_response(status: int, component: str = "ErrorResponse") -> dict[str, Any]:
-    return {
-        "description": ERROR_DESCRIPTIONS.get(status, "Error"),
-        "content": {"application/json": {"schema": {"$ref": REF_PREFIX + component}}},
-    }
+    return error_responses(status, component=component)[status]
 
 
 def _operations(schema: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:

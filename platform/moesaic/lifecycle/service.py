@@ -7,7 +7,7 @@ import logging
 import re
 from collections import Counter
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import String, cast, delete, func, or_, select
@@ -20,6 +20,7 @@ from moesaic.db import utcnow
 from moesaic.errors import UserError
 from moesaic.jobs import CORE_APP
 from moesaic.jobs.tables import FINAL_STATES, JobRecord
+from moesaic.json_numbers import NotBoolean
 from moesaic.lifecycle.tables import ALL_APPS, RetentionPolicy
 from moesaic.memory.tables import ChatRequestRecord, Conversation, MessageRecord, Tenant, ToolCallRecord
 from moesaic.models.tables import ModelVersionRecord as ModelVersion
@@ -33,8 +34,8 @@ class RetentionIn(BaseModel):
     erased. ``app`` None: every app of the tenant (an app's own policy wins over it); a days field None: kept."""
 
     app: str | None = Field(default=None, max_length=100)
-    conversation_days: int | None = Field(default=None, ge=1, le=36500)
-    job_days: int | None = Field(default=None, ge=1, le=36500)
+    conversation_days: Annotated[int | None, NotBoolean] = Field(default=None, ge=1, le=36500)  # true is no day count
+    job_days: Annotated[int | None, NotBoolean] = Field(default=None, ge=1, le=36500)
 
 
 def _plain(value: Any) -> Any:

@@ -127,3 +127,14 @@ def test_a_configured_chat_model_writes_a_grounded_narrative(client: TestClient,
     request = fake_model.requests[0]
     assert "reasons:" in request.messages[-1].content and first["reasons"][0]["text"] in request.messages[-1].content
     assert grounded("score 0.97 on 2018-05-01", "scored 0.97 on 2018-05-01 10:00") and not grounded("99 times", "5 times")
+
+
+def test_case_routes_refuse_what_the_schema_refuses_and_name_unknown_cases(client: TestClient, admin: TestClient) -> None:
+    assert admin.put(f"{BASE}/alerts/settings", json={"threshold": True}).status_code == 422  # true is no number
+    assert admin.put(f"{BASE}/alerts/settings", json={"daily_budget": True}).status_code == 422
+    assert admin.put(f"{BASE}/alerts/settings", json={"daily_budget": 37.0}).json()["daily_budget"] == 37  # JSON integer
+    far = client.get(f"{BASE}/cases", params={"offset": 10**30})
+    assert far.status_code == 422 and far.json()["error"]["param"] == "offset"
+    for method, path in (("get", "cases/nope"), ("post", "cases/nope/status")):
+        answer = getattr(client, method)(f"{BASE}/{path}", **({"json": {"status": "in_review"}} if method == "post" else {}))
+        assert answer.status_code == 404 and answer.json()["error"]["param"] == "case_id", answer.text

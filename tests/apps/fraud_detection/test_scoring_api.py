@@ -87,9 +87,9 @@ def test_score_route_stores_a_versioned_score_with_reasons(client: TestClient, f
     assert conflict.status_code == 409 and conflict.json()["error"]["param"] == "TRANSACTION_ID"
     for field, value in (("TX_AMOUNT", -1), ("CUSTOMER_ID", "abc"), ("TX_DATETIME", "2999-01-01T00:00:00")):
         bad = client.post(f"{BASE}/score", json={**tx, "TRANSACTION_ID": 10**9, field: value})
-        assert bad.status_code == 422 and bad.json()["error"]["param"] == field, bad.text
+        assert bad.status_code == 400 and bad.json()["error"]["param"] == field, bad.text
     missing = client.post(f"{BASE}/score", json={k: v for k, v in tx.items() if k != "TERMINAL_ID"})
-    assert missing.status_code == 422 and missing.json()["error"]["param"] == "TERMINAL_ID"
+    assert missing.status_code == 400 and missing.json()["error"]["param"] == "TERMINAL_ID"
     # one audit row per successful score, written in the score's own transaction; none for the refused ones
     from moesaic.access import entries
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy import func, inspect, select
@@ -69,14 +70,14 @@ def test_a_batch_with_bad_rows_stores_nothing_and_names_every_bad_row(client: Te
             {k: v for k, v in GOOD.items() if k != "TERMINAL_ID"} | {"TRANSACTION_ID": 5},  # missing field
             {**GOOD, "TRANSACTION_ID": 6, "TX_FRAUD": 3}]
     answer = client.post(f"{BASE}/transactions", json={"transactions": rows})
-    assert answer.status_code == 422, answer.text
+    assert answer.status_code == 400, answer.text
     problems = {(e["index"], e["field"]) for e in answer.json()["errors"]}
     assert problems == {(1, "TRANSACTION_ID"), (2, "TX_AMOUNT"), (3, "TX_DATETIME"), (4, "TERMINAL_ID"), (5, "TX_FRAUD")}
     assert answer.json()["error"]["param"] == "transactions[1].TRANSACTION_ID"
     assert "in the future" in answer.text and "5 bad transaction row(s), nothing stored" in answer.text
     assert count(fraud_platform) == 0 and count(fraud_platform, FeatureStateRow) == 0
     single = client.post(f"{BASE}/transactions", json={**GOOD, "TX_AMOUNT": -1})
-    assert single.status_code == 422 and single.json()["errors"][0]["field"] == "TX_AMOUNT"
+    assert single.status_code == 400 and single.json()["errors"][0]["field"] == "TX_AMOUNT"
 
 
 def _csv(frame: pd.DataFrame) -> bytes:
@@ -141,6 +142,17 @@ def test_sql_import_is_for_admins_and_reads_any_sqlalchemy_url(client: TestClien
     assert accepted.status_code == 202, accepted.text
     assert wait_for_job(admin, accepted.json()["job_id"])["result"]["num_stored"] == 50
     assert count(fraud_platform) == 50
+
+
+@pytest.mark.parametrize("url", ["0", "nosuchdialect://x/y", "sqlite:///{tmp}/absent.db",
+                                 "postgresql+psycopg://nobody@127.0.0.1:1/none"])
+def test_an_unusable_sql_url_is_a_400_naming_url_and_creates_nothing(admin: TestClient, tmp_path: Path, url: str) -> None:
+    url = url.format(tmp=tmp_path)
+    for route in ("transactions:import-sql", "score:batch-sql"):
+        answer = admin.post(f"{BASE}/{route}", json={"url": url, "table": "card_tx"})
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["param"] == "url", answer.text
+    assert not (tmp_path / "absent.db").exists()  # SQLite would have created the file on connect
 
 
 def test_tenants_do_not_see_or_collide_with_each_other(fraud_platform: Any, client: TestClient) -> None:

@@ -92,7 +92,7 @@ def test_bad_input_is_a_4xx_naming_the_field(env: Env) -> None:
         ({"claim": "Vitamin D prevents fractures.", "knowledge_base": KB, "pmids": []}, 400, "pmids"),
         ({"claim": "zzyzx qwertyuiop", "knowledge_base": "empty_kb"}, 404, "knowledge_base"),
         ({"claim": "Vitamin D prevents fractures.", "knowledge_base": KB, "mode": "oracle"}, 400, "mode"),
-        ({"claim": "Vitamin D prevents fractures.", "knowledge_base": KB, "max_abstracts": 0}, 400, "max_abstracts"),
+        ({"claim": "Vitamin D prevents fractures.", "knowledge_base": KB, "max_abstracts": 0}, 422, "max_abstracts"),
         ({"claim": "Vitamin D prevents fractures.", "knowledge_base": "default"}, 403, "knowledge_base"),  # kb_assistant's
     ]
     for payload, status, field in cases:

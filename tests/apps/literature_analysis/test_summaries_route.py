@@ -45,7 +45,7 @@ def test_summary_bad_input(env: Env) -> None:
         ({"query": "", "knowledge_base": KB}, 400, "query"),
         ({"query": "vitamin D", "knowledge_base": KB, "mode": "poem"}, 400, "mode"),
         ({"query": "vitamin D", "knowledge_base": KB, "pmids": ["123"]}, 404, "pmids[0]"),
-        ({"query": "vitamin D", "knowledge_base": KB, "max_sentences": 0}, 400, "max_sentences"),
+        ({"query": "vitamin D", "knowledge_base": KB, "max_sentences": 0}, 422, "max_sentences"),
     ):
         response = env.client.post(URL, json=payload)
         assert response.status_code == status, (payload, response.text)

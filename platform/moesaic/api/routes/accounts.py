@@ -8,7 +8,7 @@ from moesaic.access import access, create_account, disable_account, find_tenant,
 from moesaic.api.routes.keys import refuse_wider
 from moesaic.access.principal import Principal
 from moesaic.api.deps import PlatformDep, PrincipalDep
-from moesaic.api.openapi import error_responses
+from moesaic.errors import error_responses
 from moesaic.api.schemas import AccountCreate, AccountList, AccountOut, SessionCreate, SessionOut
 from moesaic.errors import Unauthorized
 

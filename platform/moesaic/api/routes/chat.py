@@ -22,7 +22,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from moesaic.agent import AgentEvent, AgentResult, TextDelta, ToolEvent
 from moesaic.access import access
 from moesaic.api.deps import PlatformDep, PrincipalDep, require_chat_app
-from moesaic.api.openapi import REF_PREFIX, error_responses
+from moesaic.api.openapi import REF_PREFIX
+from moesaic.errors import error_responses
 from moesaic.api.schemas import ChatCompletion, ChatCompletionRequest
 from moesaic.errors import MoesaicError, UserError
 from moesaic.memory.store import ConversationInfo

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from moesaic.access import access
 from moesaic.api.deps import PlatformDep
-from moesaic.api.openapi import ERROR_DESCRIPTIONS
+from moesaic.errors import ERROR_DESCRIPTIONS
 from moesaic.api.schemas import Health, Readiness, ReadinessChecks
 
 router = APIRouter(tags=["health"])

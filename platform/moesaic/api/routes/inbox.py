@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 
 from moesaic.access import access
 from moesaic.api.deps import PlatformDep, PrincipalDep
-from moesaic.api.openapi import error_responses
+from moesaic.errors import error_responses
 from moesaic.api.schemas import ConversationOut, HandoffRequest, InboxItem, InboxList, MessageOut, OperatorMessage
 from moesaic.errors import Conflict
 from moesaic.types import Message

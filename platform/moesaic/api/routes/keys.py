@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from moesaic.access import Principal, access, get_key, issue_key, list_keys, revoke_key, rotate_key
 from moesaic.api.deps import PlatformDep, PrincipalDep
-from moesaic.api.openapi import error_responses
+from moesaic.errors import error_responses
 from moesaic.api.schemas import KeyCreate, KeyCreated, KeyList, KeyOut, KeyRotate, PrincipalOut
 from moesaic.db import utcnow
 from moesaic.errors import Forbidden

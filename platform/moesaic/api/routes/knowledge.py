@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Path, Query, Response, UploadFile
 
 from moesaic.access import access
 from moesaic.api.deps import PlatformDep, PrincipalDep
-from moesaic.api.openapi import error_responses
+from moesaic.errors import error_responses
 from moesaic.api.schemas import DocumentList, DocumentOut, KnowledgeBaseList, KnowledgeBaseOut, SearchHit, SearchResults
 from moesaic.errors import PayloadTooLarge, UserError
 

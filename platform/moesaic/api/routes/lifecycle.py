@@ -10,11 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from moesaic.access import access
 from moesaic.api.deps import PlatformDep, PrincipalDep
-from moesaic.api.openapi import error_responses
+from moesaic.errors import error_responses
 from moesaic.errors import Forbidden, UserError
 from moesaic.lifecycle import Lifecycle, RetentionIn
 
 router = APIRouter(tags=["data lifecycle"])
+# Whitespace spelled out: ``\s`` means more characters in Python and Rust (U+0085, U+001C-U+001F) than in the
+# ECMA regex of the OpenAPI schema, and the two must accept the same strings.
+EMAIL_PATTERN = r"^[^@ \t\n\r\f\v\x00]+@[^@ \t\n\r\f\v\x00]+$"
 
 
 class ErasureOut(BaseModel):
@@ -29,7 +32,7 @@ class SubjectIn(BaseModel):
         {"required": ["email"], "properties": {"email": {"type": "string"}}},
         {"required": ["customer_id"], "properties": {"customer_id": {"type": "string"}}},
     ]})
-    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s\x00]+@[^@\s\x00]+$",
+    email: str | None = Field(default=None, max_length=320, pattern=EMAIL_PATTERN,
                               description="The data subject's email address.")
     customer_id: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[^\x00]+$",
                                     description="The data subject's customer id in the apps' data.")

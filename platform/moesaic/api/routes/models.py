@@ -10,7 +10,7 @@ from fastapi import APIRouter
 
 from moesaic.access import access
 from moesaic.api.deps import PlatformDep, PrincipalDep
-from moesaic.api.openapi import error_responses
+from moesaic.errors import error_responses
 from moesaic.api.schemas import AppModelList, AppModelOut, ModelVersionOut, PromoteRequest
 
 router = APIRouter(tags=["models"])

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
+
+from moesaic.json_numbers import NotBoolean
 
 
 class KeyCreate(BaseModel):
     name: str = Field(default="", max_length=200)
     role: Literal["viewer", "operator", "admin"] = "operator"
     apps: list[str] | None = Field(default=None, description="Limit the key to these apps (null: every app).")
-    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+    expires_in_days: Annotated[int | None, NotBoolean] = Field(default=None, ge=1, le=3650)
 
 
 class KeyRotate(BaseModel):
-    grace_seconds: int = Field(default=0, ge=0, le=30 * 86400, description="How long the old key keeps working.")
+    grace_seconds: Annotated[int, NotBoolean] = Field(default=0, ge=0, le=30 * 86400, description="How long the old key keeps working.")
 
 
 class KeyOut(BaseModel):

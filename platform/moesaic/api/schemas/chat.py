@@ -11,13 +11,14 @@ validate real responses against them.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from moesaic.api.schemas.common import ErrorDetail, ResponseModel
 from moesaic.api.schemas.conversations import Citation, ConversationState, ToolCallOut
 from moesaic.config import get_settings
+from moesaic.json_numbers import NotBoolean
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON decodes valid pairs; any surrogate left is lone
 
@@ -84,8 +85,8 @@ class ChatCompletionRequest(BaseModel):
     messages: list[ChatMessageIn] = Field(min_length=1, description="The last message must be a non-empty user message.")
     stream: bool = False
     stream_options: StreamOptions | None = None
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, ge=1)
+    temperature: Annotated[float | None, NotBoolean] = Field(default=None, ge=0, le=2)
+    max_tokens: Annotated[int | None, NotBoolean] = Field(default=None, ge=1)
     conversation_id: str | None = Field(
         default=None,
         max_length=64,
