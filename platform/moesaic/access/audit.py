@@ -25,20 +25,11 @@ READ_METHODS = ("GET", "HEAD", "OPTIONS")
 WRITTEN = "audit_written"  # on ``request.state``: the route wrote the request's row in its own transaction
 
 
-def record(
-    db: Database,
-    principal: Principal | None,
-    action: str,
-    *,
-    tenant_id: str | None = None,
-    app: str | None = None,
-    target: str = "",
-    status: int = 0,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    """Append one audit row (``principal`` None: the platform acting on its own)."""
+def record(db: Database, principal: Principal | None, action: str, **fields: Any) -> None:
+    """Append one audit row in a transaction of its own (``principal`` None: the platform acting on its own;
+    ``fields``: ``tenant_id``, ``app``, ``target``, ``status``, ``detail`` as in ``record_in``)."""
     with db.session() as session:
-        record_in(session, principal, action, tenant_id=tenant_id, app=app, target=target, status=status, detail=detail)
+        record_in(session, principal, action, **fields)
 
 
 def record_in(
