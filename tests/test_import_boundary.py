@@ -57,7 +57,7 @@ LAYERS = [
     {"errors", "types", "identity", "json_numbers"},
     {"config", "db", "metrics", "privacy", "sentences"},
     {"tools", "memory", "jobs", "models"},
-    {"llm", "retrieval", "access"},
+    {"llm", "retrieval", "access", "answers"},
     {"apps"},  # the app contract
     {"agent", "lifecycle"},
     {"services"},

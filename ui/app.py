@@ -55,6 +55,7 @@ core = [
     st.Page(PAGES / "chat.py", title="Chat", icon="💬", default=True),
     st.Page(PAGES / "knowledge.py", title="Knowledge", icon="📚"),
     st.Page(PAGES / "inbox.py", title="Operator inbox", icon="📥"),
+    st.Page(PAGES / "answers.py", title="Answers", icon="📌"),
     st.Page(PAGES / "metrics.py", title="Metrics", icon="📈"),
 ]
 navigation = st.navigation({"Console": core, **app_sections()})

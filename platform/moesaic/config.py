@@ -84,6 +84,16 @@ class Settings(BaseSettings):
         default=300.0, ge=5, le=3600,
         description="A chat turn holds its conversation; one whose process stopped renewing it for this long is released.",
     )
+    answer_cache: bool = Field(
+        default=True, description="Answer repeated first-turn questions from the answer cache (an app's manifest may turn it off)."
+    )
+    answer_cache_ttl_s: int = Field(default=86_400, ge=1, le=365 * 86_400, description="How long a cached answer is served.")
+    answer_cache_threshold: float = Field(
+        default=0.85, gt=0.0, le=1.0, description="Cosine similarity (MiniLM) from which a question is a near-duplicate of a cached one."
+    )
+    answer_cache_max_entries: int = Field(
+        default=2000, ge=1, le=100_000, description="Most cached answers per tenant, app and knowledge base (the least used go)."
+    )
     history_token_budget: int = Field(default=3000, ge=100)
     agent_max_steps: int = Field(default=6, ge=1, le=50)
     retrieval_top_k: int = Field(default=4, ge=1, le=50)

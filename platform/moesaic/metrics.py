@@ -27,6 +27,15 @@ class Metrics:
             "moesaic_retrieval_latency_seconds", "Retrieval latency per app", ["app"], buckets=LATENCY_BUCKETS, registry=self.registry
         )
         self.model_errors = Counter("moesaic_model_errors", "Failed model calls per app", ["app", "kind"], registry=self.registry)
+        self.answer_cache_lookups = Counter(
+            "moesaic_answer_cache_lookups", "Answer cache lookups per app: cache_exact, cache_near, pinned_exact, "
+            "pinned_near (answered without a model call) or miss", ["app", "outcome"], registry=self.registry)
+        self.answer_cache_bypassed = Counter(
+            "moesaic_answer_cache_bypassed", "Turns that may not use the answer cache, per reason", ["app", "reason"],
+            registry=self.registry)
+        self.answer_cache_saved_seconds = Counter(
+            "moesaic_answer_cache_saved_model_seconds", "Retrieval and model time the cached answers took when generated, "
+            "summed over their hits", ["app"], registry=self.registry)
         self.ingestion_queue = Gauge("moesaic_ingestion_queue_depth", "Documents waiting to be indexed", registry=self.registry)
 
     def render(self) -> bytes:

@@ -47,6 +47,7 @@ def run_quick_evals(settings: Settings, apps: dict[str, AppManifest], floors: Fl
     with tempfile.TemporaryDirectory(prefix="moesaic-quick-eval-") as home:
         run_settings = settings.model_copy(update={
             "home": Path(home), "database_url": None, "chroma_url": None, "bootstrap_api_key": None,
+            "answer_cache": False,  # an evaluation measures the model, not answers kept from earlier questions
         })
         platform = Platform.create(run_settings, apps=apps, model=model)
         try:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import inspect
 
 from moesaic.agent import Agent
+from moesaic.answers import AnswerCache, ResolvedPolicy
 from moesaic.apps import AppContext, AppManifest, AppRegistry, ToolContext, load_apps
 from moesaic.config import Settings
 from moesaic.db import Database
@@ -53,6 +54,7 @@ class Platform:
     contexts: dict[str, AppContext] = field(default_factory=dict)
     app_status: dict[str, str] = field(default_factory=dict)  # name -> "set up" | "ready" | "error: ..."
     embedder_status: str = "not loaded"  # "not loaded" | "ready" | "error: ..."
+    answers: AnswerCache | None = None  # the answer cache and pinned answers (moesaic.answers)
     _seeded: set[tuple[str, str]] = field(default_factory=set)
     turns: TurnLocks = field(init=False)  # one turn at a time per conversation
     chat_requests: ChatRequests = field(init=False)  # Idempotency-Key records of chat requests
@@ -89,6 +91,9 @@ class Platform:
         knowledge = KnowledgeService(db, settings, start_worker=False, reranker=reranker, jobs=jobs)
         models = ModelRegistry(db, {app.name: app.models for app in registry})
         platform = cls(settings, db, ConversationStore(db), registry, model, knowledge, Metrics(), jobs, models)
+        from moesaic.retrieval.embeddings import DEFAULT_EMBEDDER
+
+        platform.answers = AnswerCache(db, lambda: knowledge.embedder(DEFAULT_EMBEDDER))
         for app in registry:
             for name, factory in app.embedders.items():
                 _register(app, knowledge.register_embedder, name, factory)
@@ -209,6 +214,8 @@ class Platform:
             history_budget=self.settings.history_token_budget,
             metrics=self.metrics,
             redact_model_input=self.settings.redact_model_input,
+            answer_cache=self.answers,
+            answer_policy=ResolvedPolicy.of(app.answer_cache, self.settings),
         )
 
     def close(self) -> None:
@@ -242,7 +249,9 @@ def _register(app: AppManifest, register: Any, name: str, factory: Any) -> None:
 def open_app_context(settings: Settings, app: AppManifest, *, model: ChatModel | None = None,
                      start_worker: bool = True) -> Iterator[AppContext]:
     """A whole platform running only ``app`` (set up, not warmed), closed on exit. For evaluations
-    and scripts outside the core; the API and CLI build their platform themselves."""
+    and scripts outside the core; the API and CLI build their platform themselves. The answer cache is off:
+    an evaluation measures the model on every task, not answers kept from an earlier one."""
+    settings = settings.model_copy(update={"answer_cache": False})
     platform = Platform.create(settings, model=model, apps={app.name: app}, start_worker=start_worker)
     try:
         yield platform.app_context(app.name)

@@ -71,6 +71,7 @@ def test_metrics_page_shows_moesaic_series(open_page) -> None:
     cards = {m.label: m.value for m in at.metric}
     assert cards["Chat requests"] == "7" and cards["Ingestion queue"] == "2" and cards["Model errors"] == "—"
     assert cards["Mean chat latency"] == "0.30 s"
+    assert cards["Answer cache hit rate"] == "—" and cards["Model time saved"] == "—"  # no cache series yet
 
 
 def test_console_shell_opens_on_chat_with_connection_settings(open_page) -> None:

@@ -70,9 +70,15 @@ chat = [r for r in ours if r["series"] == "moesaic_chat_latency_seconds" and r.g
 if not ours:
     st.info("The API exposes no moesaic_* series yet: send a chat message or upload a document.")
 
-*cards, latency_card = st.columns(len(HEADLINES) + 1)
+*cards, latency_card, hit_card, saved_card = st.columns(len(HEADLINES) + 3)
 num_chats = sum(float(r["count"]) for r in chat)
 latency_card.metric("Mean chat latency", f"{sum(float(r.get('sum', 0)) for r in chat) / num_chats:.2f} s" if num_chats else "—")
+lookups = [r for r in ours if r["series"] == "moesaic_answer_cache_lookups_total"]
+num_lookups = sum(float(r.get("value", 0) or 0) for r in lookups)
+num_hits = sum(float(r.get("value", 0) or 0) for r in lookups if "outcome=miss" not in str(r["labels"]))
+hit_card.metric("Answer cache hit rate", f"{num_hits / num_lookups:.0%}" if num_lookups else "—")
+saved = [r for r in ours if r["series"] == "moesaic_answer_cache_saved_model_seconds_total"]
+saved_card.metric("Model time saved", f"{sum(float(r.get('value', 0) or 0) for r in saved):.1f} s" if saved else "—")
 for card, (key, title) in zip(cards, HEADLINES):
     matching = [r for r in ours if r["series"] == key]
     total = sum(float(r.get("value", r.get("count", 0)) or 0) for r in matching)

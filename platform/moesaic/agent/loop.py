@@ -7,6 +7,8 @@ explicit confirmation: the first call is held back and the model is told to ask 
 need the conversation's identity (``moesaic.identity``) are refused, in the app's wording, until a tool
 authenticated the person, and on records of anyone else; the identity is kept in the conversation.
 The offline model's dialogue state (``ModelReply.dialogue_state``) is kept in the conversation too.
+A conversation's first question may be answered from the answer cache (``agent.caching``, ``moesaic.answers``)
+before retrieval; an answer made without tools and without moving the dialogue on is kept there.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from moesaic.answers import AnswerCache, ResolvedPolicy
+from moesaic.agent.caching import CachedTurn, citation_from_dict
 from moesaic.apps import AppManifest, ToolContext
 from moesaic.errors import UpstreamError
 from moesaic.identity import METADATA_KEY as IDENTITY_KEY, Identity, identity_refusal
@@ -88,6 +92,8 @@ class Agent:
     history_budget: int = 3000
     metrics: Metrics | None = None
     redact_model_input: bool = False  # hide PII from the model behind reversible placeholders
+    answer_cache: AnswerCache | None = None  # repeated first-turn questions (moesaic.answers); None: no cache
+    answer_policy: ResolvedPolicy | None = None
 
     def run(
         self,
@@ -121,6 +127,11 @@ class Agent:
             yield self._finish(conversation_id, refusal, [], [], Usage(), ModelReply(content=refusal, finish_reason="out_of_scope"))
             return
 
+        cached = self._cached_turn(conversation_id, conversation.metadata, user_text, knowledge_base or self.app.knowledge_base,
+                                   max_tokens)
+        if cached is not None and cached.hit is not None:  # no retrieval, no model: the stored answer again
+            yield from self._serve_cached(conversation_id, cached, stream)
+            return
         passages = self._retrieve(knowledge_base or self.app.knowledge_base, user_text)
         citations = [Citation.from_chunk(i, chunk) for i, chunk in enumerate(passages, start=1)]
         system = Message(role="system", content=build_system_prompt(self.app.system_prompt_for(self.tool_context.settings), passages))
@@ -142,13 +153,17 @@ class Agent:
             )
             reply = yield from self._call_model(conversation_id, request, stream, numbering)
             if reply.dialogue_state is not None and reply.dialogue_state != dialogue_state:
+                cached = None  # the answer moved the dialogue on: a fresh conversation would need the model again
                 dialogue_state = dict(reply.dialogue_state)
                 self.store.update_metadata(tenant, conversation_id, **{DIALOGUE_KEY: dialogue_state or None})
             usage = Usage(usage.prompt_tokens + reply.usage.prompt_tokens, usage.completion_tokens + reply.usage.completion_tokens)
             if reply.content:
                 texts.append(reply.content)
             if not reply.tool_calls:
-                yield self._finish(conversation_id, "\n\n".join(texts), citations, events, usage, reply, passages)
+                result = self._finish(conversation_id, "\n\n".join(texts), citations, events, usage, reply, passages)
+                if cached is not None and not events and result.finish_reason == "stop":  # no tool shaped it
+                    cached.keep(result.content, result.citations, conversation_id)
+                yield result
                 return
             self.store.append(tenant, conversation_id, reply.as_message(), completion_tokens=reply.usage.completion_tokens)
             for call in reply.tool_calls:
@@ -171,6 +186,28 @@ class Agent:
         yield self._finish(conversation_id, "\n\n".join(texts), citations, events, usage, ModelReply(content=note, finish_reason="length"), passages)
 
     # steps -------------------------------------------------------------------------------------
+    def _cached_turn(self, conversation_id: str, metadata: dict[str, Any], user_text: str, knowledge_base: str | None,
+                     max_tokens: int | None) -> CachedTurn | None:
+        if self.answer_cache is None or self.answer_policy is None:
+            return None
+        tenant = self.tool_context.tenant_id
+        return CachedTurn.begin(
+            self.answer_cache, self.answer_policy, tenant_id=tenant, app=self.app.name,
+            app_fingerprint=self.app.fingerprint(self.tool_context.settings), knowledge_base=knowledge_base,
+            question=user_text, num_earlier_messages=self.store.last_seq(tenant, conversation_id) - 1,
+            conversation_metadata=metadata, max_tokens=max_tokens, metrics=self.metrics)
+
+    def _serve_cached(self, conversation_id: str, cached: CachedTurn, stream: bool) -> Iterator[AgentEvent]:
+        """The cached (or pinned) answer, stored as this turn's answer and marked as served from the cache."""
+        hit = cached.hit
+        assert hit is not None, "_serve_cached needs a hit"
+        message = self.store.append(self.tool_context.tenant_id, conversation_id, Message(role="assistant", content=hit.answer),
+                                    citations=hit.citations or None, metadata=hit.message_metadata())
+        if stream:
+            yield TextDelta(hit.answer)
+        yield AgentResult(conversation_id, hit.answer, [citation_from_dict(c) for c in hit.citations], [], Usage(),
+                          message_id=message["id"])
+
     def _check_scope(self, conversation_id: str, user_text: str) -> str | None:
         if self.app.scope_check is None:
             return None

@@ -14,7 +14,7 @@ from moesaic.api.docs import install_docs
 from moesaic.api.errors import install_error_handlers
 from moesaic.api.gate import authorize, check_routes, install_gate
 from moesaic.api.openapi import install_openapi
-from moesaic.api.routes import (accounts, apps, audit, chat, conversations, health, inbox, jobs, keys, knowledge, lifecycle,
+from moesaic.api.routes import (accounts, answers, apps, audit, chat, conversations, health, inbox, jobs, keys, knowledge, lifecycle,
                                  models)
 from moesaic.config import Settings, get_settings
 from moesaic.privacy import install_log_redaction
@@ -26,7 +26,7 @@ Every `/v1` operation needs `Authorization: Bearer <key>` (an API key, or a cons
 `POST /v1/sessions`). Errors have OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`.
 `POST /v1/chat/completions` is OpenAI's chat API, where `model` names an app, with Moesaic's extensions
 (stored conversations, citations, tool events, hand-off to a person)."""
-CORE_ROUTERS = (chat, apps, conversations, inbox, knowledge, jobs, models, keys, accounts, audit, lifecycle, health)
+CORE_ROUTERS = (chat, apps, conversations, answers, inbox, knowledge, jobs, models, keys, accounts, audit, lifecycle, health)
 
 
 def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:

@@ -7,6 +7,7 @@ from route and command code (``AppContextDep``, ``TenantIdDep``, ``command_conte
 side (``load_apps``, ``AppRegistry``) is here too. Nothing in this package serves HTTP or runs jobs.
 """
 
+from moesaic.answers.policy import AnswerCachePolicy  # a manifest part (``AppManifest.answer_cache``)
 from moesaic.apps.context import AppContext, Erasure, ToolContext
 from moesaic.errors import error_responses  # ``responses=`` for an app route's own errors (OpenAPI)
 from moesaic.json_numbers import NotBoolean  # request-body numbers as the OpenAPI schema means them
@@ -19,6 +20,7 @@ from moesaic.models import ShippedModel  # a manifest part (``AppManifest.models
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "AnswerCachePolicy",
     "NotBoolean",
     "AppContext",
     "AppContextDep",

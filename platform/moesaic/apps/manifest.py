@@ -8,6 +8,8 @@ mounts, migrates and runs nothing (``moesaic.services``, ``moesaic.api`` and ``m
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from moesaic.answers.policy import AnswerCachePolicy
 from moesaic.apps.evaluation import Evaluation
 from moesaic.config import Settings
 from moesaic.identity import IdentityPolicy
@@ -54,6 +57,9 @@ class AppManifest(BaseModel):
     # A cheap gate on every user message, for any model, before retrieval and the model run:
     # (text, earlier messages, ToolContext) -> a polite refusal when the request is out of scope, else None.
     scope_check: Callable[..., str | None] | None = None
+    # The answer cache for repeated first-turn questions (``moesaic.answers``): off, or another TTL or threshold
+    # than the platform's settings.
+    answer_cache: AnswerCachePolicy = Field(default_factory=AnswerCachePolicy)
 
     # -- other extension points ------------------------------------------------------------------
     router: Any = None  # a FastAPI APIRouter, mounted once at /v1/apps/<name>; every route is the app's
@@ -82,6 +88,17 @@ class AppManifest(BaseModel):
         if self.system_prompt is None:
             raise ValueError(f"app {self.name!r} has no chat part")
         return self.system_prompt if isinstance(self.system_prompt, str) else self.system_prompt(settings)
+
+    def fingerprint(self, settings: Settings) -> str:
+        """A hash of what shapes the app's answers (prompt, tools, version, knowledge base, the configured model):
+        cached answers of the app are served only while it is unchanged."""
+        parts = {
+            "name": self.name, "version": self.version, "prompt": self.system_prompt_for(settings),
+            "tools": [[t.name, t.description, t.parameters, t.writes] for t in self.tools],
+            "knowledge_base": self.knowledge_base, "confirm_writes": self.confirm_writes,
+            "model": [settings.llm_base_url, settings.llm_model],
+        }
+        return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
     def tool(self, name: str) -> ToolSpec | None:
         return next((t for t in self.tools if t.name == name), None)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from moesaic.access.audit import record
 from moesaic.access.tables import Account, ApiKey, AuditRecord
+from moesaic.answers.tables import CachedAnswer, PinnedAnswer
 from moesaic.apps import Erasure
 from moesaic.db import utcnow
 from moesaic.errors import UserError
@@ -67,6 +68,8 @@ class Lifecycle:
             removed["messages"] += self._delete(session, MessageRecord, MessageRecord.conversation_id.in_(ids))
             removed["chat_requests"] += self._delete(session, ChatRequestRecord, ChatRequestRecord.tenant_id == tenant_id,
                                                      ChatRequestRecord.conversation_id.in_(ids))
+            removed["cached_answers"] += self._delete(session, CachedAnswer, CachedAnswer.tenant_id == tenant_id,
+                                                      CachedAnswer.conversation_id.in_(ids))  # answers they taught the cache
             removed["conversations"] += self._delete(session, Conversation, Conversation.id.in_(ids))
         for app in sorted(set(apps.values())):
             owned = tuple(i for i, a in apps.items() if a == app)
@@ -144,6 +147,8 @@ class Lifecycle:
             removed["tool_calls"] += self._delete(session, ToolCallRecord, ToolCallRecord.tenant_id == tenant_id)
             removed["messages"] += self._delete(session, MessageRecord, MessageRecord.tenant_id == tenant_id)
             removed["chat_requests"] += self._delete(session, ChatRequestRecord, ChatRequestRecord.tenant_id == tenant_id)
+            removed["cached_answers"] += self._delete(session, CachedAnswer, CachedAnswer.tenant_id == tenant_id)
+            removed["pinned_answers"] += self._delete(session, PinnedAnswer, PinnedAnswer.tenant_id == tenant_id)
             removed["conversations"] += self._delete(session, Conversation, Conversation.tenant_id == tenant_id)
             removed["model_versions"] += self._delete(session, ModelVersion, ModelVersion.tenant_id == tenant_id)
             removed["retention_policies"] += self._delete(session, RetentionPolicy, RetentionPolicy.tenant_id == tenant_id)
@@ -189,6 +194,8 @@ class Lifecycle:
                 "jobs": [_row(j) for j in session.scalars(select(JobRecord).where(JobRecord.tenant_id == tenant_id))],
                 "model_versions": [_row(m) for m in session.scalars(select(ModelVersion).where(ModelVersion.tenant_id == tenant_id))],
                 "retention_policies": [_row(p) for p in session.scalars(select(RetentionPolicy).where(RetentionPolicy.tenant_id == tenant_id))],
+                "pinned_answers": [{k: v for k, v in _row(p).items() if k != "embedding"} for p in session.scalars(
+                    select(PinnedAnswer).where(PinnedAnswer.tenant_id == tenant_id))],
                 "api_keys": keys,
                 "accounts": accounts,
                 "audit": [_row(a) for a in session.scalars(select(AuditRecord).where(AuditRecord.tenant_id == tenant_id)

@@ -78,6 +78,7 @@ def message_to_dict(row: MessageRecord) -> dict[str, Any]:
         "author": row.author,
         "error": row.error,
         "interrupted": bool(row.error and row.error.startswith(INTERRUPTED)),
+        "metadata": dict(row.metadata_ or {}),
         "created_at": row.created_at.isoformat(),
     }
 
@@ -171,6 +172,7 @@ class ConversationStore:
         error: str | None = None,
         prompt_tokens: int = 0,
         completion_tokens: int = 0,
+        metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         for _attempt in range(5):
             try:
@@ -191,6 +193,7 @@ class ConversationStore:
                         error=error,
                         prompt_tokens=prompt_tokens,
                         completion_tokens=completion_tokens,
+                        metadata_=metadata or None,
                     )
                     session.add(row)
                     if not conversation.title and message.role == "user":

@@ -57,6 +57,8 @@ class MessageRecord(TimestampMixin, Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    # where the message came from when not from a model call this turn, e.g. {"served_from": "answer_cache"}
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON, nullable=True)
 
 
 class ToolCallRecord(TimestampMixin, Base):

@@ -8,6 +8,7 @@ import moesaic.models.tables  # noqa: F401
 import moesaic.retrieval.tables  # noqa: F401
 import moesaic.jobs.tables  # noqa: F401
 import moesaic.lifecycle.tables  # noqa: F401
+import moesaic.answers.tables  # noqa: F401
 from moesaic.db import Base
 
 target_metadata = Base.metadata

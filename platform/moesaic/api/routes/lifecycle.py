@@ -95,6 +95,8 @@ class TenantExport(BaseModel):
     jobs: list[dict[str, Any]]
     model_versions: list[dict[str, Any]]
     retention_policies: list[dict[str, Any]]
+    pinned_answers: list[dict[str, Any]] = Field(default_factory=list, description="Operators' pinned answers "
+                                                 "(cached answers are copies of stored messages and are not repeated).")
     api_keys: list[dict[str, Any]]
     accounts: list[dict[str, Any]]
     audit: list[dict[str, Any]]

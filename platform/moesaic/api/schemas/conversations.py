@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -92,6 +92,9 @@ class MessageOut(ResponseModel):
     error: str | None = Field(description="Set when the model call for this turn failed.")
     interrupted: bool = Field(default=False, description="The model failed mid-stream: ``content`` is the part of the "
                               "answer the client had already received; ``error`` says what failed.")
+    metadata: dict[str, Any] = Field(default_factory=dict, description="Where the message came from when no model "
+                                     "wrote it this turn: `served_from` is 'answer_cache' (a cached answer, with "
+                                     "`cache_entry`) or 'pinned_answer' (an operator's pinned answer, with `pinned_answer`).")
     created_at: str
 
 
