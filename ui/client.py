@@ -260,6 +260,14 @@ class ApiClient:
     def hand_off(self, conversation_id: str, summary: str) -> JSON:
         return self._json("POST", f"/v1/conversations/{conversation_id}/handoff", json={"summary": summary})
 
+    def search_conversations(self, *, text: str = "", customer: str = "", states: list[str] | tuple[str, ...] = (),
+                             app: str | None = None, limit: int = 20, offset: int = 0) -> JSON:
+        """One page of ``GET /v1/conversations``: ``{"data", "total", "limit", "offset", "has_more"}``."""
+        params: dict[str, Any] = {"q": text, "customer": customer, "state": list(states), "limit": limit, "offset": offset}
+        if app:
+            params["app"] = app
+        return self._json("GET", "/v1/conversations", params=params) or {"data": [], "total": 0, "has_more": False}
+
 
 def _parse_chunk(chunk: JSON) -> StreamEvent:
     choices = chunk.get("choices") or [{}]

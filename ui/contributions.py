@@ -14,7 +14,11 @@ library (never ``moesaic``: the console runs without the core, and a test scans 
   with the tool's output (JSON-decoded when it parses) inside the tool call's expander; the view draws
   it with Streamlit and returns True, or returns False to leave it to the generic JSON view.
 
-Both are optional. A page script gets the API with ``connect(st.session_state)`` from ``ui.client``.
+- ``DESK_PANEL``: ``panel(conversation, client) -> None``, drawn beside a conversation of the app in the
+  operator inbox (``conversation`` as ``GET /v1/inbox`` lists it, ``client`` a ``ui.client.ApiClient``): the
+  customer, their records, the app's actions.
+
+All are optional. A page script gets the API with ``connect(st.session_state)`` from ``ui.client``.
 
 This module loads and validates contributions; it draws nothing and does not decide which apps a
 key may use (``ui/app.py`` asks the API's ``GET /v1/apps``).
@@ -30,12 +34,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["AppContribution", "ContributionError", "Discovery", "PageSpec", "ToolView", "discover",
-           "installed", "load_contribution", "tool_view"]
+__all__ = ["AppContribution", "ContributionError", "DeskPanel", "Discovery", "PageSpec", "ToolView", "desk_panel",
+           "discover", "installed", "load_contribution", "tool_view"]
 
 GROUP = "moesaic.pages"
 PAGE_KEYS = frozenset({"path", "title", "icon"})
 ToolView = Callable[[Any], bool]
+DeskPanel = Callable[[Any, Any], None]  # (conversation, client) -> None
 
 
 class ContributionError(ValueError):
@@ -63,6 +68,7 @@ class AppContribution:
     app: str
     pages: tuple[PageSpec, ...] = ()
     tool_views: Mapping[str, ToolView] = field(default_factory=lambda: MappingProxyType({}))
+    desk_panel: DeskPanel | None = None
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,7 @@ def _page(app: str, folder: Path, raw: Any) -> PageSpec:
 
 
 def load_contribution(app: str, module: Any) -> AppContribution:
-    """Validate a contribution module (or any object with ``__file__``, ``PAGES``, ``TOOL_VIEWS``)."""
+    """Validate a contribution module (or any object with ``__file__``, ``PAGES``, ``TOOL_VIEWS``, ``DESK_PANEL``)."""
     pages_raw = getattr(module, "PAGES", ())
     views_raw = getattr(module, "TOOL_VIEWS", {})
     pages: tuple[PageSpec, ...] = ()
@@ -115,7 +121,10 @@ def load_contribution(app: str, module: Any) -> AppContribution:
     for tool, view in views_raw.items():
         if not isinstance(tool, str) or not callable(view):
             raise ContributionError(f"app {app!r}: TOOL_VIEWS[{tool!r}] must be a function of the tool's output")
-    return AppContribution(app=app, pages=pages, tool_views=MappingProxyType(dict(views_raw)))
+    panel = getattr(module, "DESK_PANEL", None)
+    if panel is not None and not callable(panel):
+        raise ContributionError(f"app {app!r}: DESK_PANEL must be a function of (conversation, client)")
+    return AppContribution(app=app, pages=pages, tool_views=MappingProxyType(dict(views_raw)), desk_panel=panel)
 
 
 def discover(found: Iterable[EntryPoint] | None = None) -> Discovery:
@@ -150,3 +159,9 @@ def tool_view(app: str | None, tool: str) -> ToolView | None:
     """The view ``app`` registered for ``tool``'s output, if any."""
     contribution = installed().apps.get(app or "")
     return contribution.tool_views.get(tool) if contribution else None
+
+
+def desk_panel(app: str | None) -> DeskPanel | None:
+    """The panel ``app`` draws beside its conversations in the operator inbox, if any."""
+    contribution = installed().apps.get(app or "")
+    return contribution.desk_panel if contribution else None

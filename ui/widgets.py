@@ -132,6 +132,11 @@ def _avatar(message: JSON) -> str | None:
     return "🧑‍💼" if author.startswith("operator") else None
 
 
+def operator_name(message: JSON) -> str:
+    """The name an operator's message carries (the API's ``name``; older fakes put it after ``operator:``)."""
+    return str(message.get("name") or str(message.get("author") or "").removeprefix("operator").strip(":"))
+
+
 def render_history(messages: list[JSON], *, app: str | None = None) -> None:
     """A stored conversation of ``app``: user and assistant turns, tool calls with their outputs, citations."""
     outputs = {m.get("tool_call_id"): m for m in messages if m.get("role") == "tool"}
@@ -147,7 +152,7 @@ def render_history(messages: list[JSON], *, app: str | None = None) -> None:
             continue
         with st.chat_message(role if role in ("user", "assistant") else "assistant", avatar=_avatar(message)):
             if role == "assistant" and _avatar(message):
-                st.caption(f"operator {message.get('author', '').removeprefix('operator').strip(':')}")
+                st.caption(f"operator {operator_name(message)}".strip())
             for call in message.get("tool_calls") or []:
                 called.add(call.get("id"))
                 result = outputs.get(call.get("id")) or {}

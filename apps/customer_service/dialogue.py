@@ -10,8 +10,10 @@ nothing), the conversation's authenticated customer and the tool results of the 
   (the agent loop holds the write until then), and the result is confirmed;
 - changing the shipping address of a pending order, or the customer's default address (same steps);
 - product questions ("what product types do you have?", "is the T-Shirt available?");
-- returns, exchanges, item and payment changes are offered to a person with the request, and anything
-  else it cannot do gets "I can't do that here; shall I pass you to a person?".
+- returns and exchanges of a delivered order point to the console's "Returns & exchanges" form (the customer
+  finishes it there: order, items, reason, refund method or new item, confirm) and offer a person with the
+  request and its reason; item and payment changes are offered to a person, and anything else it cannot do
+  gets "I can't do that here; shall I pass you to a person?".
 
 The identity rules are not checked here: the agent loop refuses in code (``moesaic.identity``); this
 module only words those refusals for the customer. It parses text and picks tools; it runs nothing.
@@ -54,6 +56,10 @@ ASK_AUTH = ("Before I can help with that, I need to confirm who you are: please 
             "account, or your first and last name with your zip code.")
 CANT = ("I can't do that here; shall I pass you to a person? Reply \"yes\" and I will hand this conversation, "
         "with your request, to a member of our team, who will reply here.")
+RETURN_OFFER = ("I can't complete a return or an exchange here in the chat. You can do it in the console's "
+                "\"Returns & exchanges\" form (choose the order, the items, the reason, then the refund method or the new "
+                "item, and confirm), or a person from our team can do it for you: reply \"yes\" and I will pass this "
+                "conversation, with your request and its reason, to them.")
 ASK_REASON = ("Why would you like to cancel it: is it no longer needed, or was it ordered by mistake? "
               "(Those are the two reasons our policy accepts.)")
 ASK_ADDRESS = ("Please send the new address on one line, separated by commas: street, apartment or suite (or \"none\"), "
@@ -105,7 +111,7 @@ def classify(text: str) -> dict[str, Any] | None:
     order_id = "#" + order.group(1).upper() if order else None
     if RETURN.search(text) or EXCHANGE.search(text):
         topic = "an exchange" if EXCHANGE.search(text) else "a return"
-        return {"kind": "offer", "summary": f"The customer wants {topic}" + (f" for order {order_id}" if order_id else "")
+        return {"kind": "offer", "form": True, "summary": f"The customer wants {topic}" + (f" for order {order_id}" if order_id else "")
                 + f" (offline mode); their words: {text[:300]}"}
     personal = order_id is not None or bool(FIRST_PERSON.search(text))  # else a question about the policy
     if CANCEL.search(text) and personal:
@@ -174,7 +180,8 @@ def _start(request: dict[str, Any], identity: str | None) -> DialogueStep:
     if kind in NEEDS_IDENTITY and identity is None:
         return DialogueStep(reply=ASK_AUTH, state={"pending": request})
     if kind == "offer":
-        return DialogueStep(reply=CANT, state={"flow": "offer", "summary": request["summary"]})
+        return DialogueStep(reply=RETURN_OFFER if request.get("form") else CANT,
+                            state={"flow": "offer", "summary": request["summary"]})
     if kind == "products":
         return _calls(RuleCall("list_all_product_types", {}), state={"flow": "products", **request})
     if kind == "product":

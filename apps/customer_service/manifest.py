@@ -6,8 +6,9 @@ the store through ``ctx.services["store"]`` and their tenant's part of it throug
 The system prompt quotes the policy the settings locate (the same settings that locate the knowledge
 documents). ``commands`` holds the app's CLI and evaluations. The policy and our FAQ are the app's
 knowledge (``knowledge``); ``gate`` turns away out-of-scope requests for any model; offline, ``dialogue``
-(with ``rules`` and ``render``) lets the extractive model finish the customer's job, one step at a time. Registered in
-pyproject.toml under ``moesaic.apps``.
+(with ``rules`` and ``render``) lets the extractive model finish the customer's job, one step at a time. ``routes``
+(with ``desk``) serves the operator desk and the returns form: the customer beside a conversation, and the
+store's tools run by a person. Registered in pyproject.toml under ``moesaic.apps``.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from pathlib import Path
 
 from apps.customer_service.commands import EVALS, commands
 from apps.customer_service.dialogue import respond
+from apps.customer_service.erasure import erase, export
 from apps.customer_service.gate import scope_check
 from apps.customer_service.knowledge import OFFLINE_FALLBACK, knowledge_documents
 from apps.customer_service.prompts import IDENTITY_POLICY, build_system_prompt
 from apps.customer_service.render import TOOL_RENDERERS
+from apps.customer_service.routes import router
 from apps.customer_service.rules import offline_rules
 from apps.customer_service.seed import DEMO_STORE_PATH, dataset_db_path, file_seeder
 from apps.customer_service.store import RetailStore
@@ -56,6 +59,9 @@ APP = AppManifest(
     offline=OfflineBehaviour(rules=offline_rules, fallback=OFFLINE_FALLBACK, renderers=TOOL_RENDERERS, dialogue=respond),
     knowledge_documents=knowledge_documents,
     scope_check=scope_check,
+    router=router,
     commands=commands,
     evals=EVALS,
+    erase=erase,
+    export=export,
 )

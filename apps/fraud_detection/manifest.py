@@ -11,6 +11,7 @@ from pathlib import Path
 
 from apps.fraud_detection.cli import eval_main
 from apps.fraud_detection.commands import commands
+from apps.fraud_detection.erasure import erase
 from apps.fraud_detection.jobs import IMPORT, RETRAIN, SCORE_BATCH, import_transactions_job, retrain_job, score_batch_job
 from apps.fraud_detection.routes import router
 from apps.fraud_detection.scoring import ARTEFACT, MODEL_NAME, ModelCache
@@ -51,4 +52,5 @@ APP = AppManifest(
     evals=EVALS,
     setup=setup,
     warmup=warmup,
+    erase=erase,
 )

@@ -9,6 +9,7 @@ CLI commands (``train``), evaluations (``ner``, ``assertion``) and, in ``warmup`
 from __future__ import annotations
 
 from apps.medical_ner.commands import EVALS, commands
+from apps.medical_ner.erasure import erase, export
 from apps.medical_ner.jobs import EXTRACT_FILE, extract_file_job
 from apps.medical_ner.routes import router
 from moesaic.apps import AppContext, AppManifest
@@ -38,4 +39,6 @@ APP = AppManifest(
     evals=EVALS,
     setup=setup,
     warmup=warmup,
+    erase=erase,
+    export=export,
 )

@@ -14,6 +14,31 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from moesaic.errors import ConfigError
 
+# upload size limits per file type, in MiB (MOESAIC_UPLOAD_LIMITS_MB overrides some: "pdf=100,csv=20")
+DEFAULT_UPLOAD_LIMITS_MB: dict[str, float] = {"pdf": 50, "docx": 25, "html": 10, "text": 10, "json": 20, "csv": 50}
+MAX_UPLOAD_LIMIT_MB = 10_240
+
+
+def parse_upload_limits(spec: str) -> dict[str, float]:
+    """``"pdf=100, csv=20"`` -> every type's limit in MiB (defaults for the types not named); ValueError naming
+    the bad part."""
+    limits = dict(DEFAULT_UPLOAD_LIMITS_MB)
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        name, _, value = part.partition("=")
+        name = name.strip().lower()
+        if name not in limits:
+            raise ValueError(f"unknown upload type {name!r} in {part!r}; types: {', '.join(DEFAULT_UPLOAD_LIMITS_MB)}")
+        try:
+            size = float(value)
+        except ValueError:
+            raise ValueError(f"{part!r}: the limit must be a number of MiB, e.g. {name}=20") from None
+        if not 0 < size <= MAX_UPLOAD_LIMIT_MB:
+            raise ValueError(f"{part!r}: the limit must be more than 0 and at most {MAX_UPLOAD_LIMIT_MB} MiB")
+        limits[name] = size
+    return limits
+
 
 class Settings(BaseSettings):
     """Everything the platform can be told from the environment."""
@@ -69,6 +94,10 @@ class Settings(BaseSettings):
     ingest_max_blocks: int = Field(
         default=200_000, ge=1, description="Most paragraphs, pages, rows or blocks in one document."
     )
+    upload_limits_mb: str = Field(
+        default="", description="Upload size limits per type in MiB, 'type=MiB' pairs: pdf, docx, html, text, json, csv "
+        f"(defaults {', '.join(f'{k}={v:g}' for k, v in DEFAULT_UPLOAD_LIMITS_MB.items())}; larger: 413).",
+    )
     rate_limit_per_minute: int = Field(
         default=1200, ge=0, description="Requests per minute per API key or session, all routes (0: no limit; over it: 429)."
     )
@@ -103,6 +132,17 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("upload_limits_mb")
+    @classmethod
+    def _valid_upload_limits(cls, value: str) -> str:
+        parse_upload_limits(value)
+        return value
+
+    @property
+    def upload_limits(self) -> dict[str, float]:
+        """Every upload type's size limit in MiB."""
+        return parse_upload_limits(self.upload_limits_mb)
 
     @property
     def resolved_database_url(self) -> str:

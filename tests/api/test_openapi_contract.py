@@ -134,6 +134,7 @@ def test_generic_errors_are_derived_from_the_declaration() -> None:
         ("post", "/v1/conversations/{conversation_id}/handback", {401, 403, 404, 409, 422, 429}),
         ("post", "/v1/knowledge-bases/{kb}/documents", {400, 401, 403, 404, 409, 413, 415, 422, 429}),
         ("get", "/v1/conversations/{conversation_id}/messages", {401, 404, 422, 429}),
+        ("post", "/v1/data-subjects/erase", {400, 401, 403, 409, 422, 429}),  # 409: an app's job still writes
         ("get", "/v1/models", {401, 429}),
         ("get", "/v1/keys", {401, 403, 429}),
         ("post", "/v1/sessions", {400, 401, 422}),

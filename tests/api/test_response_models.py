@@ -11,7 +11,6 @@ import json
 from typing import Any
 
 from moesaic import AppManifest, tool
-from moesaic.api.routes import knowledge as knowledge_routes
 from moesaic.api.schemas import ChatCompletion, ChatCompletionChunk, StreamError
 from moesaic.errors import UpstreamTimeout
 from moesaic.llm.fake import call, reply_with_tools
@@ -102,8 +101,12 @@ def test_typed_routes_send_the_same_bytes_as_before(platform, client, fake_model
     taken = client.post(f"/v1/conversations/{conversation_id}/handoff", json={"summary": "VIP"})
     assert taken.content == rendered(store.get(tenant, conversation_id).to_dict())
     claimed = client.post(f"/v1/conversations/{conversation_id}/claim")
-    inbox = [c.to_dict() | {"operator": c.metadata.get("operator")} for c in store.conversations(tenant, states=("handed_off", "claimed"))]
-    assert client.get("/v1/inbox").content == rendered({"data": inbox}) and json.loads(claimed.content)["state"] == "claimed"
+    listed_inbox = client.get("/v1/inbox")
+    waits = [{k: item[k] for k in ("waiting_since", "waiting_seconds")} for item in listed_inbox.json()["data"]]
+    assert all(w["waiting_since"] for w in waits)  # claimed, not yet answered: waiting since the hand-off
+    inbox = [c.to_dict() | {"operator": c.metadata.get("operator"), "customer": None} | wait
+             for c, wait in zip(store.conversations(tenant, states=("handed_off", "claimed")), waits)]
+    assert listed_inbox.content == rendered({"data": inbox}) and json.loads(claimed.content)["state"] == "claimed"
     reply = client.post(f"/v1/conversations/{conversation_id}/operator-messages", json={"content": "Sam here"})
     sent, stored = json.loads(reply.content), store.messages(tenant, conversation_id)[-1]
     assert list(sent) == list(stored)  # created_at differs: a fresh row has its time zone, SQLite drops it on read
@@ -134,8 +137,9 @@ def test_typed_routes_send_the_same_bytes_as_before(platform, client, fake_model
 
 
 def test_an_upload_over_the_limit_is_413(client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(knowledge_routes, "MAX_UPLOAD_BYTES", 8)
+    monkeypatch.setattr(client.app.state.platform.knowledge, "upload_limits", {"text": 8 / 2**20, "pdf": 16 / 2**20})
     response = client.post("/v1/knowledge-bases/default/documents", files={"file": ("big.txt", b"123456789", "text/plain")})
     assert response.status_code == 413
     error = response.json()["error"]
-    assert "larger than" in error["message"] and (error["type"], error["param"]) == ("invalid_request_error", "file")
+    assert "text uploads may be at most" in error["message"], error
+    assert (error["type"], error["param"]) == ("invalid_request_error", "file")

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import uvicorn
-from fastapi import Depends, FastAPI, File, Header, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 API_KEY = "test-key-123"
@@ -70,6 +70,8 @@ class FakeState:
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     documents: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     inbox_enabled: bool = True
+    customers: dict[str, dict[str, Any]] = field(default_factory=dict)  # conversation id -> the desk's customer view
+    tool_runs: list[dict[str, Any]] = field(default_factory=list)  # every desk tool run the console sent
     broken_chat: bool = False
     broken_stream: bool = False
     requests: list[tuple[str, str]] = field(default_factory=list)
@@ -209,10 +211,49 @@ def create_fake_app(state: FakeState) -> FastAPI:
         del state.documents[kb][doc_id]
         return Response(status_code=204)
 
+    def listed(c: dict[str, Any]) -> dict[str, Any]:
+        return {**c, "summary": c.get("summary"), "operator": c.get("operator"), "customer": c.get("customer"),
+                "waiting_since": c.get("waiting_since"), "waiting_seconds": c.get("waiting_seconds")}
+
     @app.get("/v1/inbox", dependencies=[*v1, Depends(inbox_guard)])
     def inbox() -> dict[str, Any]:
         waiting = [c for c in state.conversations.values() if c["state"] in ("handed_off", "claimed")]
-        return {"data": [{**c, "summary": c.get("summary")} for c in waiting]}
+        return {"data": [listed(c) for c in waiting]}
+
+    @app.get("/v1/conversations", dependencies=v1)
+    def search(q: str = "", customer: str = "", state_: list[str] = Query(default=[], alias="state"),
+               app_name: str | None = Query(default=None, alias="app"), limit: int = 20, offset: int = 0) -> dict[str, Any]:
+        def matches(c: dict[str, Any]) -> bool:
+            words = " ".join([c.get("title") or "", c.get("summary") or ""] +
+                             [m.get("content") or "" for m in state.messages.get(c["id"], [])]).lower()
+            return (q.lower() in words and (c.get("customer") or "").startswith(customer)
+                    and (not state_ or c["state"] in state_) and (not app_name or c["app"] == app_name))
+        found = [listed(c) for c in state.conversations.values() if matches(c)]
+        return {"data": found[offset:offset + limit], "total": len(found), "limit": limit, "offset": offset,
+                "has_more": offset + limit < len(found)}
+
+    desk = "/v1/apps/customer_service/desk/conversations/{conversation_id}"
+
+    @app.get(desk + "/customer", dependencies=v1)
+    def desk_customer(conversation_id: str) -> dict[str, Any]:
+        conversation(conversation_id)
+        return state.customers.get(conversation_id) or {"conversation_id": conversation_id, "identity": None,
+                                                        "user": None, "orders": []}
+
+    @app.post(desk + "/tool-runs", dependencies=v1)
+    def desk_tool_run(conversation_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        conversation(conversation_id)
+        writes = body["tool"] not in ("get_order_details", "find_user_id_by_email")
+        summary = f"{body['tool']} {json.dumps(body['arguments'], sort_keys=True)}"
+        if writes and not body.get("confirm"):
+            return {"status": "needs_confirmation", "tool": body["tool"], "arguments": body["arguments"], "summary": summary}
+        state.tool_runs.append(body)
+        output = {"order_id": body["arguments"].get("order_id", "#W0"), "status": "return requested", "items": []}
+        if writes:
+            state.add_message(conversation_id, "assistant", f"Done by Alice Moreau from our team: {summary}.",
+                              author="operator", name="Alice Moreau")
+        return {"status": "done", "tool": body["tool"], "arguments": body["arguments"], "summary": summary,
+                "output": output, "message_id": None, "customer": None}
 
     def transition(conversation_id: str, new_state: str) -> dict[str, Any]:
         conv = conversation(conversation_id)
@@ -239,7 +280,7 @@ def create_fake_app(state: FakeState) -> FastAPI:
     @app.post("/v1/conversations/{conversation_id}/operator-messages", dependencies=[*v1, Depends(inbox_guard)])
     def operator_message(conversation_id: str, body: dict[str, Any]) -> dict[str, Any]:
         conversation(conversation_id)
-        state.add_message(conversation_id, "assistant", body["content"], author="operator:alice")
+        state.add_message(conversation_id, "assistant", body["content"], author="operator", name="Alice Moreau")
         return state.messages[conversation_id][-1]
 
     return app

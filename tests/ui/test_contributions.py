@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from ui.contributions import GROUP, ContributionError, discover, installed, load_contribution
+from ui.contributions import GROUP, ContributionError, desk_panel, discover, installed, load_contribution
 
 
 def _module(tmp_path: Path, **attributes: object) -> SimpleNamespace:
@@ -16,9 +16,10 @@ def _module(tmp_path: Path, **attributes: object) -> SimpleNamespace:
     return SimpleNamespace(__file__=str(tmp_path / "__init__.py"), **attributes)
 
 
-def test_customer_service_contributes_its_cards_and_case_review() -> None:
+def test_customer_service_contributes_its_cards_case_review_returns_form_and_desk_panel() -> None:
     contribution = installed().apps["customer_service"]
-    assert [p.title for p in contribution.pages] == ["Case review"]
+    assert [p.title for p in contribution.pages] == ["Case review", "Returns & exchanges"]
+    assert desk_panel("customer_service") is contribution.desk_panel is not None and desk_panel("kb_assistant") is None
     assert contribution.pages[0].path.name == "review.py" and contribution.pages[0].url_path == "customer-service-review"
     assert {"get_order_details", "cancel_pending_order", "get_user_details"} <= set(contribution.tool_views)
     assert not installed().problems
@@ -32,6 +33,12 @@ def test_a_valid_contribution_resolves_paths_next_to_the_module(tmp_path: Path) 
     assert page.path == (tmp_path / "page.py").resolve() and page.title == "Shop" and page.icon is None
     assert contribution.tool_views["lookup"] is views["lookup"]
     assert load_contribution("views_only", SimpleNamespace(TOOL_VIEWS=views)).pages == ()
+    assert load_contribution("views_only", SimpleNamespace(TOOL_VIEWS=views)).desk_panel is None
+
+
+def test_a_desk_panel_must_be_a_function() -> None:
+    with pytest.raises(ContributionError, match="DESK_PANEL must be a function"):
+        load_contribution("shop", SimpleNamespace(DESK_PANEL="not callable"))
 
 
 @pytest.mark.parametrize(

@@ -45,7 +45,8 @@ def test_inbox_claims_replies_and_resolves(open_page, fake_api) -> None:
     next(b for b in at.button if "Claim" in b.label).click().run()
     assert conv["state"] == "claimed"
     at.chat_input[0].set_value("I can help with that.").run()
-    assert fake_api.messages[conv["id"]][-1]["author"] == "operator:alice"
+    assert (fake_api.messages[conv["id"]][-1]["author"], fake_api.messages[conv["id"]][-1]["name"]) == ("operator", "Alice Moreau")
+    assert any("operator Alice Moreau" in c.value for c in at.caption)  # operators appear by name
     assert any("I can help with that." in m.value for m in at.markdown)
     next(b for b in at.button if "Resolve" in b.label).click().run()
     assert conv["state"] == "resolved"

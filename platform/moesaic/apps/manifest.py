@@ -78,6 +78,9 @@ class AppManifest(BaseModel):
     # (AppContext, Erasure) -> {table: rows removed}: remove the app's own rows of erased conversations or of a
     # data subject (email / customer id); a whole tenant's rows of ``tables`` the platform deletes itself
     erase: Callable[[Any, Any], Mapping[str, int]] | None = None
+    # (AppContext, tenant_id) -> {name: [row, ...]}: the app's data of the tenant kept outside ``tables`` (tables
+    # on a MetaData of its own, files), for the tenant's export (rows of ``tables`` the platform exports itself)
+    export: Callable[[Any, str], Mapping[str, list[dict[str, Any]]]] | None = None
 
     @property
     def is_chat(self) -> bool:

@@ -57,9 +57,15 @@ class Lifecycle:
                             reason: str = "erase conversation") -> dict[str, int]:
         """Remove conversations with their messages, tool calls and idempotency records, and the apps' rows
         of them (their ``erase`` hooks); one audit row."""
-        removed: Counter[str] = Counter()
         if not conversation_ids:
             return {}
+        ids, counts = self._erase_conversations(tenant_id, conversation_ids)
+        record(self.db, principal, reason, tenant_id=tenant_id, target=",".join(ids)[:500], detail={"removed": counts})
+        return counts
+
+    def _erase_conversations(self, tenant_id: str, conversation_ids: list[str]) -> tuple[list[str], dict[str, int]]:
+        """The work of ``erase_conversations`` without its audit row: (the ids found, the counts)."""
+        removed: Counter[str] = Counter()
         with self.db.session() as session:
             apps = dict(session.execute(select(Conversation.id, Conversation.app).where(
                 Conversation.tenant_id == tenant_id, Conversation.id.in_(conversation_ids))).all())
@@ -74,9 +80,7 @@ class Lifecycle:
         for app in sorted(set(apps.values())):
             owned = tuple(i for i, a in apps.items() if a == app)
             removed.update(self._app_hook(app, Erasure(tenant_id, conversation_ids=owned)))
-        counts = {k: v for k, v in removed.items() if v}
-        record(self.db, principal, reason, tenant_id=tenant_id, target=",".join(ids)[:500], detail={"removed": counts})
-        return counts
+        return ids, {k: v for k, v in removed.items() if v}
 
     def erase_document(self, tenant_id: str, kb: str, document_id: str, principal: Any) -> dict[str, int]:
         """Remove a document (rows, stored upload, chunks, vectors) and its ingest jobs; one audit row."""
@@ -110,7 +114,8 @@ class Lifecycle:
                                               or_(*(job_text.contains(n.lower()) for n in needles)))).all()
             jobs = [jid for jid, payload, result in job_rows if any(p.search(f"{payload} {result}") for p in patterns)]
             removed: Counter[str] = Counter({"jobs": self._delete(session, JobRecord, JobRecord.id.in_(jobs))})
-        removed.update(self.erase_conversations(tenant_id, conversations, principal, reason="erase conversation of data subject"))
+        if conversations:  # counted in this erasure's one audit row
+            removed.update(self._erase_conversations(tenant_id, conversations)[1])
         for app in self.platform.apps:
             removed.update(self._app_hook(app.name, Erasure(tenant_id, email=email, customer_id=customer_id)))
         counts = {k: v for k, v in removed.items() if v}
@@ -208,8 +213,10 @@ class Lifecycle:
                     table = table_class.__table__
                     tables[table.name] = [_plain(dict(r._mapping)) for r in session.execute(
                         select(table).where(table.c.tenant_id == tenant_id))]
+                if app.export is not None:  # data the app keeps outside its declared tables
+                    tables.update(app.export(self.platform.app_context(app.name), tenant_id))
                 if tables:
-                    data["apps"][app.name] = tables
+                    data["apps"][app.name] = {name: [_plain(row) for row in rows] for name, rows in tables.items()}
         return data
 
     # -- retention ------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from moesaic.config import Settings
 from moesaic.db import Database, utcnow
-from moesaic.errors import ConfigError, Conflict, NotFound, PayloadTooLarge, UserError
+from moesaic.errors import ConfigError, Conflict, NotFound, UserError
 from moesaic.retrieval.embeddings import DEFAULT_EMBEDDER, Embedder, default_embedder
 from moesaic.jobs import JobConfig, JobQueue
 from moesaic.retrieval.ingest import IngestConfig, Ingestor
@@ -39,6 +39,7 @@ from moesaic.retrieval.readers import SUPPORTED_EXTENSIONS, ReadLimits, is_suppo
 from moesaic.retrieval.sniff import reader_for
 from moesaic.retrieval.rerank import Reranker
 from moesaic.retrieval.search import Searcher
+from moesaic.retrieval.upload_limits import check_size
 from moesaic.retrieval.tables import (
     DOCUMENT_STATES,
     ChunkRecord,
@@ -50,7 +51,6 @@ from moesaic.retrieval.vector_store import ChromaVectorStore
 from moesaic.types import Chunk
 
 KB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 
 def error_text(exc: ValidationError) -> str:
@@ -75,6 +75,7 @@ class KnowledgeService:
         of that queue in this process."""
         self.db = db
         self.settings = settings
+        self.upload_limits = settings.upload_limits  # MiB per upload type (moesaic.retrieval.upload_limits)
         self.vector_store = vector_store or ChromaVectorStore.from_settings(settings)
         self.reranker = reranker
         # registered retrievers: name -> factory; knowledge bases name theirs (MiniLM and fusion by default)
@@ -292,9 +293,8 @@ class KnowledgeService:
             )
         if not data:
             raise UserError(f"{name!r} is empty", field="file")
-        reader_for(name, data)  # refuses binary whatever its name says (415 naming the file)
-        if len(data) > MAX_UPLOAD_BYTES:
-            raise PayloadTooLarge(f"{name!r} is larger than {MAX_UPLOAD_BYTES // 2**20} MiB", field="file")
+        reader = reader_for(name, data)  # refuses binary whatever its name says (415 naming the file)
+        check_size(name, reader, len(data), self.upload_limits)  # 413 naming the type and its limit
         try:
             meta = DocumentMetadata(**(metadata or {}))
         except ValidationError as exc:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from apps.customer_service.dialogue import ASK_AUTH, ASK_REASON, CANT, REFUSALS
+from apps.customer_service.dialogue import ASK_AUTH, ASK_REASON, CANT, REFUSALS, RETURN_OFFER
 from apps.customer_service.prompts import IDENTITY_POLICY
 from moesaic.llm import ExtractiveModel
 from tests.apps.customer_service.conftest import Shop
@@ -117,9 +117,9 @@ def test_a_delivered_order_cannot_be_cancelled(shop: Shop) -> None:
     assert "cancel_pending_order" not in names(answer)
 
 
-def test_a_return_is_offered_to_a_person_with_the_reason(shop: Shop) -> None:
+def test_a_return_points_to_the_form_and_is_offered_to_a_person_with_the_reason(shop: Shop) -> None:
     first = shop.send("I'm ada.lane@example.com. I want to return the headphones from #W1000002, they are broken")
-    assert CANT in text_of(first)
+    assert RETURN_OFFER in text_of(first) and "Returns & exchanges" in text_of(first)
     handed = shop.send("yes please", first["conversation_id"])
     assert names(handed) == ["transfer_to_human_agents"] and handed["conversation_state"] == "handed_off"
     summary = json.loads(handed["tool_events"][0]["arguments"])["summary"]

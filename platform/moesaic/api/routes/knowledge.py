@@ -11,11 +11,12 @@ from moesaic.api.deps import PlatformDep, PrincipalDep
 from moesaic.errors import error_responses
 from moesaic.api.schemas import DocumentList, DocumentOut, KnowledgeBaseList, KnowledgeBaseOut, SearchHit, SearchResults
 from moesaic.errors import PayloadTooLarge, UserError
+from moesaic.retrieval.upload_limits import SETTING as LIMITS_SETTING
+from moesaic.retrieval.upload_limits import largest_bytes
 
 router = APIRouter(tags=["knowledge"])
 # the knowledge base's name in a path: an invalid one is a 422 naming it (the service checks the same rule)
 KbName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$", description="1-100 letters, digits, '_', '-' or '.'")]
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MAX_FILENAME_CHARS = 500  # the documents table's filename column
 
 
@@ -40,11 +41,17 @@ def upload_document(kb: KbName, platform: PlatformDep, principal: PrincipalDep, 
     """Queue a file for indexing (the knowledge base is created on first upload). The same bytes under
     the same name are a no-op; new bytes under a known name replace the document once indexed.
     400: unsupported type, empty file or bad knowledge base name; 409: the same name is being uploaded
-    concurrently; 413: larger than 50 MiB; 415: the bytes are not a readable document (random binary named
-    ``.txt``, an image...), whatever the name says (a file is read as what it is)."""
-    data = file.file.read(MAX_UPLOAD_BYTES + 1)
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise PayloadTooLarge(f"file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB", field="file")
+    concurrently; 413: larger than the limit of its type (``MOESAIC_UPLOAD_LIMITS_MB``; by default pdf 50 MiB,
+    docx 25, html 10, text and Markdown 10, json 20, csv 50), the message names the type and the limit; 415: the
+    bytes are not a readable document (random binary named ``.txt``, an image, a ZIP archive...), whatever the
+    name says (a file is read as what it is)."""
+    limits = platform.knowledge.upload_limits
+    largest = largest_bytes(limits)
+    data = file.file.read(largest + 1)
+    if len(data) > largest:
+        each = ", ".join(f"{kind} {mib:g} MiB" for kind, mib in limits.items())
+        raise PayloadTooLarge(f"{file.filename or 'the file'!r} is larger than {largest / 2**20:g} MiB, the largest "
+                              f"upload any type may be ({LIMITS_SETTING}: {each})", field="file")
     filename = file.filename or "upload"
     if len(filename) > MAX_FILENAME_CHARS or "\x00" in filename:
         raise UserError(f"the file name must be at most {MAX_FILENAME_CHARS} characters, without NUL characters "

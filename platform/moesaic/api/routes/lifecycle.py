@@ -63,10 +63,11 @@ def erase_conversation(conversation_id: str, platform: PlatformDep, principal: P
     return ErasureOut(removed=Lifecycle(platform).erase_conversations(principal.tenant_id, [conversation_id], principal))
 
 
-@router.post("/v1/data-subjects/erase", openapi_extra=access(role="admin"), responses=error_responses(400))
+@router.post("/v1/data-subjects/erase", openapi_extra=access(role="admin"), responses=error_responses(400, 409))
 def erase_data_subject(body: SubjectIn, platform: PlatformDep, principal: PrincipalDep) -> ErasureOut:
     """Erase one person's data (by email or customer id): conversations that mention them, finished jobs about
-    them, and every app's rows of them (400 when neither is given)."""
+    them, and every app's rows of them (400 when neither is given; 409 when an app's running job still writes
+    data that may name them: retry when it has finished)."""
     _whole_tenant(principal)
     if body.email is None and body.customer_id is None:
         raise UserError("name the data subject: 'email' or 'customer_id'", field="email")

@@ -41,11 +41,26 @@ class ConversationList(ResponseModel):
 
 
 class InboxItem(ConversationOut):
-    operator: str | None = Field(description="Who claimed it, or null while it waits.")
+    operator: str | None = Field(description="The name of the operator who claimed it, or null while it waits.")
+    customer: str | None = Field(default=None, description="The conversation's authenticated customer (the "
+                                 "identity's subject, e.g. a user id), or null before anyone authenticated.")
+    waiting_since: str | None = Field(default=None, description="Since when the customer has waited for a person: "
+                                      "their first unanswered message, else the hand-off; null when nobody waits.")
+    waiting_seconds: int | None = Field(default=None, description="Seconds from `waiting_since` to now.")
 
 
 class InboxList(ResponseModel):
     data: list[InboxItem]
+
+
+class ConversationPage(ResponseModel):
+    """One page of a conversation search, newest first."""
+
+    data: list[InboxItem]
+    total: int = Field(description="How many conversations match, over all pages.")
+    limit: int
+    offset: int
+    has_more: bool = Field(description="True when a later page (offset + limit) has more.")
 
 
 class StoredToolCall(ResponseModel):
