@@ -243,6 +243,12 @@ def set_status(session: Session, tenant_id: str, case_id: str, status: str, acto
     return case
 
 
+def _transaction_of(session: Session, tenant_id: str, case: FraudCase) -> FraudTransaction | None:
+    """The case's stored transaction (None once it is no longer stored)."""
+    return session.scalars(select(FraudTransaction).where(FraudTransaction.tenant_id == tenant_id,
+                                                          FraudTransaction.transaction_id == case.transaction_id)).first()
+
+
 def label_case(session: Session, tenant_id: str, case_id: str, label: str, actor: str,
                config: FeatureConfig | None = None) -> FraudCase:
     """Store an investigator's label: transaction, label history, case status, feature state."""
@@ -252,8 +258,7 @@ def label_case(session: Session, tenant_id: str, case_id: str, label: str, actor
     if case.status in LABELS and case.status != label:
         log.info("case %s relabelled from %s to %s by %s", case_id, case.status, label, actor)
     value = LABELS[label]
-    tx = session.scalars(select(FraudTransaction).where(FraudTransaction.tenant_id == tenant_id,
-                                                        FraudTransaction.transaction_id == case.transaction_id)).first()
+    tx = _transaction_of(session, tenant_id, case)
     if tx is None:
         raise Conflict(f"case {case_id}: its transaction {case.transaction_id} is no longer stored", field="case_id")
     tx.label, tx.label_source = value, "investigator"
@@ -274,8 +279,7 @@ def case_detail(session: Session, tenant_id: str, case_id: str) -> dict[str, Any
     """The case with its transaction, score, notes, trail, and the customer's and terminal's recent history."""
     case = get_case(session, tenant_id, case_id)
     score = session.get(FraudScore, case.score_id)
-    tx = session.scalars(select(FraudTransaction).where(FraudTransaction.tenant_id == tenant_id,
-                                                        FraudTransaction.transaction_id == case.transaction_id)).first()
+    tx = _transaction_of(session, tenant_id, case)
     notes = session.scalars(select(CaseNote).where(CaseNote.tenant_id == tenant_id, CaseNote.case_id == case.id)
                             .order_by(CaseNote.created_at, CaseNote.id)).all()
     events = session.scalars(select(CaseEvent).where(CaseEvent.tenant_id == tenant_id, CaseEvent.case_id == case.id)

@@ -7,7 +7,7 @@ Parquet under ``<home>/fraud_detection/<tenant>/uploads/<id>.parquet``. Delivery
   ``job.complete(...)``: the rows commit with the job's success, once; a second delivery does nothing.
 - ``score_batch`` scores the frame against the tenant's stored history and writes
   ``<home>/fraud_detection/<tenant>/scores/<job_id>.csv`` (``TRANSACTION_ID,score,model_version,
-  reason_kind,reason``; the first reason only for scores >= ``REASONS_MIN_SCORE``), rewritten whole by a
+  reason_kind,reason``; the first reason only for scores >= ``batch_scoring.REASONS_MIN_SCORE``), rewritten whole by a
   repeated delivery. It stores nothing in the database.
 - ``retrain`` (``retrain.retrain``) saves the candidate under ``.../models/<version>`` and registers it;
   it promotes it only when it beats the active model on the latest labelled window.
@@ -18,7 +18,6 @@ Not here: HTTP (``routes``), the retraining recipe (``retrain``).
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +25,11 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
+from apps.fraud_detection.batch_scoring import batch_copy, score_with_reasons
 from apps.fraud_detection.features.batch import compute_features, sort_history
 from apps.fraud_detection.features.definition import FeatureConfig
 from apps.fraud_detection.ingest import store_frame
-from apps.fraud_detection.monitoring import metrics_of
-from apps.fraud_detection.reasons import explain_row
+from apps.fraud_detection.monitoring import metrics_of, observe_many
 from apps.fraud_detection.state_store import state_guard
 from apps.fraud_detection.tables import FraudTransaction
 from moesaic.jobs import FailJob, JobContext
@@ -38,7 +37,6 @@ from moesaic.jobs import FailJob, JobContext
 IMPORT = "import_transactions"
 SCORE_BATCH = "score_batch"
 RETRAIN = "retrain"
-REASONS_MIN_SCORE = 0.05  # batch scoring words the first reason of scores at or above this
 _SAFE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -115,23 +113,11 @@ def score_frame(ctx: Any, tenant_id: str, frame: pd.DataFrame) -> pd.DataFrame:
     marked = sort_history(marked.drop_duplicates("TRANSACTION_ID", keep="last"))
     features = compute_features(marked, config)[marked["_scored"].to_numpy()]
     scored = marked[marked["_scored"]]
-    batch_model = replace(model.model, booster=model.model.booster.copy())  # the online copy runs on one thread
-    batch_model.booster.set_param({"nthread": 2})
-    probabilities = batch_model.predict_proba(features)
-    # TreeSHAP costs about 0.4 ms a row on two cores: reasons only for the scores worth a look
-    explained = np.flatnonzero(probabilities >= REASONS_MIN_SCORE)
-    contributions = batch_model.contributions(features.iloc[explained]).to_numpy()
-    values = features[model.features].to_numpy()
-    kinds, texts = [""] * len(features), [""] * len(features)
-    for row, i in enumerate(explained):
-        reasons = explain_row(dict(zip(model.features, values[i])), model.features, contributions[row], top=1)
-        if reasons:
-            kinds[i], texts[i] = reasons[0].kind, reasons[0].text
-    metrics = metrics_of(ctx)
-    for p in probabilities:
-        metrics.scores.labels("batch").observe(float(p))
-    return pd.DataFrame({"TRANSACTION_ID": scored["TRANSACTION_ID"].to_numpy(), "score": probabilities,
-                         "model_version": model.version, "reason_kind": kinds, "reason": texts})
+    scored_frame = score_with_reasons(batch_copy(model.model), features)  # TreeSHAP only for scores worth a look
+    observe_many(metrics_of(ctx).scores.labels("batch"), scored_frame["score"].to_numpy())
+    return pd.DataFrame({"TRANSACTION_ID": scored["TRANSACTION_ID"].to_numpy(), "score": scored_frame["score"].to_numpy(),
+                         "model_version": model.version, "reason_kind": scored_frame["reason_kind"].to_numpy(),
+                         "reason": scored_frame["reason"].to_numpy()})
 
 
 def score_batch_job(job: JobContext) -> dict[str, Any]:

@@ -51,6 +51,23 @@ def metrics_of(ctx: Any) -> FraudMetrics:
     return found[1]  # type: ignore[no-any-return]
 
 
+def observe_many(histogram: Any, values: np.ndarray) -> None:
+    """``histogram.observe`` of many values, counted per bucket with numpy (a batch job's scores: one
+    ``observe`` each costs seconds over a million rows). Falls back to one ``observe`` a value on a
+    ``prometheus_client`` whose histogram keeps its counts differently."""
+    values = np.asarray(values, dtype="float64")
+    bounds, buckets, total = (getattr(histogram, name, None) for name in ("_upper_bounds", "_buckets", "_sum"))
+    if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):
+        for value in values.tolist():
+            histogram.observe(value)
+        return
+    counts = np.bincount(np.searchsorted(np.asarray(bounds, dtype="float64"), values, side="left"), minlength=len(bounds))
+    for bucket, count in zip(buckets, counts.tolist()):
+        if count:
+            bucket.inc(count)
+    total.inc(float(values.sum()))
+
+
 def feature_bins(features: pd.DataFrame, names: Sequence[str]) -> dict[str, dict[str, list[float]]]:
     """Per feature: inner decile edges over the training rows and the training proportions of each bin
     (the last proportion is the share of missing values)."""

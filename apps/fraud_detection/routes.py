@@ -45,7 +45,7 @@ from apps.fraud_detection.scoring import APP, score_transaction
 from apps.fraud_detection.state_store import with_state
 from apps.fraud_detection.tables import FraudCase, FraudScore
 from connectors.transactions import DEFAULT_MAX_BYTES, read_transactions_file, read_transactions_sql
-from moesaic.access import access, record
+from moesaic.access import access, record_in, record_request_in
 from moesaic.apps import AppContext, AppContextDep, TenantIdDep, error_responses
 from moesaic.errors import Conflict, NotFound, PayloadTooLarge, UpstreamError, UserError
 
@@ -72,8 +72,9 @@ def _actor(request: Request) -> str:
     return str(principal.label) if principal is not None else "unknown"
 
 
-def _audit(ctx: AppContext, request: Request, action: str, target: str, **detail: Any) -> None:
-    record(ctx.db, _principal(request), f"fraud_detection.{action}", app=APP, target=target, status=200, detail=detail)
+def _audit(session: Any, request: Request, action: str, target: str, **detail: Any) -> None:
+    """The app's own audit row (``fraud_detection.<action>`` with its detail), in the change's transaction."""
+    record_in(session, _principal(request), f"fraud_detection.{action}", app=APP, target=target, status=200, detail=detail)
 
 
 def _problems(errors: list[RowError]) -> JSONResponse:
@@ -146,18 +147,27 @@ def _queue(ctx: AppContext, tenant_id: str, kind: str, frame: Any) -> JobAccepte
     return JobAccepted(job_id=info.id, state=info.state, num_rows=len(frame))
 
 
+async def _file_job(ctx: AppContext, tenant_id: str, kind: str, file: UploadFile) -> JobAccepted:
+    """The job ``kind`` over an uploaded file, validated first (4xx naming row and field)."""
+    return _queue(ctx, tenant_id, kind, _validated_file(await _save_upload_file(ctx, tenant_id, file)))
+
+
+def _sql_job(ctx: AppContext, tenant_id: str, kind: str, source: SqlSource) -> JobAccepted:
+    """The job ``kind`` over a SQL table, validated first."""
+    return _queue(ctx, tenant_id, kind, read_transactions_sql(source.url, source.table))
+
+
 @router.post("/transactions:import", status_code=202)
 async def import_transactions(ctx: AppContextDep, tenant_id: TenantIdDep,
                               file: Annotated[UploadFile, File(description="CSV, CSV.gz or Parquet")]) -> JobAccepted:
     """Validate a file of transactions now (4xx naming row and field), store it in the job ``import_transactions``."""
-    frame = _validated_file(await _save_upload_file(ctx, tenant_id, file))
-    return _queue(ctx, tenant_id, IMPORT, frame)
+    return await _file_job(ctx, tenant_id, IMPORT, file)
 
 
 @router.post("/transactions:import-sql", status_code=202, openapi_extra=access(role="admin"))
 def import_transactions_sql(body: SqlSource, ctx: AppContextDep, tenant_id: TenantIdDep) -> JobAccepted:
     """Validate a SQL table of transactions now, store it in the job ``import_transactions`` (admins only)."""
-    return _queue(ctx, tenant_id, IMPORT, read_transactions_sql(body.url, body.table))
+    return _sql_job(ctx, tenant_id, IMPORT, body)
 
 
 # ---- scoring -----------------------------------------------------------------------------------------
@@ -178,6 +188,7 @@ def score(body: TransactionFields, request: Request, ctx: AppContextDep, tenant_
     def work(session: Any) -> tuple[Any, Any]:
         result = score_transaction(session, tenant_id, tx, model)
         case = case_ops.maybe_open_on_score(session, tenant_id, result.score_id, result.score, ctx.model)
+        record_request_in(session, request)  # the gate's audit row, committed with the score (one commit)
         return result, (case.id, case.alert_rule) if case is not None else None
 
     result, opened = with_state(ctx.db, work)
@@ -197,14 +208,13 @@ def score(body: TransactionFields, request: Request, ctx: AppContextDep, tenant_
 async def score_batch(ctx: AppContextDep, tenant_id: TenantIdDep,
                       file: Annotated[UploadFile, File(description="CSV, CSV.gz or Parquet")]) -> JobAccepted:
     """Score a file in the job ``score_batch``; the CSV is at ``GET /score:batch/{job_id}/results``."""
-    frame = _validated_file(await _save_upload_file(ctx, tenant_id, file))
-    return _queue(ctx, tenant_id, SCORE_BATCH, frame)
+    return await _file_job(ctx, tenant_id, SCORE_BATCH, file)
 
 
 @router.post("/score:batch-sql", status_code=202, openapi_extra=access(role="admin"))
 def score_batch_sql(body: SqlSource, ctx: AppContextDep, tenant_id: TenantIdDep) -> JobAccepted:
     """Score a SQL table in the job ``score_batch`` (admins only)."""
-    return _queue(ctx, tenant_id, SCORE_BATCH, read_transactions_sql(body.url, body.table))
+    return _sql_job(ctx, tenant_id, SCORE_BATCH, body)
 
 
 @router.get("/score:batch/{job_id}/results", response_class=Response, openapi_extra=access(job="path:job_id"),
@@ -252,11 +262,11 @@ def _case_out(case: FraudCase) -> CaseOut:
 def run_alerts(body: AlertRunIn, request: Request, ctx: AppContextDep, tenant_id: TenantIdDep) -> AlertRunOut:
     """Budget alerts for one day: cases for the top-k cards by score not yet alerted (idempotent per day)."""
     with ctx.db.session() as session:
-        opened = case_ops.run_budget(session, tenant_id, body.day, ctx.model, body.k)
-        out = [_case_out(c) for c in opened]
+        out = [_case_out(c) for c in case_ops.run_budget(session, tenant_id, body.day, ctx.model, body.k)]
+        if out:
+            _audit(session, request, "alerts_run", body.day, opened=[c.id for c in out])
     if out:
         metrics_of(ctx).alerts.labels("budget").inc(len(out))
-        _audit(ctx, request, "alerts_run", body.day, opened=[c.id for c in out])
     return AlertRunOut(day=body.day, opened=out)
 
 
@@ -301,26 +311,23 @@ def get_case(case_id: str, ctx: AppContextDep, tenant_id: TenantIdDep) -> CaseDe
 @router.post("/cases/{case_id}/assign", responses=error_responses(404))
 def assign_case(case_id: str, body: AssignIn, request: Request, ctx: AppContextDep, tenant_id: TenantIdDep) -> CaseOut:
     with ctx.db.session() as session:
-        out = _case_out(case_ops.assign(session, tenant_id, case_id, body.assignee, _actor(request)))
-    _audit(ctx, request, "case_assign", case_id, assignee=body.assignee)
-    return out
+        _audit(session, request, "case_assign", case_id, assignee=body.assignee)
+        return _case_out(case_ops.assign(session, tenant_id, case_id, body.assignee, _actor(request)))
 
 
 @router.post("/cases/{case_id}/notes", status_code=201, responses=error_responses(404))
 def add_case_note(case_id: str, body: NoteIn, request: Request, ctx: AppContextDep, tenant_id: TenantIdDep) -> NoteOut:
     with ctx.db.session() as session:
         note = case_ops.add_note(session, tenant_id, case_id, body.text, _actor(request))
-        out = NoteOut(id=note.id, author=note.author, text=note.text, created_at=note.created_at.isoformat())
-    _audit(ctx, request, "case_note", case_id, note_id=out.id)
-    return out
+        _audit(session, request, "case_note", case_id, note_id=note.id)
+        return NoteOut(id=note.id, author=note.author, text=note.text, created_at=note.created_at.isoformat())
 
 
 @router.post("/cases/{case_id}/status", responses=error_responses(404))
 def set_case_status(case_id: str, body: StatusIn, request: Request, ctx: AppContextDep, tenant_id: TenantIdDep) -> CaseOut:
     with ctx.db.session() as session:
-        out = _case_out(case_ops.set_status(session, tenant_id, case_id, body.status, _actor(request)))
-    _audit(ctx, request, "case_status", case_id, status=body.status)
-    return out
+        _audit(session, request, "case_status", case_id, status=body.status)
+        return _case_out(case_ops.set_status(session, tenant_id, case_id, body.status, _actor(request)))
 
 
 def labelled_precision(ctx: AppContext, tenant_id: str) -> tuple[float | None, int]:
@@ -337,9 +344,13 @@ def label_case(case_id: str, body: LabelIn, request: Request, ctx: AppContextDep
     model = ctx.services["model_cache"].current(tenant_id)
     from apps.fraud_detection.features.definition import FeatureConfig
 
-    out = with_state(ctx.db, lambda session: _case_out(case_ops.label_case(
-        session, tenant_id, case_id, body.label, _actor(request), FeatureConfig(label_delay_days=model.label_delay_days))))
-    _audit(ctx, request, "case_label", case_id, label=body.label, transaction_id=out.transaction_id)
+    def work(session: Any) -> CaseOut:
+        out = _case_out(case_ops.label_case(session, tenant_id, case_id, body.label, _actor(request),
+                                            FeatureConfig(label_delay_days=model.label_delay_days)))
+        _audit(session, request, "case_label", case_id, label=body.label, transaction_id=out.transaction_id)
+        return out
+
+    out = with_state(ctx.db, work)
     metrics = metrics_of(ctx)
     metrics.labels.labels(body.label).inc()
     precision, _ = labelled_precision(ctx, tenant_id)

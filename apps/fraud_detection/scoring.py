@@ -1,8 +1,8 @@
 """Scoring one transaction online: features from stored state, the tenant's active model, reasons in words.
 
-The hot path avoids pandas: features come from ``StoredState`` as a dict, the margin from
-``Booster.inplace_predict`` (equal to batch scoring's), the contributions from one small DMatrix (TreeSHAP,
-the same contributions the evaluation measures reason accuracy on), the reasons from ``reasons.explain_row``.
+The hot path avoids pandas: features come from ``StoredState`` as a dict; one small DMatrix gives the
+margin (the same call as batch scoring, so equal scores) and the contributions (TreeSHAP, the same
+contributions the evaluation measures reason accuracy on); the reasons come from ``reasons.explain_row``.
 ``ModelCache`` keeps loaded models by version and the tenant's active version for a few seconds (a
 promotion in another process is seen within ``ttl_s``).
 
@@ -55,10 +55,10 @@ class LoadedModel:
     def score_row(self, values: np.ndarray) -> tuple[float, np.ndarray]:
         """(calibrated probability, per-feature contributions) of one row of feature values."""
         row = values.reshape(1, -1).astype("float32")
+        matrix = xgb.DMatrix(row, feature_names=self.features, nthread=1)
         with self.lock:
-            margin = float(self.model.booster.inplace_predict(row, predict_type="margin")[0])
-            contributions = self.model.booster.predict(xgb.DMatrix(row, feature_names=self.features, nthread=1),
-                                                       pred_contribs=True)[0]
+            margin = float(self.model.booster.predict(matrix, output_margin=True)[0])
+            contributions = self.model.booster.predict(matrix, pred_contribs=True)[0]
         return 1.0 / (1.0 + np.exp(-(self.a * margin + self.b))), contributions[:-1]
 
 

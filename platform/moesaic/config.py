@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     rate_limit_chat_per_minute: int = Field(
         default=300, ge=0, description="Chat requests per minute per API key or session (0: no limit; over it: 429)."
     )
+    key_cache_seconds: float = Field(
+        default=2.0, ge=0, le=60,
+        description="A verified API key is remembered in the process this long (0: off); revoking or rotating it "
+                    "through this process forgets it at once, through another process within this time.",
+    )
     turn_lock_seconds: float = Field(
         default=300.0, ge=5, le=3600,
         description="A chat turn holds its conversation; one whose process stopped renewing it for this long is released.",

@@ -3,7 +3,9 @@
 A key is ``msk-`` plus 43 random characters, shown once. The database keeps its first 12 characters
 (to find it) and a salted SHA-256 of the whole key (to check it). Keys made before revision 0003 were
 stored as an unsalted SHA-256: they still work and are rehashed on their next use. ``last_used_at``
-is written at most once a minute per key, so authentication stays a read on the hot path.
+is written at most once a minute per key, so authentication stays a read on the hot path; with
+``cache_seconds`` (the gate passes ``MOESAIC_KEY_CACHE_SECONDS``) a verified key is remembered that long
+in the process (``key_cache``); a committed change of a key or account in this process forgets it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 
+from moesaic.access.key_cache import KEY_CACHE
 from moesaic.access.principal import ROLES, Principal
 from moesaic.access.tables import Account, ApiKey
 from moesaic.db import Database, utcnow
@@ -158,8 +161,14 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-def authenticate(db: Database, plaintext: str) -> Principal:
-    """The principal behind a key; 401 when it is unknown, revoked, expired or its account is disabled."""
+def authenticate(db: Database, plaintext: str, *, cache_seconds: float = 0.0) -> Principal:
+    """The principal behind a key; 401 when it is unknown, revoked, expired or its account is disabled.
+
+    With ``cache_seconds`` > 0 a key verified within that time (and not revoked, rotated or disabled in
+    this process since) is answered from memory (``key_cache``)."""
+    if cache_seconds > 0 and (remembered := KEY_CACHE.get(db.url, plaintext)) is not None:
+        return remembered
+    generation = KEY_CACHE.generation
     row = _find(db, plaintext)
     now = utcnow()
     if row is None or row.revoked_at is not None:
@@ -170,7 +179,15 @@ def authenticate(db: Database, plaintext: str) -> Principal:
     last_used = _aware(row.last_used_at)
     if last_used is None or now - last_used > LAST_USED_EVERY:
         with db.session() as session:
-            session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
+            session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now)
+                            .execution_options(key_cache="keep"))  # a stamp, not a change of the key
+    principal = _principal_of(db, row)
+    if cache_seconds > 0:
+        KEY_CACHE.put(db.url, plaintext, principal, ttl_s=cache_seconds, expires_at=expires, now=now, generation=generation)
+    return principal
+
+
+def _principal_of(db: Database, row: ApiKey) -> Principal:
     if row.account_id is None:
         apps = tuple(row.apps) if row.apps is not None else None
         return Principal(row.tenant_id, row.id, "key", row.name, row.role, apps)  # type: ignore[arg-type]

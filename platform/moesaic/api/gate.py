@@ -9,14 +9,16 @@
   another tenant or of an app the principal may not use is a 404, so existence does not leak; a
   knowledge base owned by such an app is a 403 naming the app;
 - leaves the principal on ``request.state.principal`` for the route.
-A middleware writes one audit row for every successful state-changing request. ``check_routes``
+A middleware writes one audit row for every successful state-changing request, unless the route wrote
+it in its own transaction (``moesaic.access.record_request_in``). A verified key is remembered for
+``MOESAIC_KEY_CACHE_SECONDS`` (``moesaic.access.key_cache``; revoking it here forgets it at once), so a
+known key costs no database read and no thread hop. ``check_routes``
 refuses an application with a route that declares nothing. This module does not know what a
 conversation or job is beyond the owner lookups registered in ``OWNER_LOOKUPS``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -26,13 +28,14 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from moesaic.access import Principal, authenticate, record
+from moesaic.access.audit import WRITTEN, request_entry
+from moesaic.access.key_cache import KEY_CACHE
 from moesaic.access.declaration import EXTENSION, AccessRule, ResourceRef, parse
 from moesaic.api.ratelimit import limiter_of
 from moesaic.errors import ConfigError, Forbidden, NotFound, Unauthorized
 from moesaic.jobs import CORE_APP
 
 log = logging.getLogger(__name__)
-READ_METHODS = ("GET", "HEAD", "OPTIONS")
 
 # kind -> (platform, tenant_id, value) -> owning app, or None for a tenant-wide resource.
 # Raise NotFound when the resource is not in the tenant.
@@ -106,6 +109,15 @@ def _resolve(platform: Any, principal: Principal, ref: ResourceRef, value: str) 
     return owner
 
 
+async def _principal(platform: Any, token: str) -> Principal:
+    """The key's principal: from memory when verified within the last ``key_cache_seconds``, else checked."""
+    cache_seconds = platform.settings.key_cache_seconds
+    remembered = KEY_CACHE.get(platform.db.url, token) if cache_seconds > 0 else None
+    if remembered is not None:
+        return remembered
+    return await run_in_threadpool(authenticate, platform.db, token, cache_seconds=cache_seconds)  # type: ignore[no-any-return]
+
+
 async def authorize(request: Request) -> None:
     """The gate (a global dependency): see the module docstring."""
     route = request.scope.get("route")
@@ -115,8 +127,13 @@ async def authorize(request: Request) -> None:
     if rule.public:
         return
     platform = request.app.state.platform
-    principal: Principal = await run_in_threadpool(authenticate, platform.db, bearer_token(request))
-    await run_in_threadpool(limiter_of(platform).check, principal.id, route.path)  # 429 with Retry-After
+    token = bearer_token(request)
+    principal = await _principal(platform, token)
+    limiter = limiter_of(platform)
+    if limiter.in_memory:
+        limiter.check(principal.id, route.path)  # 429 with Retry-After
+    else:
+        await run_in_threadpool(limiter.check, principal.id, route.path)
     needed = rule.required_role(request.method)
     if not principal.has_role(needed):
         raise Forbidden(f"this needs the {needed!r} role; this {principal.kind} has {principal.role!r}", field="role")
@@ -154,17 +171,13 @@ def check_routes(app: FastAPI) -> int:
 
 
 def _audit(request: Request, status: int) -> None:
-    principal = getattr(request.state, "principal", None)
-    if principal is None or request.method in READ_METHODS or status >= 400:
+    entry = request_entry(request, status)
+    if entry is None or getattr(request.state, WRITTEN, False):
         return
-    route = request.scope.get("route")
-    path = getattr(route, "path", request.url.path)
-    target = json.dumps(request.path_params, sort_keys=True) if request.path_params else ""
     try:
-        record(request.app.state.platform.db, principal, f"{request.method} {path}",
-               app=getattr(request.state, "owner_app", None), target=target, status=status)
+        record(request.app.state.platform.db, **entry)
     except Exception:  # the action happened; a failed audit write is logged loudly, not hidden
-        log.exception("audit write failed for %s %s", request.method, path)
+        log.exception("audit write failed for %s", entry["action"])
 
 
 def install_gate(app: FastAPI) -> None:
@@ -173,5 +186,6 @@ def install_gate(app: FastAPI) -> None:
     @app.middleware("http")
     async def _audit_middleware(request: Request, call_next):  # type: ignore[no-untyped-def]
         response = await call_next(request)
-        await run_in_threadpool(_audit, request, response.status_code)
+        if request_entry(request, response.status_code) is not None and not getattr(request.state, WRITTEN, False):
+            await run_in_threadpool(_audit, request, response.status_code)
         return response

@@ -77,6 +77,11 @@ class RateLimiter:
         counter: Counter = RedisCounter(settings.redis_url, settings.jobs_queue) if settings.redis_url else MemoryCounter()
         return cls(settings.rate_limit_per_minute, settings.rate_limit_chat_per_minute, counter)
 
+    @property
+    def in_memory(self) -> bool:
+        """Whether counting is a dictionary update in this process (cheap enough for the event loop)."""
+        return isinstance(self.counter, MemoryCounter)
+
     def check(self, principal_id: str, path: str) -> None:
         """Count this request; raise ``RateLimited`` when it is over a budget."""
         now = time.time()

@@ -12,7 +12,8 @@ from apps.fraud_detection.features.batch import compute_features, sort_history
 from apps.fraud_detection.features.definition import FEATURE_NAMES
 from apps.fraud_detection.metrics import expected_calibration_error, reliability_table
 from apps.fraud_detection.model import FraudModel, TrainConfig, fit_platt, train_model
-from apps.fraud_detection.reasons import explain, reason_accuracy
+from apps.fraud_detection.batch_scoring import score_with_reasons
+from apps.fraud_detection.reasons import explain, explain_row, first_reasons, reason_accuracy
 from apps.fraud_detection.schema import validate_frame
 from apps.fraud_detection.simulate import simulate_transactions
 
@@ -80,6 +81,26 @@ def test_reasons_name_the_evidence_of_constructed_cases(data: tuple[pd.DataFrame
     assert "this customer" in reasons[2][0].text
     plain = model.predict_proba(case(features))
     assert plain[0] < 0.05
+
+
+def test_first_reasons_per_array_equal_explain_row_row_by_row(data: tuple[pd.DataFrame, pd.DataFrame],
+                                                                model: FraudModel) -> None:
+    _, features = data
+    rows = features.iloc[::25]
+    contributions = model.contributions(rows).to_numpy()
+    contributions[0] = -np.abs(contributions[0])  # a row with no positive evidence has no reason
+    contributions[1, :] = 0.0
+    contributions[1, [FEATURE_NAMES.index("TX_HOUR"), FEATURE_NAMES.index("TX_DURING_NIGHT")]] = 0.5  # a tie: the first
+    values = rows[FEATURE_NAMES].to_numpy()
+    kinds, texts = first_reasons(values, FEATURE_NAMES, contributions)
+    expected = [explain_row(dict(zip(FEATURE_NAMES, values[i])), FEATURE_NAMES, contributions[i], top=1) for i in range(len(rows))]
+    assert kinds.tolist() == [r[0].kind if r else "" for r in expected]
+    assert texts.tolist() == [r[0].text if r else "" for r in expected]
+    assert kinds[0] == "" and texts[1] == explain_row(dict(zip(FEATURE_NAMES, values[1])), FEATURE_NAMES, contributions[1])[0].text
+    assert len(set(kinds.tolist())) >= 3 and len(set(texts.tolist())) > 100
+    scored = score_with_reasons(model, rows, min_score=0.05)  # the batch job's table: reasons for scores worth a look
+    worth = (scored["score"] >= 0.05).to_numpy()
+    assert 0 < worth.sum() < len(rows) and (scored["reason"][~worth] == "").all() and (scored["reason"][worth] != "").all()
 
 
 def test_reason_accuracy_on_simulated_frauds(data: tuple[pd.DataFrame, pd.DataFrame], model: FraudModel) -> None:

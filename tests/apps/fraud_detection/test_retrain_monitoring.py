@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from apps.fraud_detection.features.batch import compute_features, sort_history
 from apps.fraud_detection.model import FraudModel, TrainConfig, train_model
-from apps.fraud_detection.monitoring import drift, feature_bins, proportions, psi
+from apps.fraud_detection.monitoring import SCORE_BUCKETS, drift, feature_bins, observe_many, proportions, psi
 from apps.fraud_detection.scoring import ARTEFACT
 from tests.apps.fraud_detection.conftest import BASE, as_records, wait_for_job
 
@@ -117,3 +117,23 @@ def test_monitoring_route_shows_scores_alerts_precision_and_drift(client: TestCl
     metrics = client.get("/metrics").text
     assert 'moesaic_fraud_alerts_total{rule="budget"} 4.0' in metrics
     assert "moesaic_fraud_labelled_precision" in metrics and "0.5" in metrics
+
+
+def test_observing_many_scores_at_once_counts_as_observing_each() -> None:
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    values = np.r_[np.random.default_rng(3).random(500), 0.0, 0.001, 0.003, 1.0]  # bounds land in their own bucket
+    one_by_one, at_once = CollectorRegistry(), CollectorRegistry()
+    for registry in (one_by_one, at_once):
+        Histogram("s", "scores", ["source"], buckets=SCORE_BUCKETS, registry=registry)
+    for value in values:
+        one_by_one._names_to_collectors["s"].labels("batch").observe(float(value))  # type: ignore[attr-defined]
+    observe_many(at_once._names_to_collectors["s"].labels("batch"), values)  # type: ignore[attr-defined]
+
+    def lines(registry: CollectorRegistry) -> dict[str, float]:
+        return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in generate_latest(registry).decode().splitlines()
+                if line.startswith("s_") and not line.startswith("s_created")}
+
+    expected, got = lines(one_by_one), lines(at_once)
+    assert expected.keys() == got.keys() and expected['s_count{source="batch"}'] == len(values)
+    assert all(abs(expected[k] - got[k]) < 1e-9 * max(1.0, expected[k]) for k in expected)

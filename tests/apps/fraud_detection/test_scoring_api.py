@@ -15,7 +15,7 @@ from sqlalchemy import select
 from apps.fraud_detection.features.batch import compute_features, sort_history
 from apps.fraud_detection.features.definition import FEATURE_NAMES, FeatureConfig
 from apps.fraud_detection.ingest import store_frame
-from apps.fraud_detection.jobs import REASONS_MIN_SCORE
+from apps.fraud_detection.batch_scoring import REASONS_MIN_SCORE
 from apps.fraud_detection.reasons import explain
 from apps.fraud_detection.scoring import score_transaction
 from apps.fraud_detection.tables import FraudScore, FraudTransaction
@@ -90,6 +90,11 @@ def test_score_route_stores_a_versioned_score_with_reasons(client: TestClient, f
         assert bad.status_code == 400 and bad.json()["error"]["param"] == field, bad.text
     missing = client.post(f"{BASE}/score", json={k: v for k, v in tx.items() if k != "TERMINAL_ID"})
     assert missing.status_code == 400 and missing.json()["error"]["param"] == "TERMINAL_ID"
+    # one audit row per successful score, written in the score's own transaction; none for the refused ones
+    from moesaic.access import entries
+
+    audited = [(e.action, e.status, e.app) for e in entries(fraud_platform.db, _tenant(fraud_platform))]
+    assert audited.count(("POST /score", 200, "fraud_detection")) == 2 and len(audited) == 3  # + the transactions
     metrics = client.get("/metrics").text
     assert 'moesaic_fraud_scores_count{source="api"} 2.0' in metrics
     assert "moesaic_fraud_scoring_latency_seconds_count 2.0" in metrics
