@@ -7,24 +7,16 @@ Used by ``bench/fraud_scoring.py`` (batch and online scoring in process) and ``b
 from __future__ import annotations
 
 import os
-import platform
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from machine import cpu_name  # noqa: E402  (bench/ is the script's folder)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def machine() -> dict[str, object]:

@@ -24,13 +24,9 @@ import json
 import tempfile
 from pathlib import Path
 from typing import Any
+from machine import cpu_name  # noqa: E402  (bench/ is the script's folder)
 
 
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 def main() -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -33,18 +32,11 @@ from connectors.articles import Article
 from connectors.pubmed import PubMedClient, load_settings
 from connectors.pubmed_fake import FakeEUtilsServer, generate_records
 from connectors.pubmed_sync import MemoryCursorStore, SavedQuery, sync_query
+from machine import cpu_name  # noqa: E402  (bench/ is the script's folder)
 
 TERM = "synthetic[all]"
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def max_in_one_second(times: list[float]) -> int:
