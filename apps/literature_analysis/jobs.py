@@ -19,6 +19,11 @@ from apps.literature_analysis.saved_queries import resolve_scope
 SUMMARISE = "summarise"
 
 
+def checked_when_queued(kind: str, value: str, field: str) -> None:
+    """The scope's check in a job: the route checked the caller against the saved query's knowledge base
+    when it queued the job (``routes.summaries_job``); a worker has no caller to check."""
+
+
 def summary_json(result: Any) -> dict[str, Any]:
     return {
         "query": result.query, "mode": result.mode, "text": result.text, "abstracts": result.abstracts,
@@ -37,7 +42,8 @@ def summarise_job(job: JobContext) -> dict[str, Any]:
     pmids = body.get("pmids")
     job.progress(0, 1)
     try:
-        kb, only = resolve_scope(job.app_context.db, job.tenant_id, body.get("knowledge_base"), body.get("saved_query"))
+        kb, only = resolve_scope(job.app_context.db, job.tenant_id, body.get("knowledge_base"), body.get("saved_query"),
+                                 checked_when_queued)
         result = summarise_scope(
             job.app_context, get_models(job.app_context.services), job.tenant_id, str(body.get("query", "")),
             knowledge_base=str(kb), pmids=pmids, max_abstracts=int(body.get("max_abstracts", 8)),

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 
 from moesaic.access import access
-from moesaic.apps import AppContextDep, TenantIdDep, error_responses
+from moesaic.apps import AppContextDep, ResourceCheck, ResourceCheckDep, TenantIdDep, error_responses
 from moesaic.errors import UserError
 
 from apps.literature_analysis.saved_queries import QueryRecord, create_query, delete_query, get_query, list_queries
@@ -94,8 +94,9 @@ async def delete_saved(ctx: AppContextDep, tenant_id: TenantIdDep, name: str = N
     return query_out(await run_in_threadpool(delete_query, ctx.db, tenant_id, name))
 
 
-def _sync(ctx: AppContextDep, tenant_id: str, name: str) -> SyncJobOut:
+def _sync(ctx: AppContextDep, tenant_id: str, name: str, check: ResourceCheck) -> SyncJobOut:
     query = get_query(ctx.db, tenant_id, name)
+    check("knowledge_base", query.knowledge_base, "name")  # the gate saw only the name: 403 if its base is out of reach
     info = in_flight_job(ctx, query) or enqueue_sync(ctx, tenant_id, query)
     return SyncJobOut(job_id=info.id, state=info.state, query=query.name, knowledge_base=query.knowledge_base,
                       synced_through=query.synced_through)
@@ -103,7 +104,7 @@ def _sync(ctx: AppContextDep, tenant_id: str, name: str) -> SyncJobOut:
 
 @router.post("/queries/{name:saved_query_name}:sync", status_code=202, openapi_extra=access(),
              responses=error_responses(404, 502))
-async def sync(ctx: AppContextDep, tenant_id: TenantIdDep, name: str = NAME) -> SyncJobOut:
+async def sync(ctx: AppContextDep, tenant_id: TenantIdDep, may_reach: ResourceCheckDep, name: str = NAME) -> SyncJobOut:
     """Queue the incremental sync of a saved query (from `synced_through` to today, UTC) as a job; follow
     it at GET /v1/jobs/{job_id}. A run already queued or running is answered instead of a second one."""
-    return await run_in_threadpool(_sync, ctx, tenant_id, name)
+    return await run_in_threadpool(_sync, ctx, tenant_id, name, may_reach)

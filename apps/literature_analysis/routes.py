@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from moesaic.access import access
-from moesaic.apps import AppContextDep, TenantIdDep
+from moesaic.apps import AppContextDep, ResourceCheck, ResourceCheckDep, TenantIdDep
 from moesaic.errors import UpstreamError, UserError
 
 from apps.literature_analysis.jobs import SUMMARISE
@@ -65,8 +65,8 @@ def abstract_out(item: CheckedAbstract) -> AbstractOut:
     )
 
 
-def _run_check(ctx: AppContextDep, tenant_id: str, body: ClaimCheckIn | ContradictionsIn) -> ClaimCheck:
-    kb, only = resolve_scope(ctx.db, tenant_id, body.knowledge_base, body.saved_query)
+def _run_check(ctx: AppContextDep, tenant_id: str, body: ClaimCheckIn | ContradictionsIn, check: ResourceCheck) -> ClaimCheck:
+    kb, only = resolve_scope(ctx.db, tenant_id, body.knowledge_base, body.saved_query, check)
     return check_claim(
         ctx, get_models(ctx.services), tenant_id, body.claim, knowledge_base=kb, pmids=body.pmids,
         max_abstracts=body.max_abstracts, mode=body.mode, only=only,
@@ -74,9 +74,9 @@ def _run_check(ctx: AppContextDep, tenant_id: str, body: ClaimCheckIn | Contradi
 
 
 @router.post("/claims:check", openapi_extra=READ_KB)
-async def check(body: ClaimCheckIn, ctx: AppContextDep, tenant_id: TenantIdDep) -> ClaimCheckOut:
+async def check(body: ClaimCheckIn, ctx: AppContextDep, tenant_id: TenantIdDep, may_reach: ResourceCheckDep) -> ClaimCheckOut:
     """Check a claim against the abstracts of a knowledge base (or the PMIDs given)."""
-    result = await run_in_threadpool(_run_check, ctx, tenant_id, body)
+    result = await run_in_threadpool(_run_check, ctx, tenant_id, body, may_reach)
     return ClaimCheckOut(
         claim=result.claim, verdict=result.verdict, confidence=round(result.confidence, 4), mode=result.mode,
         model_version=result.model_version, abstracts=[abstract_out(a) for a in result.abstracts],
@@ -84,9 +84,10 @@ async def check(body: ClaimCheckIn, ctx: AppContextDep, tenant_id: TenantIdDep) 
 
 
 @router.post("/contradictions", openapi_extra=READ_KB)
-async def contradictions(body: ContradictionsIn, ctx: AppContextDep, tenant_id: TenantIdDep) -> ContradictionsOut:
+async def contradictions(body: ContradictionsIn, ctx: AppContextDep, tenant_id: TenantIdDep,
+                         may_reach: ResourceCheckDep) -> ContradictionsOut:
     """Papers that support and papers that contradict a claim or topic, side by side with their rationale."""
-    result = await run_in_threadpool(_run_check, ctx, tenant_id, body)
+    result = await run_in_threadpool(_run_check, ctx, tenant_id, body, may_reach)
     by_label = {label: [abstract_out(a) for a in result.abstracts if a.label == label] for label in ("SUPPORT", "CONTRADICT", "NOT_ENOUGH_INFO")}
     return ContradictionsOut(
         claim=result.claim, verdict=result.verdict, model_version=result.model_version,
@@ -94,8 +95,8 @@ async def contradictions(body: ContradictionsIn, ctx: AppContextDep, tenant_id: 
     )
 
 
-def _run_summary(ctx: AppContextDep, tenant_id: str, body: SummaryIn) -> Summary:
-    kb, only = resolve_scope(ctx.db, tenant_id, body.knowledge_base, body.saved_query)
+def _run_summary(ctx: AppContextDep, tenant_id: str, body: SummaryIn, check: ResourceCheck) -> Summary:
+    kb, only = resolve_scope(ctx.db, tenant_id, body.knowledge_base, body.saved_query, check)
     return summarise_scope(
         ctx, get_models(ctx.services), tenant_id, body.query, knowledge_base=kb, pmids=body.pmids,
         max_abstracts=body.max_abstracts, max_sentences=body.max_sentences, mode=body.mode, only=only,
@@ -103,9 +104,9 @@ def _run_summary(ctx: AppContextDep, tenant_id: str, body: SummaryIn) -> Summary
 
 
 @router.post("/summaries", openapi_extra=READ_KB)
-async def summaries(body: SummaryIn, ctx: AppContextDep, tenant_id: TenantIdDep) -> SummaryOut:
+async def summaries(body: SummaryIn, ctx: AppContextDep, tenant_id: TenantIdDep, may_reach: ResourceCheckDep) -> SummaryOut:
     """A query-focused summary of the scope's abstracts, grouped by finding, every sentence cited."""
-    result = await run_in_threadpool(_run_summary, ctx, tenant_id, body)
+    result = await run_in_threadpool(_run_summary, ctx, tenant_id, body, may_reach)
     groups = [
         SummaryGroupOut(sentences=[
             CitedSentenceOut(
@@ -142,13 +143,13 @@ class SummaryJobOut(BaseModel):
 
 
 @router.post("/summaries:job", status_code=202, openapi_extra=access(knowledge_base="body:knowledge_base"))
-def summaries_job(body: SummaryIn, ctx: AppContextDep, tenant_id: TenantIdDep) -> SummaryJobOut:
+def summaries_job(body: SummaryIn, ctx: AppContextDep, tenant_id: TenantIdDep, may_reach: ResourceCheckDep) -> SummaryJobOut:
     """The same summary as a job, for large sets (follow it at ``GET /v1/jobs/{job_id}``; the result is the summary)."""
     if ctx.jobs is None:
         raise UpstreamError("this process has no job queue")
     if not body.query.strip():
         raise UserError("query is empty", field="query")
-    kb, _ = resolve_scope(ctx.db, tenant_id, body.knowledge_base, body.saved_query)
+    kb, _ = resolve_scope(ctx.db, tenant_id, body.knowledge_base, body.saved_query, may_reach)
     ctx.knowledge.require_knowledge_base(tenant_id, kb)
     info = ctx.jobs.enqueue(tenant_id, "literature_analysis", SUMMARISE, body.model_dump())
     return SummaryJobOut(job_id=info.id, state=info.state)

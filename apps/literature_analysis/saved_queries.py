@@ -21,6 +21,7 @@ from sqlalchemy import Date, DateTime, Integer, String, Text, UniqueConstraint, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from moesaic.apps import ResourceCheck
 from moesaic.db import Base, Database, TenantScoped, TimestampMixin, new_id, utcnow
 from moesaic.errors import Conflict, NotFound, UserError
 
@@ -208,8 +209,12 @@ class DbCursorStore:
         self.pending.clear()
 
 
-def resolve_scope(db: Database, tenant_id: str, knowledge_base: str | None, saved_query: str | None) -> tuple[str, set[str] | None]:
-    """A request's scope: (knowledge base, the PMIDs it is limited to, or None for the whole base)."""
+def resolve_scope(db: Database, tenant_id: str, knowledge_base: str | None, saved_query: str | None,
+                  check: ResourceCheck) -> tuple[str, set[str] | None]:
+    """A request's scope: (knowledge base, the PMIDs it is limited to, or None for the whole base).
+
+    A saved query's knowledge base is checked against the caller with the gate's own ``check`` (the gate saw
+    only the query's name): a key that may not use the app owning it gets the gate's 403 naming ``saved_query``."""
     if saved_query is None:
         if knowledge_base is None:
             raise UserError("give knowledge_base or saved_query", field="knowledge_base")
@@ -218,6 +223,7 @@ def resolve_scope(db: Database, tenant_id: str, knowledge_base: str | None, save
         query = get_query(db, tenant_id, saved_query)
     except NotFound:
         raise NotFound(f"saved query {saved_query!r} not found", field="saved_query") from None
+    check("knowledge_base", query.knowledge_base, "saved_query")
     if knowledge_base is not None and knowledge_base != query.knowledge_base:
         raise UserError(f"saved query {saved_query!r} fills knowledge base {query.knowledge_base!r}, not {knowledge_base!r}",
                         field="saved_query")

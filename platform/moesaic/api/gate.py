@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -144,6 +145,13 @@ async def authorize(request: Request) -> None:
             owner = await run_in_threadpool(_resolve, platform, principal, ref, value) or owner
     request.state.principal = principal
     request.state.owner_app = owner
+    request.state.check_resource = partial(check_resource, platform, principal)  # moesaic.apps.ResourceCheckDep
+
+
+def check_resource(platform: Any, principal: Principal, kind: str, value: str, field: str) -> str | None:
+    """The gate's check of a resource a route finds only at run time (a stored record names it, such as a
+    saved query's knowledge base): 403 or 404 naming ``field``, as for a declared resource. Returns its app."""
+    return _resolve(platform, principal, ResourceRef(kind=kind, source="runtime", name=field), value)
 
 
 def current_principal(request: Request) -> Principal:

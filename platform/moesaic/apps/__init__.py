@@ -14,7 +14,7 @@ from moesaic.json_numbers import NotBoolean  # request-body numbers as the OpenA
 from moesaic.apps.evaluation import Evaluation, MissingData, check_floors, load_floors
 from moesaic.apps.manifest import AppManifest
 from moesaic.apps.registry import ENTRY_POINT_GROUP, AppRegistry, check_app, load_apps, migration_folders
-from moesaic.apps.routing import AppContextDep, TenantIdDep, command_context
+from moesaic.apps.routing import AppContextDep, ResourceCheck, ResourceCheckDep, TenantIdDep, command_context
 from moesaic.llm.offline import DialogueStep, DialogueTurn, OfflineBehaviour, RuleCall, ToolOutcome
 from moesaic.models import ShippedModel  # a manifest part (``AppManifest.models``)
 
@@ -32,6 +32,8 @@ __all__ = [
     "Evaluation",
     "MissingData",
     "OfflineBehaviour",
+    "ResourceCheck",
+    "ResourceCheckDep",
     "RuleCall",
     "ShippedModel",
     "TenantIdDep",

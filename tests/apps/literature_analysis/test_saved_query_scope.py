@@ -148,3 +148,21 @@ def test_another_tenant_cannot_use_the_saved_query_as_a_scope(env: PubMedEnv) ->
     _, _, other = new_tenant_key(env.platform, role="viewer")
     response = env.call("POST", "/summaries", key=other, json={"query": "vitamin D", "saved_query": "vit"})
     assert response.status_code == 404 and response.json()["error"]["param"] == "saved_query"
+
+
+def test_a_saved_query_whose_knowledge_base_the_key_may_not_use_is_refused(env: PubMedEnv,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # The gate sees only the query's name; the route checks the query's knowledge base against the key. Here the
+    # base is made to belong to another app, which this key (limited to literature_analysis) may not use.
+    monkeypatch.setattr(env.platform, "knowledge_base_owner", lambda kb: "kb_assistant" if kb == KB else None)
+    claim = "Vitamin D prevents fractures."
+    for path, body, field in (("/claims:check", {"claim": claim, "saved_query": "vit"}, "saved_query"),
+                              ("/contradictions", {"claim": claim, "saved_query": "vit"}, "saved_query"),
+                              ("/summaries", {"query": "vitamin D", "saved_query": "vit"}, "saved_query"),
+                              ("/summaries:job", {"query": "vitamin D", "saved_query": "vit"}, "saved_query"),
+                              ("/queries/vit:sync", None, "name")):
+        answer = env.call("POST", path, json=body)
+        assert answer.status_code == 403, (path, answer.text)
+        assert answer.json()["error"]["param"] == field and "kb_assistant" in answer.json()["error"]["message"]
+    monkeypatch.undo()
+    assert env.call("POST", "/claims:check", json={"claim": claim, "saved_query": "vit"}).status_code == 200
