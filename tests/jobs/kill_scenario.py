@@ -97,20 +97,23 @@ def run_kill_scenario(db: Database, settings: Settings, tmp_path: Path, *, num_j
                       victim.pid, survivor.pid)
 
 
-def _running_held_by(db: Database, pid: int) -> list[str]:
-    with db.session() as session:
-        return list(session.scalars(
-            select(JobRecord.id).where(JobRecord.app == "jobs_test", JobRecord.state == "running",
+def _running_held_by(db: Database, pid: int, *, max_steps_done: int | None = None) -> list[str]:
+    query = select(JobRecord.id).where(JobRecord.app == "jobs_test", JobRecord.state == "running",
                                        JobRecord.lease_owner.like(f"{pid}-%"))
-        ).all())
+    if max_steps_done is not None:
+        query = query.where(JobRecord.progress_done <= max_steps_done)
+    with db.session() as session:
+        return list(session.scalars(query).all())
 
 
 def _wait_until_holding(db: Database, process: subprocess.Popen, log: str, min_done: int, deadline: float) -> None:
-    """Wait until ``min_done`` effects exist, one of them the worker's, and it is running jobs."""
+    """Wait until ``min_done`` effects exist, one of them the worker's, and it is running a job it has not
+    got far into (at most 1 of its 4 steps done), so that the kill lands mid-job even on a loaded machine
+    (a job about to finish could end between this check and the kill, and nothing would be taken over)."""
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"worker exited early:\n{Path(log).read_text()[-3000:]}")
-        held = _running_held_by(db, process.pid)
+        held = _running_held_by(db, process.pid, max_steps_done=1)
         with db.session() as session:
             mine = session.scalar(text("SELECT count(*) FROM job_effects WHERE pid = :pid"), {"pid": process.pid})
             done = session.scalar(text("SELECT count(*) FROM job_effects"))

@@ -38,6 +38,12 @@ moesaic_chat_latency_seconds_count{app="customer_service"} 7.0
 moesaic_ingestion_queue_depth 2.0
 python_gc_objects_collected_total{generation="0"} 10.0
 """
+# literature_analysis's GET /queries, in its shape (apps.literature_analysis.schemas.SavedQueriesOut)
+SAVED_QUERIES = {"queries": [{
+    "name": "vitamin-d", "term": "vitamin d AND fracture", "knowledge_base": "literature", "interval_hours": 24,
+    "datetype": "edat", "synced_through": "2026-11-30", "last_status": "succeeded", "last_error": None,
+    "last_run_at": "2026-11-30T06:00:00Z", "last_job_id": "job1", "num_found": 12, "num_written": 12, "num_runs": 3,
+    "due": False, "created_at": "2026-11-28T09:00:00Z"}]}
 # medical_ner's GET /model, in its shape (its page is an installed app page, rendered here like every page)
 NER_MODEL = {"model_version": "minilm-l6-lora-r32-fake", "base_model": "MiniLM-L6-H384", "method": "lora",
              "lora_rank": 32, "train_corpora": ["NCBI-disease", "BC5CDR"],
@@ -148,6 +154,10 @@ def create_fake_app(state: FakeState) -> FastAPI:
     @app.get("/v1/apps/medical_ner/model", dependencies=v1)
     def medical_ner_model() -> dict[str, Any]:
         return NER_MODEL
+
+    @app.get("/v1/apps/literature_analysis/queries", dependencies=v1)
+    def literature_queries() -> dict[str, Any]:
+        return SAVED_QUERIES
 
     @app.get("/v1/apps/{app_name}/conversations", dependencies=v1)
     def conversations(app_name: str) -> dict[str, Any]:
