@@ -58,6 +58,6 @@ core = [
     st.Page(PAGES / "answers.py", title="Answers", icon="📌"),
     st.Page(PAGES / "metrics.py", title="Metrics", icon="📈"),
 ]
-navigation = st.navigation({"Console": core, **app_sections()})
+navigation = st.navigation({"Console": core, **app_sections()}, expanded=True)  # every page listed, not "View N more"
 connection_sidebar()
 navigation.run()
