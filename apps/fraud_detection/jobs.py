@@ -17,7 +17,6 @@ Not here: HTTP (``routes``), the retraining recipe (``retrain``).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -32,22 +31,20 @@ from apps.fraud_detection.ingest import store_frame
 from apps.fraud_detection.monitoring import metrics_of, observe_many
 from apps.fraud_detection.state_store import state_guard
 from apps.fraud_detection.tables import FraudTransaction
+from moesaic.apps import is_safe_id, tenant_folder
 from moesaic.jobs import FailJob, JobContext
 
 IMPORT = "import_transactions"
 SCORE_BATCH = "score_batch"
 RETRAIN = "retrain"
-_SAFE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def app_dir(home: Path, tenant_id: str) -> Path:
-    if not _SAFE.match(tenant_id):
-        raise ValueError(f"tenant id {tenant_id!r} is not safe as a folder name")
-    return Path(home) / "fraud_detection" / tenant_id
+    return tenant_folder(home, "fraud_detection", tenant_id)
 
 
 def upload_path(home: Path, tenant_id: str, upload_id: str) -> Path:
-    if not _SAFE.match(upload_id):
+    if not is_safe_id(upload_id):
         raise FailJob(f"upload id {upload_id!r} is not valid")
     return app_dir(home, tenant_id) / "uploads" / f"{upload_id}.parquet"
 

@@ -17,13 +17,13 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from moesaic.apps import is_safe_id, tenant_folder
 from moesaic.errors import UserError
 from moesaic.jobs import FailJob, JobContext, LeaseLost
 
@@ -32,17 +32,14 @@ from apps.medical_ner.service import get_extractor
 
 EXTRACT_FILE = "extract_file"
 BATCH_NOTES = 32
-_SAFE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def app_dir(home: Path, tenant_id: str) -> Path:
-    if not _SAFE.match(tenant_id):
-        raise ValueError(f"tenant id {tenant_id!r} is not safe as a folder name")
-    return Path(home) / "medical_ner" / tenant_id
+    return tenant_folder(home, "medical_ner", tenant_id)
 
 
 def upload_path(home: Path, tenant_id: str, upload_id: str) -> Path:
-    if not _SAFE.match(upload_id):
+    if not is_safe_id(upload_id):
         raise FailJob(f"upload id {upload_id!r} is not valid")
     return app_dir(home, tenant_id) / "uploads" / f"{upload_id}.jsonl"
 

@@ -12,6 +12,7 @@ from moesaic.apps.context import AppContext, Erasure, ToolContext
 from moesaic.errors import error_responses  # ``responses=`` for an app route's own errors (OpenAPI)
 from moesaic.json_numbers import NotBoolean  # request-body numbers as the OpenAPI schema means them
 from moesaic.apps.evaluation import Evaluation, MissingData, check_floors, load_floors
+from moesaic.apps.folders import is_safe_id, tenant_folder  # an app's own files: home/app/tenant
 from moesaic.apps.manifest import AppManifest
 from moesaic.apps.registry import ENTRY_POINT_GROUP, AppRegistry, check_app, load_apps, migration_folders
 from moesaic.apps.routing import AppContextDep, ResourceCheck, ResourceCheckDep, TenantIdDep, command_context
@@ -43,7 +44,9 @@ __all__ = [
     "check_floors",
     "command_context",
     "error_responses",
+    "is_safe_id",
     "load_apps",
     "load_floors",
     "migration_folders",
+    "tenant_folder",
 ]
