@@ -78,16 +78,22 @@ def _document(client, document_id: str, key: str | None = None) -> dict:  # type
     return client.get(f"/v1/knowledge-bases/default/documents/{document_id}", headers=headers).json()  # type: ignore[no-any-return]
 
 
-def _ingest_job(platform, document_id: str):  # type: ignore[no-untyped-def]
+def _ingest_job(platform, document_id: str, timeout: float = 15.0):  # type: ignore[no-untyped-def]
+    """The document's ingest job once it has finished: the worker marks the document before it closes the job."""
     from sqlalchemy import select
 
     from moesaic.jobs.tables import JobRecord
 
-    with platform.db.session() as session:
-        jobs = [j for j in session.scalars(select(JobRecord).where(JobRecord.kind == "ingest"))
-                if (j.payload or {}).get("document_id") == document_id]
-        assert len(jobs) == 1
-        return jobs[0].state, jobs[0].attempts, jobs[0].error
+    deadline = time.monotonic() + timeout
+    while True:
+        with platform.db.session() as session:
+            jobs = [j for j in session.scalars(select(JobRecord).where(JobRecord.kind == "ingest"))
+                    if (j.payload or {}).get("document_id") == document_id]
+            assert len(jobs) == 1
+            job = jobs[0]
+            if job.finished_at is not None or time.monotonic() > deadline:
+                return job.state, job.attempts, job.error
+        time.sleep(0.05)
 
 
 @pytest.mark.parametrize(("name", "data", "cause"), [
@@ -155,6 +161,8 @@ def test_one_tenants_backlog_does_not_hold_another_tenants_upload(platform, clie
     platform.knowledge.wait([*backlog, small], timeout=180)
     assert _document(client, small, key=other)["status"] == "indexed"
     assert all(_document(client, d)["status"] == "indexed" for d in backlog)
+    for document_id in [*backlog, small]:
+        _ingest_job(platform, document_id)  # each job closed, so each has its finish time
     finished = {document_id: _finished_at(platform, document_id) for document_id in [*backlog, small]}
     after = sum(finished[d] > finished[small] for d in backlog)
     assert after >= 20, f"only {after} of the backlog's 40 documents were indexed after the small upload: it queued behind them"
