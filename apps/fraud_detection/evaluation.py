@@ -96,6 +96,13 @@ def evaluate(train: pd.DataFrame, test: pd.DataFrame, test_from: datetime, *, la
         # has no visible evidence, so its frauds are missed and their reasons cannot name it
         flagged = probabilities[frauds] >= 0.5
         metrics["reason_accuracy_flagged"] = reason_accuracy(contributions[flagged], scenarios[flagged])
+        # scenario 2's ceiling: the share of its frauds whose terminal has a known (visible) fraud in the last
+        # delay + 30 days; the simulator leaves no label-free trace (docs/BENCHMARKS.md, 2026-12-01 study)
+        visible = test_features["TERMINAL_DAYS_SINCE_KNOWN_FRAUD"].notna().to_numpy()[frauds]
+        second = scenarios == 2
+        metrics["scenario_2_terminal_fraud_visible"] = float(visible[second].mean()) if second.any() else None
+        metrics["reason_accuracy_2_terminal_fraud_visible"] = (
+            reason_accuracy(contributions[visible], scenarios[visible])["2"] if (second & visible).any() else None)
     else:
         metrics["reason_accuracy"] = {"1": None, "2": None, "3": None}
     num_scored = int(scored.sum())

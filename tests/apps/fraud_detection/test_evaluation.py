@@ -83,3 +83,12 @@ def test_card_precision_skips_cards_found_on_earlier_days() -> None:
     mean, per_day = card_precision_at_k(frame, k=1)
     # day 1: card 1 (fraud) is top. Day 2: card 1 is already found, so card 2 (0.5, legit) beats card 3.
     assert per_day == [1.0, 0.0] and mean == 0.5
+
+
+def test_scenario_2_ceiling_is_the_share_of_frauds_at_terminals_with_a_visible_fraud(
+        history: pd.DataFrame, baseline: EvaluationResult) -> None:
+    summary = baseline.summary()
+    share = summary["scenario_2_terminal_fraud_visible"]
+    assert share is not None and 0.0 < share < 1.0
+    # a terminal's first `delay` days of fraud are hidden, so some scenario-2 frauds lie outside the share
+    assert 0.0 <= summary["reason_accuracy_2_terminal_fraud_visible"] <= 1.0
