@@ -46,14 +46,16 @@ class ClaimModels:
     retriever: Path | None = None  # the fine-tuned MiniLM adapters for dense search, when shipped
 
     @classmethod
-    def load(cls, folder: Path = ARTEFACT_DIR, device: str = "cpu") -> "ClaimModels":
+    def load(cls, folder: Path = ARTEFACT_DIR, device: str = "cpu", precision: str = "fp32") -> "ClaimModels":
+        """``precision`` of the cross-encoders: ``fp32``, ``int8`` or ``bf16`` (``encoder.with_precision``)."""
         import torch
 
         from apps.literature_analysis.encoder import PairScorer
 
         torch.set_num_threads(max(1, torch.get_num_threads()))
         scorers = {
-            name: PairScorer.load(folder / f"{name}.safetensors", device=device) if (folder / f"{name}.safetensors").exists() else None
+            name: PairScorer.load(folder / f"{name}.safetensors", device=device, precision=precision)
+            if (folder / f"{name}.safetensors").exists() else None
             for name in ("selector", "labeler", "reranker", "pubmedqa")
         }
         retriever = folder / "retriever.safetensors"
