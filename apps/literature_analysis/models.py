@@ -21,7 +21,7 @@ ARTEFACT_DIR = Path(os.environ.get("LITERATURE_ARTEFACT_DIR") or Path(__file__).
 MODEL_FILES = ("selector", "labeler", "reranker", "pubmedqa", "retriever")  # reranker and retriever are optional
 _LOCK = threading.Lock()
 CLAIM_CHECK = ("selector", "labeler")
-DEFAULT_PRECISION = "fp32"  # int8 is ~1.4x faster but costs 0.01-0.03 held-out F1: docs/BENCHMARKS.md (2026-12-01, session 4)
+DEFAULT_PRECISION = "fp32"  # int8 is 1.1-1.5x faster but costs 0.01-0.03 held-out F1: docs/BENCHMARKS.md (2026-12-01, session 4)
 
 
 def default_precision() -> str:
