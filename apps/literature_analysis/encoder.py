@@ -156,6 +156,20 @@ def load_cross_encoder(path: Path, base_dir: Path | None = None) -> tuple[CrossE
     return model, config
 
 
+PRECISIONS = ("fp32", "int8", "bf16")
+
+
+def with_precision(model: nn.Module, precision: str) -> Any:
+    """The model for inference in ``precision`` (``int8``: its linear layers dynamically quantized, CPU only)."""
+    if precision == "int8":
+        return torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+    if precision == "bf16":
+        return nn.Module.to(model, torch.bfloat16)
+    if precision != "fp32":
+        raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
+    return model
+
+
 def encode_pairs(tokenizer: Tokenizer, pairs: Sequence[tuple[str, str]], max_tokens: int) -> list[tuple[list[int], list[int]]]:
     """(input ids, token type ids) per pair, the second text cut first when too long."""
     out = []
@@ -190,9 +204,10 @@ class PairScorer:
         self.device, self.batch_size = device, batch_size
 
     @classmethod
-    def load(cls, path: Path, base_dir: Path | None = None, device: str = "cpu") -> "PairScorer":
+    def load(cls, path: Path, base_dir: Path | None = None, device: str = "cpu", precision: str = "fp32") -> "PairScorer":
+        """``precision``: ``fp32``, ``int8`` (dynamic quantization of the linear layers, CPU) or ``bf16``."""
         model, config = load_cross_encoder(path, base_dir)
-        return cls(model, config, load_tokenizer(base_dir), device)
+        return cls(with_precision(model, precision), config, load_tokenizer(base_dir), device)
 
     @torch.inference_mode()
     def probabilities(self, pairs: Sequence[tuple[str, str]]) -> list[list[float]]:

@@ -20,6 +20,13 @@ from apps.literature_analysis.evaluate import PipelineSettings
 ARTEFACT_DIR = Path(os.environ.get("LITERATURE_ARTEFACT_DIR") or Path(__file__).resolve().parent / "artefact")
 MODEL_FILES = ("selector", "labeler", "reranker", "pubmedqa", "retriever")  # reranker and retriever are optional
 _LOCK = threading.Lock()
+CLAIM_CHECK = ("selector", "labeler")
+DEFAULT_PRECISION = "fp32"  # int8 is 1.1-1.5x faster but costs 0.01-0.03 held-out F1: docs/BENCHMARKS.md (2026-12-01, session 4)
+
+
+def default_precision() -> str:
+    """``$LITERATURE_PRECISION`` (fp32, int8 or bf16), else ``DEFAULT_PRECISION``."""
+    return os.environ.get("LITERATURE_PRECISION") or DEFAULT_PRECISION
 
 
 def pipeline_settings(folder: Path = ARTEFACT_DIR) -> PipelineSettings:
@@ -46,14 +53,19 @@ class ClaimModels:
     retriever: Path | None = None  # the fine-tuned MiniLM adapters for dense search, when shipped
 
     @classmethod
-    def load(cls, folder: Path = ARTEFACT_DIR, device: str = "cpu") -> "ClaimModels":
+    def load(cls, folder: Path = ARTEFACT_DIR, device: str = "cpu", precision: str | None = None) -> "ClaimModels":
+        """``precision`` of the claim check's selector and labeler: ``fp32``, ``int8`` or ``bf16``
+        (``encoder.with_precision``; default ``default_precision()``; int8 is CPU only, so another device gets
+        fp32 unless told)."""
         import torch
 
         from apps.literature_analysis.encoder import PairScorer
 
         torch.set_num_threads(max(1, torch.get_num_threads()))
-        scorers = {
-            name: PairScorer.load(folder / f"{name}.safetensors", device=device) if (folder / f"{name}.safetensors").exists() else None
+        precision = precision or (default_precision() if device == "cpu" else "fp32")
+        scorers = {  # the precision applies to the claim check's two models; the reranker and PubMedQA's stay fp32
+            name: PairScorer.load(folder / f"{name}.safetensors", device=device, precision=precision if name in CLAIM_CHECK else "fp32")
+            if (folder / f"{name}.safetensors").exists() else None
             for name in ("selector", "labeler", "reranker", "pubmedqa")
         }
         retriever = folder / "retriever.safetensors"

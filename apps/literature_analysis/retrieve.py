@@ -18,7 +18,7 @@ import torch
 
 from apps.literature_analysis.bm25 import BM25
 from apps.literature_analysis.data import Abstract
-from apps.literature_analysis.encoder import PairScorer, collate, load_adapted_encoder, load_encoder, load_tokenizer
+from apps.literature_analysis.encoder import PairScorer, collate, load_adapted_encoder, load_encoder, load_tokenizer, with_precision
 
 
 def doc_text(doc: Abstract) -> str:
@@ -28,9 +28,10 @@ def doc_text(doc: Abstract) -> str:
 class DenseEncoder:
     """MiniLM sentence embeddings (mean-pooled, normalised), as the platform's default embedder makes them."""
 
-    def __init__(self, base_dir: Path | None = None, device: str = "cpu", max_tokens: int = 256, adapter: Path | None = None) -> None:
+    def __init__(self, base_dir: Path | None = None, device: str = "cpu", max_tokens: int = 256, adapter: Path | None = None,
+                 precision: str = "fp32") -> None:
         model: torch.nn.Module = load_adapted_encoder(adapter, base_dir)[0] if adapter is not None else load_encoder(base_dir)
-        self.model = torch.nn.Module.to(model, device).eval()  # ``adapter``: the MiniLM fine-tuned on the training claims
+        self.model = with_precision(torch.nn.Module.to(model, device).eval(), precision)  # ``adapter``: the MiniLM fine-tuned on the training claims
         self.name = f"{adapter.stem}-{hashlib.sha256(adapter.read_bytes()).hexdigest()[:8]}" if adapter is not None else "minilm"
         self.tokenizer = load_tokenizer(base_dir)
         self.device, self.max_tokens = device, max_tokens

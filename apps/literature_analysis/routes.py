@@ -8,6 +8,8 @@
 - ``POST /summaries:job``: the same as a job (large sets); the job's result is the summary.
 - ``POST /questions:answer``: PubMedQA style yes / no / maybe from an abstract, deciding sentences cited.
 - ``/queries...``: saved PubMed queries and their sync jobs (``query_routes``).
+- ``POST /search``, ``POST /pubmed/search``, ``POST /pubmed/articles``: papers with metadata, locally and on
+  PubMed, and adding PubMed papers to a knowledge base (``search_routes``).
 
 A scope is a knowledge base, PMIDs in it, or a saved query (``saved_query``: its knowledge base, only the
 abstracts it brought in).
@@ -30,6 +32,7 @@ from apps.literature_analysis.jobs import SUMMARISE
 from apps.literature_analysis.models import get_models
 from apps.literature_analysis.query_routes import router as query_router
 from apps.literature_analysis.saved_queries import resolve_scope
+from apps.literature_analysis.search_routes import router as search_router
 from apps.literature_analysis.schemas import (
     AbstractOut,
     CitedSentenceOut,
@@ -48,6 +51,7 @@ from apps.literature_analysis.service import CheckedAbstract, ClaimCheck, Summar
 
 router = APIRouter(tags=["literature_analysis"])
 router.include_router(query_router)
+router.include_router(search_router)
 READ_KB = access(role="viewer", knowledge_base="body:knowledge_base")
 
 

@@ -87,3 +87,44 @@ def test_the_synced_query_shows_and_a_claim_check_highlights_its_rationale(brows
         page.screenshot(path=str(tmp_path / "checked.png"), full_page=True)
     finally:
         page.close()
+
+
+def test_contradictions_side_by_side_and_a_cited_summary_of_the_query(browser: Any, stack: Stack, synced: str,
+                                                                      tmp_path: Path) -> None:
+    page, page_errors = open_page(browser, f"{stack.console_url}/literature-analysis-contradictions", tmp_path / "sides.png")
+    try:
+        assert not problems_on(page, page_errors)
+        page.get_by_label("Claim or topic", exact=True).first.fill(CLAIM)
+        page.get_by_label("Saved PubMed query (optional: instead of the knowledge base)").first.fill(synced)
+        page.get_by_role("button", name="Compare").first.click()
+        main = page.locator("[data-testid=stMain]")
+        main.locator("h3", has_text="Supporting (").first.wait_for(timeout=PAGE_TIMEOUT_MS)
+        settle(page)
+        columns = main.locator("[data-testid=stColumn]")
+        assert columns.count() >= 2
+        left, right = columns.nth(0).inner_text(), columns.nth(1).inner_text()
+        assert left.startswith("Supporting (") and right.startswith("Contradicting (")
+        marked = [t.strip() for t in main.locator(".stMarkdownColoredBackground").all_inner_texts()]
+        assert marked and all(t in SENTENCES for t in marked), marked
+        assert "PMID 3200000" in left + right
+        assert not problems_on(page, page_errors)
+        page.screenshot(path=str(tmp_path / "sides-shown.png"), full_page=True)
+    finally:
+        page.close()
+
+    page, page_errors = open_page(browser, f"{stack.console_url}/literature-analysis-summaries", tmp_path / "summary.png")
+    try:
+        assert not problems_on(page, page_errors)
+        page.get_by_label("Question or topic", exact=True).first.fill("Does vitamin D reduce hip fracture?")
+        page.get_by_text("Run as a background job").first.click()
+        page.get_by_role("button", name="Summarise").first.click()
+        main = page.locator("[data-testid=stMain]")
+        main.locator("h3", has_text="Summary of").first.wait_for(timeout=PAGE_TIMEOUT_MS)
+        settle(page)
+        text = main.inner_text()
+        assert "Finding 1" in text and "[1]" in text and "PMID 3200000" in text, text
+        assert "succeeded · 1 of 1 steps" in text, text
+        assert not problems_on(page, page_errors)
+        page.screenshot(path=str(tmp_path / "summary-shown.png"), full_page=True)
+    finally:
+        page.close()

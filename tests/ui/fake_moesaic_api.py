@@ -43,7 +43,25 @@ SAVED_QUERIES = {"queries": [{
     "name": "vitamin-d", "term": "vitamin d AND fracture", "knowledge_base": "literature", "interval_hours": 24,
     "datetype": "edat", "synced_through": "2026-11-30", "last_status": "succeeded", "last_error": None,
     "last_run_at": "2026-11-30T06:00:00Z", "last_job_id": "job1", "num_found": 12, "num_written": 12, "num_runs": 3,
-    "due": False, "created_at": "2026-11-28T09:00:00Z"}]}
+    "due": False, "created_at": "2026-11-28T09:00:00Z"}, {
+    "name": "statins", "term": "statin AND myopathy", "knowledge_base": "literature", "interval_hours": 24,
+    "datetype": "edat", "synced_through": None, "last_status": "running", "last_error": None,
+    "last_run_at": None, "last_job_id": "job-sync-2", "num_found": 0, "num_written": 0, "num_runs": 0,
+    "due": False, "created_at": "2026-11-29T09:00:00Z"}]}
+# literature_analysis's search, claim and summary routes, in their shapes (apps.literature_analysis.schemas,
+# search_schemas); text[start_char:end_char] of each rationale is the sentence, as the real API answers
+PAPER = {"pmid": "32000001", "document_id": "doc-vitd", "title": "Vitamin D and hip fractures in older adults",
+         "authors": ["Ada Lovelace", "Alan Turing"], "journal": "Journal of Tests", "year": 2024, "doi": "10.1000/vitd",
+         "mesh_terms": ["Vitamin D", "Hip Fractures"], "publication_types": ["Randomized Controlled Trial"],
+         "retracted": False, "score": 0.91, "snippet": "Hip fractures are a major cause of disability in older adults."}
+LIT_TEXT = "# Vitamin D and hip fractures\n\nHip fractures are common. Vitamin D reduced hip fractures by 30%."
+LIT_RATIONALE = {"index": 1, "start_char": 57, "end_char": 96, "text": "Vitamin D reduced hip fractures by 30%.", "score": 0.9}
+LIT_ABSTRACT = {"document_id": "doc-vitd", "pmid": "32000001", "title": "Vitamin D and hip fractures", "label": "SUPPORT",
+                "confidence": 0.88, "retrieval_score": 0.9, "rationale": [LIT_RATIONALE],
+                "label_probabilities": {"SUPPORT": 0.88, "CONTRADICT": 0.02, "NOT_ENOUGH_INFO": 0.1}, "text": LIT_TEXT}
+LIT_SUMMARY = {"query": "vitamin d", "mode": "extractive", "text": "Vitamin D reduced hip fractures by 30%. [1]", "abstracts": 1,
+               "groups": [{"sentences": [{"citation": 1, "document_id": "doc-vitd", "pmid": "32000001", "title": "Vitamin D and hip fractures",
+                                          "index": 1, "start_char": 57, "end_char": 96, "text": LIT_RATIONALE["text"], "relevance": 0.8}]}]}
 # medical_ner's GET /model, in its shape (its page is an installed app page, rendered here like every page)
 NER_MODEL = {"model_version": "minilm-l6-lora-r32-fake", "base_model": "MiniLM-L6-H384", "method": "lora",
              "lora_rank": 32, "train_corpora": ["NCBI-disease", "BC5CDR"],
@@ -158,6 +176,48 @@ def create_fake_app(state: FakeState) -> FastAPI:
     @app.get("/v1/apps/literature_analysis/queries", dependencies=v1)
     def literature_queries() -> dict[str, Any]:
         return SAVED_QUERIES
+
+    @app.post("/v1/apps/literature_analysis/search", dependencies=v1)
+    def literature_search(body: dict[str, Any]) -> dict[str, Any]:
+        return {"query": body["query"], "knowledge_base": body.get("knowledge_base", "literature"), "results": [PAPER]}
+
+    @app.post("/v1/apps/literature_analysis/pubmed/search", dependencies=v1)
+    def literature_pubmed_search(body: dict[str, Any]) -> dict[str, Any]:
+        return {"query": body["query"], "count": 1, "results": [{**PAPER, "document_id": None, "score": None}]}
+
+    @app.post("/v1/apps/literature_analysis/pubmed/articles", dependencies=v1)
+    def literature_pubmed_add(body: dict[str, Any]) -> dict[str, Any]:
+        return {"knowledge_base": body.get("knowledge_base", "literature"), "added": sorted(body["pmids"]), "not_found": []}
+
+    @app.post("/v1/apps/literature_analysis/claims:check", dependencies=v1)
+    def literature_check(body: dict[str, Any]) -> dict[str, Any]:
+        return {"claim": body["claim"], "verdict": "SUPPORT", "confidence": 0.88, "mode": "model", "model_version": "fake",
+                "abstracts": [LIT_ABSTRACT]}
+
+    @app.post("/v1/apps/literature_analysis/contradictions", dependencies=v1)
+    def literature_contradictions(body: dict[str, Any]) -> dict[str, Any]:
+        against = {**LIT_ABSTRACT, "pmid": "32000002", "label": "CONTRADICT", "document_id": "doc-vitd-2"}
+        return {"claim": body["claim"], "verdict": "MIXED", "model_version": "fake", "supporting": [LIT_ABSTRACT],
+                "contradicting": [against], "undecided": []}
+
+    @app.post("/v1/apps/literature_analysis/summaries", dependencies=v1)
+    def literature_summary(body: dict[str, Any]) -> dict[str, Any]:
+        return {**LIT_SUMMARY, "query": body["query"]}
+
+    @app.post("/v1/apps/literature_analysis/summaries:job", dependencies=v1, status_code=202)
+    def literature_summary_job(body: dict[str, Any]) -> dict[str, Any]:
+        return {"job_id": "job-summary-1", "state": "queued"}
+
+    @app.get("/v1/jobs/{job_id}", dependencies=v1)
+    def job(job_id: str) -> dict[str, Any]:
+        jobs = {"job-sync-2": ("literature_analysis", "pubmed_sync", "running", {"done": 40, "total": 100}, None),
+                "job-summary-1": ("literature_analysis", "summarise", "succeeded", {"done": 1, "total": 1}, LIT_SUMMARY)}
+        if job_id not in jobs:
+            raise ApiFailure(404, f"job {job_id!r} not found", "not_found")
+        app_name, kind, job_state, progress, result = jobs[job_id]
+        return {"id": job_id, "object": "job", "app": app_name, "kind": kind, "state": job_state, "progress": progress,
+                "payload": {}, "result": result, "error": None, "attempts": 1, "max_attempts": 3, "created_at": _now(),
+                "started_at": _now(), "finished_at": None, "next_attempt_at": None}
 
     @app.get("/v1/apps/{app_name}/conversations", dependencies=v1)
     def conversations(app_name: str) -> dict[str, Any]:
