@@ -240,7 +240,7 @@ def chat_client(api_url: str, key: str, until: list[float], chats: list[Chat], l
                 conversation = record.conversation_id
 
 
-def one_chat(client: httpx.Client, record: Chat, give_up_s: float = 120) -> None:
+def one_chat(client: httpx.Client, record: Chat, give_up_s: float = 600) -> None:
     """One question, retried with the same Idempotency-Key on 503, 409 and connection errors (a restarted
     API takes a while to come back on a loaded machine) for up to ``give_up_s``."""
     body: dict[str, Any] = {"model": APP, "messages": [{"role": "user", "content": record.question}],
@@ -308,7 +308,7 @@ def upload_client(api_url: str, key: str, until: list[float], uploads: list[Uplo
             body = "\n\n".join(f"## Part {p}\n\nSoak document {index}.{n}, part {p}: {secrets.token_hex(16)} " * 3
                                for p in range(random.randint(1, 6)))
             record = Upload(name, time.monotonic())
-            give_up = time.monotonic() + 120
+            give_up = time.monotonic() + 600  # as long as a restart may take on a loaded machine
             while time.monotonic() < give_up:
                 try:
                     r = client.post(f"/v1/knowledge-bases/{KB}/documents", files={"file": (name, body.encode(), "text/markdown")})
