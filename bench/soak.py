@@ -639,7 +639,8 @@ def _figures(args: argparse.Namespace, chats: list[Chat], uploads: list[Upload],
     lost = chats_report["lost"] + uploads_report["not_indexed"]
     duplicated = chats_report["duplicated"] + uploads_report["duplicated"]
     half = chats_report["half_stored"] + uploads_report["half_stored"]
-    ok = lost == 0 and duplicated == 0 and half == 0 and not unexpected and conn_outside_kill == 0
+    unanswered = len(chats) - chats_report["answered"]  # given up after 10 minutes of retries: a liveness failure
+    ok = lost == 0 and duplicated == 0 and half == 0 and not unexpected and conn_outside_kill == 0 and unanswered == 0
     return {
         "database": "postgresql" if postgres else "sqlite", "jobs": "redis, 2 workers" if args.redis else "in the API",
         "seconds": round(run_seconds, 1), "chat_clients": args.chats, "upload_clients": args.uploaders,
