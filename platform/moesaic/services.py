@@ -26,7 +26,7 @@ from moesaic.jobs import CORE_APP, JobQueue
 from moesaic.llm import ChatModel, ModelRequest, create_chat_model
 from moesaic.access import create_api_key, ensure_tenant
 from moesaic.memory import ConversationStore
-from moesaic.memory.turns import ChatRequests, TurnLocks
+from moesaic.memory.turns import ChatRequests, Deferred, TurnLocks
 from moesaic.metrics import Metrics
 from moesaic.models import ModelRegistry
 from moesaic.types import Message
@@ -60,8 +60,9 @@ class Platform:
     chat_requests: ChatRequests = field(init=False)  # Idempotency-Key records of chat requests
 
     def __post_init__(self) -> None:
-        self.turns = TurnLocks(self.db, self.settings.turn_lock_seconds)
-        self.chat_requests = ChatRequests(self.db, self.settings.turn_lock_seconds)
+        ending = Deferred()  # turn ends that a database outage held back, made before the next chat request
+        self.turns = TurnLocks(self.db, self.settings.turn_lock_seconds, deferred=ending)
+        self.chat_requests = ChatRequests(self.db, self.settings.turn_lock_seconds, deferred=ending)
 
     @classmethod
     def create(

@@ -69,3 +69,43 @@ def test_database_outage_is_503_with_retry_after_then_recovers(outage_client) ->
     finally:
         _bring_back(db_dir, gone)
     assert client.get("/v1/apps/kb_assistant/conversations").status_code == 200  # recovered by itself
+
+
+def test_a_turn_cut_by_an_outage_does_not_hold_its_conversation(outage_client, fake_model) -> None:  # type: ignore[no-untyped-def]
+    """Found by bench/soak.py: a turn whose database went away mid-turn could not let its conversation go nor
+    mark its request failed, so for the turn-lock time (5 minutes) every retry was a 409. The ends are kept and
+    made before the next chat request, once the database is back."""
+    from moesaic.llm.base import ModelReply, ModelRequest
+
+    client, db_dir = outage_client
+    fake_model.add("hello")
+    first = client.post("/v1/chat/completions", json={"model": "kb_assistant", "messages": [{"role": "user", "content": "hi"}]})
+    assert first.status_code == 200, first.text
+    conversation = first.json()["conversation_id"]
+    gone: list[Path] = []
+
+    def database_goes_away(request: ModelRequest) -> ModelReply:
+        client.app.state.platform.db.dispose()
+        gone.append(_take_away(db_dir))
+        return ModelReply(content="an answer that cannot be stored")
+
+    fake_model.add(database_goes_away)
+    body = {"model": "kb_assistant", "conversation_id": conversation, "messages": [{"role": "user", "content": "again"}]}
+    headers = {"Idempotency-Key": "retry-me"}
+    try:
+        cut = client.post("/v1/chat/completions", json=body, headers=headers)
+        assert cut.status_code == 503, cut.text
+        assert client.app.state.platform.turns.deferred.pending == 2  # the request's failure, the conversation's release
+    finally:
+        if gone:
+            _bring_back(db_dir, gone[0])
+    assert gone, "the model step never ran"
+    fake_model.add("the answer")
+    retried = client.post("/v1/chat/completions", json=body, headers=headers)
+    assert retried.status_code == 200, retried.text  # was 409 "still running" for turn_lock_seconds
+    assert retried.json()["choices"][0]["message"]["content"] == "the answer"
+    messages = client.get(f"/v1/conversations/{conversation}/messages").json()["data"]
+    assert [m["content"] for m in messages if m["role"] == "user"].count("again") == 1
+    fake_model.add("a third answer")
+    after = client.post("/v1/chat/completions", json={**body, "messages": [{"role": "user", "content": "third"}]})
+    assert after.status_code == 200, after.text

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from moesaic.db import Database, new_id, utcnow
 from moesaic.errors import Conflict, NotFound, UserError
@@ -43,10 +46,46 @@ class KeyReused(UserError):
     status = 422
 
 
+class Deferred:
+    """Writes that end a turn (release its conversation, mark its request failed or done) and could not be made
+    because the database was away: kept in this process and made again before the next chat request, so a
+    retry is not refused with 409 until the turn lock goes stale (minutes) after an outage."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._writes: list[Callable[[], None]] = []
+
+    def attempt(self, write: Callable[[], None]) -> None:
+        """Make ``write``; if the database is away, keep it for ``retry`` and raise."""
+        try:
+            write()
+        except (DBAPIError, PoolTimeout):
+            with self._lock:
+                self._writes.append(write)
+            raise
+
+    def retry(self) -> None:
+        """Make the kept writes (in their order); those that still fail stay kept."""
+        with self._lock:
+            writes, self._writes = self._writes, []
+        for i, write in enumerate(writes):
+            try:
+                write()
+            except (DBAPIError, PoolTimeout):
+                with self._lock:
+                    self._writes[:0] = writes[i:]
+                return
+
+    @property
+    def pending(self) -> int:
+        return len(self._writes)
+
+
 class TurnLocks:
-    def __init__(self, db: Database, stale_after_s: float) -> None:
+    def __init__(self, db: Database, stale_after_s: float, deferred: Deferred | None = None) -> None:
         self.db = db
         self.stale_after = timedelta(seconds=stale_after_s)
+        self.deferred = deferred if deferred is not None else Deferred()
 
     def acquire(self, tenant_id: str, conversation_id: str) -> str:
         """Take the conversation for one turn; the token goes to ``renew`` and ``release``."""
@@ -79,7 +118,7 @@ class TurnLocks:
         self._set(conversation_id, token, turn_renewed_at=utcnow())
 
     def release(self, conversation_id: str, token: str) -> None:
-        self._set(conversation_id, token, turn_holder=None, turn_renewed_at=None)
+        self.deferred.attempt(lambda: self._set(conversation_id, token, turn_holder=None, turn_renewed_at=None))
 
     def _set(self, conversation_id: str, token: str, **values: Any) -> None:
         with self.db.session() as session:
@@ -112,8 +151,10 @@ class Attempt:
 
 
 class ChatRequests:
-    def __init__(self, db: Database, stale_after_s: float, keep_s: float = 24 * 3600) -> None:
+    def __init__(self, db: Database, stale_after_s: float, keep_s: float = 24 * 3600,
+                 deferred: Deferred | None = None) -> None:
         self.db = db
+        self.deferred = deferred if deferred is not None else Deferred()
         self.stale_after = timedelta(seconds=stale_after_s)
         self.keep = timedelta(seconds=keep_s)
         self._begun = 0
@@ -165,10 +206,10 @@ class ChatRequests:
         self._set(attempt_id, conversation_id=conversation_id, base_seq=base_seq)
 
     def finish(self, attempt_id: str, response: dict[str, Any]) -> None:
-        self._set(attempt_id, state="done", response=response, error=None)
+        self.deferred.attempt(lambda: self._set(attempt_id, state="done", response=response, error=None))
 
     def fail(self, attempt_id: str, error: str) -> None:
-        self._set(attempt_id, state="failed", error=error[:2000])
+        self.deferred.attempt(lambda: self._set(attempt_id, state="failed", error=error[:2000]))
 
     def forget(self, attempt_id: str) -> None:
         """The request stored nothing (refused before its turn started): the key may be used afresh."""

@@ -83,6 +83,7 @@ def create_chat_completion(
         platform.knowledge.require_knowledge_base(tenant, body.knowledge_base)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     attempt = None
+    platform.turns.deferred.retry()  # turns that ended while the database was away let their conversations go
     if idempotency_key is not None:
         attempt = platform.chat_requests.begin(tenant, principal.id, idempotency_key, fingerprint(body.model_dump(mode="json")))
         if attempt.replay is not None:  # the first request with this key answered: the same answer again
