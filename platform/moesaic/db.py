@@ -8,6 +8,8 @@ app's own folder (a branch of its own, see docs/APPS.md); ``migrate()`` brings a
 from __future__ import annotations
 
 import os
+import sqlite3
+import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -47,13 +49,84 @@ class TenantScoped:
     tenant_id: Mapped[str] = mapped_column(String(32), index=True, nullable=False)
 
 
+SQLITE_BUSY_TIMEOUT_S = 30
+SQLITE_POOL_SIZE = 40  # anyio's default thread pool: each request thread keeps a connection instead of reopening one
+WRITE_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "REPLACE")  # where pysqlite opens its (deferred) transaction
+
+
+class SQLiteWriters:
+    """One writing transaction at a time in this process, queued on a lock instead of SQLite's busy handler.
+
+    SQLite lets one connection write at a time; a second writer's statement sleeps and polls (1 ms growing to
+    100 ms per try), so under many concurrent turns most of a turn went on sleeping past a lock that was long
+    free. Here a connection takes ``lock`` before the statement that opens its transaction and lets it go when
+    the transaction commits or rolls back (``WriterConnection``). A thread that already writes on another
+    connection does not wait for itself, and no one waits longer than the busy timeout: SQLite's own locking
+    then decides, as before. Other processes (workers) still meet the busy timeout."""
+
+    def __init__(self, timeout_s: float = SQLITE_BUSY_TIMEOUT_S) -> None:
+        self.lock = threading.Lock()
+        self.timeout_s = timeout_s
+        self.holder: int | None = None  # the thread whose connection writes
+
+    def before_statement(self, connection: "WriterConnection", statement: str) -> None:
+        if connection.holds_writer or not statement.lstrip()[:7].upper().startswith(WRITE_STATEMENTS):
+            return
+        if self.holder == threading.get_ident():
+            return
+        if self.lock.acquire(timeout=self.timeout_s):
+            self.holder = threading.get_ident()
+            connection.holds_writer = True
+
+    def release(self, connection: "WriterConnection") -> None:
+        if connection.holds_writer:
+            connection.holds_writer = False
+            self.holder = None
+            self.lock.release()
+
+
+class WriterConnection(sqlite3.Connection):
+    """A pysqlite connection that gives the process's writer lock back when its transaction ends."""
+
+    writers: SQLiteWriters
+    holds_writer = False
+
+    def commit(self) -> None:
+        super().commit()
+        self.writers.release(self)
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.writers.release(self)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.writers.release(self)
+
+
 def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout so threads can share it. SQL
-    parameters (users' text) are hidden from error messages and logs."""
+    """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and in-process queueing of writers
+    (``SQLiteWriters``) so threads can share it. SQL parameters (users' text) are hidden from error messages
+    and logs."""
     if url.startswith("sqlite"):
+        memory = url in ("sqlite://", "sqlite:///:memory:") or "mode=memory" in url
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
+        writers = SQLiteWriters()
+        factory = type("WriterConnection", (WriterConnection,), {"writers": writers})  # this engine's lock
+        pool = {} if memory else {"pool_size": SQLITE_POOL_SIZE, "max_overflow": 10}
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S,
+                                                  "factory": factory}, hide_parameters=True, **pool)
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _queue_writer(conn, _cursor, statement, _parameters, _context, _many):  # type: ignore[no-untyped-def]
+            dbapi_connection = conn.connection.dbapi_connection
+            if isinstance(dbapi_connection, WriterConnection):
+                writers.before_statement(dbapi_connection, statement)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]

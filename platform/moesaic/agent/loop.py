@@ -112,8 +112,9 @@ class Agent:
         self.tool_context.identity = Identity.from_metadata(conversation.metadata)
         dialogue = conversation.metadata.get(DIALOGUE_KEY)
         dialogue_state: dict[str, Any] = dict(dialogue) if isinstance(dialogue, dict) else {}
+        user_seq: int | None = None  # the user's message's seq, when stored now (the cache counts earlier messages)
         if not resume:
-            self.store.append(tenant, conversation_id, Message(role="user", content=user_text))
+            user_seq = self.store.append(tenant, conversation_id, Message(role="user", content=user_text))["seq"]
         if conversation.state in PAUSED_STATES:  # a person answers; the note is stored so a reload shows the reply
             stored = self.store.append(tenant, conversation_id, Message(role="assistant", content=HANDED_OFF_NOTE))
             yield AgentResult(conversation_id, HANDED_OFF_NOTE, state=conversation.state, finish_reason="handed_off", message_id=stored["id"])
@@ -128,7 +129,7 @@ class Agent:
             return
 
         cached = self._cached_turn(conversation_id, conversation.metadata, user_text, knowledge_base or self.app.knowledge_base,
-                                   max_tokens)
+                                   max_tokens, user_seq)
         if cached is not None and cached.hit is not None:  # no retrieval, no model: the stored answer again
             yield from self._serve_cached(conversation_id, cached, stream)
             return
@@ -187,14 +188,15 @@ class Agent:
 
     # steps -------------------------------------------------------------------------------------
     def _cached_turn(self, conversation_id: str, metadata: dict[str, Any], user_text: str, knowledge_base: str | None,
-                     max_tokens: int | None) -> CachedTurn | None:
+                     max_tokens: int | None, user_seq: int | None) -> CachedTurn | None:
         if self.answer_cache is None or self.answer_policy is None:
             return None
         tenant = self.tool_context.tenant_id
+        last_seq = user_seq if user_seq is not None else self.store.last_seq(tenant, conversation_id)
         return CachedTurn.begin(
             self.answer_cache, self.answer_policy, tenant_id=tenant, app=self.app.name,
             app_fingerprint=self.app.fingerprint(self.tool_context.settings), knowledge_base=knowledge_base,
-            question=user_text, num_earlier_messages=self.store.last_seq(tenant, conversation_id) - 1,
+            question=user_text, num_earlier_messages=last_seq - 1,
             conversation_metadata=metadata, max_tokens=max_tokens, metrics=self.metrics)
 
     def _serve_cached(self, conversation_id: str, cached: CachedTurn, stream: bool) -> Iterator[AgentEvent]:

@@ -109,10 +109,16 @@ class ChatModel(ABC):
         yield reply
 
 
-def split_for_streaming(text: str) -> Iterator[str]:
+STREAM_PIECE_CHARS = 64  # a reply already written is streamed in pieces of about this size, cut after a space
+
+
+def split_for_streaming(text: str, min_chars: int = STREAM_PIECE_CHARS) -> Iterator[str]:
+    """``text`` in pieces of at least ``min_chars`` (the last may be shorter), each ending after a space or a
+    newline. Every piece is one event through the API's thread pool and one SSE chunk: word-sized pieces
+    made a 60-word answer 60 hops, most of a streamed turn's cost under load (docs/BENCHMARKS.md)."""
     start = 0
     for index, char in enumerate(text):
-        if char in " \n":
+        if char in " \n" and index + 1 - start >= min_chars:
             yield text[start : index + 1]
             start = index + 1
     if start < len(text):

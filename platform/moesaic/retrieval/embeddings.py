@@ -1,7 +1,8 @@
 """Sentence embeddings: the offline MiniLM default, loaded once per process.
 
 ``Embedder`` is the small interface the rest of retrieval uses (normalized float32 vectors, so a
-dot product is the cosine). This module does not store vectors (``vector_store`` does).
+dot product is the cosine). Concurrent ``embed_query`` calls are embedded together (``batching``).
+This module does not store vectors (``vector_store`` does).
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from moesaic.retrieval.batching import QueryBatcher
+
 DEFAULT_BATCH_SIZE = 64
+QUERY_THREADS = 1  # torch intra-op threads for a pass of queries
 DEFAULT_EMBEDDER = "minilm"  # the name knowledge bases use for ``default_embedder``
 
 
@@ -55,18 +59,35 @@ class SentenceTransformerEmbedder:
         self._model = _load_model(self.model_path)
         self.dimension = int(self._model.get_embedding_dimension())
         self._lock = threading.Lock()  # one forward pass at a time: the cores are shared
+        self._queries = QueryBatcher(self._embed_queries, max_batch=batch_size)  # concurrent queries, one pass
 
-    def embed_documents(self, texts: list[str]) -> np.ndarray:
+    def embed_documents(self, texts: list[str], *, threads: int | None = None) -> np.ndarray:
+        """``threads``: torch's intra-op threads for this pass (None: torch's setting)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         with self._lock:
-            vectors = self._model.encode(
-                texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
-            )
+            import torch
+
+            before = torch.get_num_threads()
+            if threads is not None:
+                torch.set_num_threads(threads)
+            try:
+                vectors = self._model.encode(
+                    texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+                )
+            finally:
+                if threads is not None:
+                    torch.set_num_threads(before)
         return np.asarray(vectors, dtype=np.float32)  # [N, D]
 
+    def _embed_queries(self, texts: list[str]) -> np.ndarray:
+        # Queries are short: on a busy server, intra-op threads spin-wait for cores the request threads need
+        # (one query cost 0.32 CPU-s with 2 threads, 0.03 with 1, on the 2-core machine; docs/BENCHMARKS.md).
+        return self.embed_documents(texts, threads=QUERY_THREADS)
+
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_documents([text])[0]
+        """One query's vector; queries of other threads waiting at the same moment share its forward pass."""
+        return self._queries.embed(text)
 
 
 @lru_cache(maxsize=1)
