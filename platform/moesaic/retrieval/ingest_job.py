@@ -50,10 +50,9 @@ class IngestJobs:
                              on_cancel=self.cancelled, fair=True)
 
     def run(self, contexts: list[JobContext]) -> list[Any]:
-        taken: list[tuple[str, str]] = []
-        for ctx in contexts:
-            if self.ingestor.take(ctx.payload["document_id"], int(ctx.payload["version"]), ctx.lease_owner):
-                taken.append((ctx.payload["document_id"], ctx.lease_owner))
+        taken = self.ingestor.take_many(
+            [(ctx.payload["document_id"], int(ctx.payload["version"]), ctx.lease_owner) for ctx in contexts]
+        )
         first = contexts[0]
         outcomes = self.ingestor.process_many(taken, should_stop=lambda: first.is_stopping) if taken else {}
         return [self._outcome(ctx, outcomes.get(ctx.payload["document_id"])) for ctx in contexts]
