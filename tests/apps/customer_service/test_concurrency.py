@@ -14,7 +14,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from apps.customer_service import tools
 from apps.customer_service.seed import DEMO_STORE_PATH, load_store_data, seed_store
 from apps.customer_service.store import RetailStore
-from moesaic.db import Database, make_engine
+from moesaic.db import Database, SQLiteWriters, make_engine
 from tests.apps.customer_service.conftest import TENANT, call, make_context
 from tests.conftest import DATABASES
 
@@ -47,7 +47,8 @@ def _gift_card_balance(ctx: Any) -> float:
     return float(user["payment_methods"]["gift_card_1000002"]["balance"])
 
 
-def test_a_write_on_a_stale_read_is_refused(store_engine: Engine, tmp_path: Path) -> None:
+def test_a_write_on_a_stale_read_is_refused(store_engine: Engine, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """A reads the order, B cancels it and commits, then A's write finds the version moved and fails."""
     store = RetailStore(store_engine)
     db = Database(f"sqlite:///{tmp_path / 'platform.db'}")
@@ -55,11 +56,24 @@ def test_a_write_on_a_stale_read_is_refused(store_engine: Engine, tmp_path: Path
     reached_write, may_write = threading.Event(), threading.Event()
     writer_a: list[int] = []
 
-    @event.listens_for(store_engine, "before_cursor_execute")
-    def pause_a_before_claiming(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    def pause(statement: str) -> None:
         if threading.get_ident() in writer_a and statement.lstrip().upper().startswith("UPDATE CS_ORDERS SET VERSION"):
             reached_write.set()
             assert may_write.wait(10), "the test never released conversation A"
+
+    @event.listens_for(store_engine, "before_cursor_execute")
+    def pause_a_before_claiming(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        pause(statement)
+
+    # On SQLite the engine queues writers on a lock in the process (moesaic.db.SQLiteWriters) before the
+    # statement runs: A must pause before it takes that lock, as it would be paused before SQLite's own.
+    queue_writer = SQLiteWriters.before_statement
+
+    def pause_then_queue(self: SQLiteWriters, connection: Any, statement: str) -> None:
+        pause(statement)
+        queue_writer(self, connection, statement)
+
+    monkeypatch.setattr(SQLiteWriters, "before_statement", pause_then_queue)
 
     results: dict[str, Any] = {}
 
