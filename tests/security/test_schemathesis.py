@@ -25,7 +25,10 @@ from tests.live import serve
 pytestmark = pytest.mark.adversarial
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 16
-LEFT_OUT = r"^/v1/(keys/\{key_id\}/(revoke|rotate)|tenant/erase)$"
+# Left out: routes that would end the run's own key or tenant, and the live PubMed search, whose only answer
+# here is its documented 502 (the tier points PubMed at a closed port, and every 5xx counts as a server error);
+# its validation and its 502 are tested in tests/apps/literature_analysis/test_search_routes.py.
+LEFT_OUT = r"^/v1/(keys/\{key_id\}/(revoke|rotate)|tenant/erase|apps/literature_analysis/pubmed/search)$"
 
 
 def failures_of(report_dir: Path) -> str:
