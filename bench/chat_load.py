@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -60,8 +61,6 @@ def percentile(values: list[float], q: float) -> float:
 # the server ---------------------------------------------------------------------------------------
 def serve(args: argparse.Namespace) -> None:
     """Child process: build the platform, index the seed, make one key per client, serve until killed."""
-    import signal
-
     import uvicorn
 
     from apps.kb_assistant.commands import SEED_DIR
@@ -190,6 +189,58 @@ async def one_turn(http: Any, text: str, conversation_id: str | None) -> TurnRes
     return result
 
 
+async def one_turn_aiohttp(http: Any, text: str, conversation_id: str | None) -> TurnResult:
+    """``one_turn`` on an aiohttp session (the same request, the same checks)."""
+    body: dict[str, Any] = {"model": "kb_assistant", "stream": True, "messages": [{"role": "user", "content": text}]}
+    if conversation_id:
+        body["conversation_id"] = conversation_id
+    result = TurnResult(conversation_id=conversation_id)
+    started = time.perf_counter()
+    try:
+        async with http.post("/v1/chat/completions", json=body) as response:
+            if response.status != 200:
+                result.error = f"HTTP {response.status}: {(await response.read())[:200]!r}"
+                return result
+            done = False
+            async for raw in response.content:
+                line = raw.decode().rstrip("\r\n")
+                if not line.startswith("data: "):
+                    continue
+                data = line[6:]
+                if data == "[DONE]":
+                    done = True
+                    continue
+                event = json.loads(data)
+                if "error" in event:
+                    result.error = f"in-band error: {event['error'].get('message')}"
+                    continue
+                result.conversation_id = event.get("conversation_id") or result.conversation_id
+                delta = (event.get("choices") or [{}])[0].get("delta") or {}
+                if result.ttft is None and delta.get("content"):
+                    result.ttft = time.perf_counter() - started
+            if not done and result.error is None:
+                result.error = "stream ended without [DONE]"
+    except Exception as exc:  # counted as an error of this turn
+        result.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        result.latency = time.perf_counter() - started
+    return result
+
+
+async def one_client_aiohttp(base_url: str, key: str, index: int, barrier: asyncio.Event) -> ClientResult:
+    import aiohttp
+
+    out = ClientResult()
+    timeout = aiohttp.ClientTimeout(total=300)
+    async with aiohttp.ClientSession(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=timeout) as http:
+        await barrier.wait()
+        first = await one_turn_aiohttp(http, question(index, 0), None)
+        out.turns.append(first)
+        if first.error is None and first.conversation_id:
+            out.turns.append(await one_turn_aiohttp(http, question(index, 1), first.conversation_id))
+    return out
+
+
 async def one_client(base_url: str, key: str, index: int, barrier: asyncio.Event) -> ClientResult:
     import httpx
 
@@ -204,9 +255,10 @@ async def one_client(base_url: str, key: str, index: int, barrier: asyncio.Event
     return out
 
 
-async def drive(base_url: str, keys: list[str]) -> tuple[list[ClientResult], float]:
+async def drive(base_url: str, keys: list[str], tool: str = "httpx") -> tuple[list[ClientResult], float]:
     barrier = asyncio.Event()
-    tasks = [asyncio.create_task(one_client(base_url, key, i, barrier)) for i, key in enumerate(keys)]
+    client = one_client_aiohttp if tool == "aiohttp" else one_client
+    tasks = [asyncio.create_task(client(base_url, key, i, barrier)) for i, key in enumerate(keys)]
     await asyncio.sleep(0.5)  # every client is waiting at the barrier
     started = time.perf_counter()
     barrier.set()
@@ -235,10 +287,14 @@ def check_store(database_url: str, conversation_ids: list[str]) -> dict[str, int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--client", choices=("httpx", "aiohttp"), default="httpx",
+                        help="the HTTP client library of the load tool (httpx.AsyncClient or aiohttp.ClientSession)")
     parser.add_argument("--database-url", default=None, help="SQLAlchemy URL (an empty PostgreSQL database); default: "
                                                              "SQLite in a fresh home")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--profile", default=None, help="write the server's sampling profile and SQL counts here")
+    parser.add_argument("--py-spy", default=None, help="record the server with py-spy (on PATH) while the clients run, "
+                                                     "raw stacks of the threads holding the GIL, to this file")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--home", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -264,9 +320,13 @@ def main() -> None:
         try:
             base_url = f"http://127.0.0.1:{port}"
             keys = wait_ready(server, keys_file, base_url)
-            load_before, cpu_before = os.getloadavg(), cpu_seconds(server.pid)
-            results, wall = asyncio.run(drive(base_url, keys))
-            load_after, cpu_after = os.getloadavg(), cpu_seconds(server.pid)
+            spy = start_py_spy(args.py_spy, server.pid) if args.py_spy else None
+            load_before, cpu_before, client_before = os.getloadavg(), cpu_seconds(server.pid), time.process_time()
+            results, wall = asyncio.run(drive(base_url, keys, args.client))
+            load_after, cpu_after, client_after = os.getloadavg(), cpu_seconds(server.pid), time.process_time()
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=60)
         finally:
             server.terminate()
             server.wait(timeout=60)
@@ -278,7 +338,7 @@ def main() -> None:
     latencies = [t.latency for t in ok]
     ttfts = [t.ttft for t in ok if t.ttft is not None]
     report = {
-        "clients": args.clients, "database": database_url.split(":", 1)[0], "cpu": cpu_name(), "cores": os.cpu_count(),
+        "clients": args.clients, "client": args.client, "database": database_url.split(":", 1)[0], "cpu": cpu_name(), "cores": os.cpu_count(),
         "turns_ok": len(ok), "turns_expected": 2 * args.clients, "errors": sum(errors.values()),
         "error_kinds": dict(errors.most_common(5)), "wall_s": round(wall, 2),
         "latency_s": {"p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95), "max": max(latencies, default=0)},
@@ -286,6 +346,7 @@ def main() -> None:
         "first_turn_p95_s": percentile([r.turns[0].latency for r in results if r.turns and r.turns[0].error is None], 0.95),
         "second_turn_p95_s": percentile([r.turns[1].latency for r in results if len(r.turns) > 1 and r.turns[1].error is None], 0.95),
         "server_cpu_s_per_turn": round((cpu_after - cpu_before) / max(len(turns), 1), 4),
+        "client_cpu_s_per_turn": round((client_after - client_before) / max(len(turns), 1), 4),
         "store": store, "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in load_after],
     }
     if args.json:
@@ -299,8 +360,18 @@ def main() -> None:
     print(f"| time to first token | {ttft['p50']:.2f} | {ttft['p95']:.2f} | {ttft['max']:.2f} |")
     print(f"turns ok {report['turns_ok']}/{report['turns_expected']}, errors {report['errors']} {report['error_kinds']}, "
           f"first/second turn p95 {report['first_turn_p95_s']:.2f}/{report['second_turn_p95_s']:.2f} s, wall {wall:.1f} s, "
-          f"API process CPU {report['server_cpu_s_per_turn'] * 1000:.0f} ms per turn")
+          f"API process CPU {report['server_cpu_s_per_turn'] * 1000:.0f} ms per turn, "
+          f"clients {report['client_cpu_s_per_turn'] * 1000:.0f} ms per turn")
     print(f"store: {store}")
+
+
+def start_py_spy(path: str, pid: int) -> subprocess.Popen[bytes]:
+    """py-spy sampling the server at 250 Hz (only the thread holding the GIL), stopped with SIGINT after the run."""
+    command = ["py-spy", "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "--gil", *(["--native"] if os.environ.get("PYSPY_NATIVE") else ["--nonblocking"]),
+               "--output", str(Path(path).resolve())]
+    spy = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    time.sleep(1.0)  # attached before the clients start
+    return spy
 
 
 def cpu_seconds(pid: int) -> float:

@@ -54,7 +54,7 @@ def test_boundary_check_catches_a_violation(tmp_path: Path) -> None:
 # The core's packages in layers: a module may import its own package and lower layers only.
 # (``moesaic/__init__`` is a lazy facade over all of them; ``engine`` is a service of its own.)
 LAYERS = [
-    {"errors", "types", "identity", "json_numbers"},
+    {"errors", "types", "identity", "json_numbers", "heap"},
     {"config", "db", "metrics", "privacy", "sentences"},
     {"tools", "memory", "jobs", "models"},
     {"llm", "retrieval", "access", "answers"},

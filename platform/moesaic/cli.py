@@ -162,6 +162,7 @@ def worker(
     from moesaic.jobs.broker import describe
     from moesaic.services import Platform
 
+    from moesaic.heap import freeze_startup_heap
     from moesaic.privacy import install_log_redaction
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -169,6 +170,7 @@ def worker(
     settings = get_settings()
     platform = Platform.create(settings, apps=installed_apps(), start_worker=False)
     platform.warm_up()  # app job handlers may need their heavy models
+    freeze_startup_heap()
     platform.knowledge.ingest_jobs.requeue_orphans()
     threads = concurrency or settings.worker_concurrency
     typer.echo(f"worker on {describe(platform.jobs.broker)} with {threads} threads; Ctrl-C to stop")

@@ -71,6 +71,8 @@ def test_minilm_batched_queries_equal_unbatched(embedder: SentenceTransformerEmb
     with ThreadPoolExecutor(16) as pool:
         together = list(pool.map(embedder.embed_query, texts))
     assert embedder._queries.passes - before <= len(texts)
+    tolerance = 1e-5 if embedder.precision == "fp32" else 5e-3  # bf16 (native CPUs): padding moves its rounding
     for a, b in zip(alone, together):
         assert b.shape == (embedder.dimension,)
-        np.testing.assert_allclose(a, b, atol=1e-5)
+        np.testing.assert_allclose(a, b, atol=tolerance)
+        assert float(a @ b) > 0.9995

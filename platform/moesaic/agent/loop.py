@@ -27,7 +27,7 @@ from moesaic.errors import UpstreamError
 from moesaic.identity import METADATA_KEY as IDENTITY_KEY, Identity, identity_refusal
 from moesaic.llm.base import ChatModel, ModelReply, ModelRequest
 from moesaic.llm.offline import CONFIRMATION_REQUIRED
-from moesaic.memory.store import INTERRUPTED, ConversationStore
+from moesaic.memory.store import INTERRUPTED, ConversationInfo, ConversationStore
 from moesaic.metrics import Metrics
 from moesaic.access.audit import record
 from moesaic.agent.citing import CITATION_MARK_PATTERN, CitationNumbering, cite_sentences, renumber_citations
@@ -105,10 +105,13 @@ class Agent:
         temperature: float | None = None,
         max_tokens: int | None = None,
         resume: bool = False,
+        conversation: ConversationInfo | None = None,
     ) -> Iterator[AgentEvent]:
-        """``resume``: the user's message is already stored (a retried request whose first attempt failed)."""
+        """``resume``: the user's message is already stored (a retried request whose first attempt failed).
+        ``conversation``: the conversation as read after this turn took it (read here when not given)."""
         tenant = self.tool_context.tenant_id
-        conversation = self.store.get(tenant, conversation_id)
+        if conversation is None or conversation.id != conversation_id:
+            conversation = self.store.get(tenant, conversation_id)
         self.tool_context.identity = Identity.from_metadata(conversation.metadata)
         dialogue = conversation.metadata.get(DIALOGUE_KEY)
         dialogue_state: dict[str, Any] = dict(dialogue) if isinstance(dialogue, dict) else {}

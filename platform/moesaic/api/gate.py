@@ -190,10 +190,29 @@ def _audit(request: Request, status: int) -> None:
 
 def install_gate(app: FastAPI) -> None:
     """The audit middleware; the gate itself is ``FastAPI(dependencies=[Depends(authorize)])``."""
+    app.add_middleware(AuditMiddleware)
 
-    @app.middleware("http")
-    async def _audit_middleware(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response = await call_next(request)
-        if request_entry(request, response.status_code) is not None and not getattr(request.state, WRITTEN, False):
-            await run_in_threadpool(_audit, request, response.status_code)
-        return response
+
+class AuditMiddleware:
+    """Writes the audit row of a successful state-changing request before its response starts (the client
+    never sees a success whose row is missing), unless the route wrote it in its own transaction. A plain
+    ASGI middleware: a streamed answer's chunks pass straight through (Starlette's ``BaseHTTPMiddleware``
+    copied each one through a memory stream and a task)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_after_audit(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                request = Request(scope)
+                status = message["status"]
+                if request_entry(request, status) is not None and not getattr(request.state, WRITTEN, False):
+                    await run_in_threadpool(_audit, request, status)
+            await send(message)
+
+        await self.app(scope, receive, send_after_audit)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI
 
 from moesaic.api.app_routes import mount_app_routers
 from moesaic.api.docs import install_docs
@@ -17,6 +18,7 @@ from moesaic.api.openapi import install_openapi
 from moesaic.api.routes import (accounts, answers, apps, audit, chat, conversations, health, inbox, jobs, keys, knowledge, lifecycle,
                                  models)
 from moesaic.config import Settings, get_settings
+from moesaic.heap import freeze_startup_heap
 from moesaic.privacy import install_log_redaction
 from moesaic.services import Platform
 
@@ -41,6 +43,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         check_routes(app)
         if owned:
             app.state.platform.warm_up()  # heavy app models load before /readyz says ready
+        freeze_startup_heap()
         try:
             yield
         finally:
@@ -62,16 +65,30 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         mount_app_routers(app, platform)  # now, so the routes are in the OpenAPI schema from the start
     check_routes(app)
 
-    @app.middleware("http")
-    async def _metrics(request: Request, call_next):  # type: ignore[no-untyped-def]
-        started = time.perf_counter()
-        response: Response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics = getattr(getattr(request.app.state, "platform", None), "metrics", None)
-        if metrics is not None:
-            metrics.requests.labels(path, request.method, str(response.status_code)).inc()
-            metrics.latency.labels(path).observe(time.perf_counter() - started)
-        return response
-
+    app.add_middleware(RequestMetrics)
     return app
+
+
+class RequestMetrics:
+    """Counts each HTTP request by route, method and status, and observes its latency to the response's start
+    (as the middleware it replaces did). A plain ASGI middleware, so streamed chunks pass straight through."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def send_counted(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                metrics = getattr(getattr(scope["app"].state, "platform", None), "metrics", None)
+                if metrics is not None:
+                    path = getattr(scope.get("route"), "path", "unmatched")
+                    metrics.requests.labels(path, scope["method"], str(message["status"])).inc()
+                    metrics.latency.labels(path).observe(time.perf_counter() - started)
+            await send(message)
+
+        await self.app(scope, receive, send_counted)

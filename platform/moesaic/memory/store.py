@@ -89,10 +89,12 @@ class ConversationStore:
 
     # conversations -------------------------------------------------------------------------
     def create(self, tenant_id: str, app: str, *, title: str = "", metadata: dict[str, Any] | None = None,
-               messages: list[Message] | tuple[Message, ...] = ()) -> ConversationInfo:
-        """A new conversation, with ``messages`` (earlier turns a client sent) stored in the same transaction."""
+               messages: list[Message] | tuple[Message, ...] = (), turn_holder: str | None = None) -> ConversationInfo:
+        """A new conversation, with ``messages`` (earlier turns a client sent) stored in the same transaction.
+        ``turn_holder``: the token of the turn that made it, which holds it from the start (``memory.turns``)."""
         with self.db.session() as session:
-            row = Conversation(tenant_id=tenant_id, app=app, title=title[:200], metadata_=metadata or {})
+            row = Conversation(tenant_id=tenant_id, app=app, title=title[:200], metadata_=metadata or {},
+                               turn_holder=turn_holder, turn_renewed_at=utcnow() if turn_holder else None)
             session.add(row)
             session.flush()
             for seq, message in enumerate(messages, start=1):

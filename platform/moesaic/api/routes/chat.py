@@ -25,6 +25,8 @@ from moesaic.api.deps import PlatformDep, PrincipalDep, require_chat_app
 from moesaic.api.openapi import REF_PREFIX
 from moesaic.errors import error_responses
 from moesaic.api.schemas import ChatCompletion, ChatCompletionRequest
+from moesaic.api.streaming import in_own_thread
+from moesaic.db import new_id
 from moesaic.errors import MoesaicError, UserError
 from moesaic.memory.store import ConversationInfo
 from moesaic.memory.turns import IDEMPOTENCY_HEADER, Attempt, fingerprint
@@ -109,6 +111,7 @@ def create_chat_completion(
             temperature=body.temperature,
             max_tokens=body.max_tokens,
             resume=turn.resume,
+            conversation=conversation,
         ))
         try:
             first = next(events)  # fail before any byte is sent, so errors keep their status code
@@ -127,7 +130,7 @@ def create_chat_completion(
         turn.end(None, str(exc))
         raise
     stream = _sse(chain([first], events), app.name, conversation.id, created, include_usage, platform, started, turn)
-    return StreamingResponse(stream, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+    return StreamingResponse(in_own_thread(stream), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
 IDEMPOTENCY_DOC = (
@@ -178,26 +181,26 @@ def _start_turn(body: ChatCompletionRequest, platform: Any, tenant: str, app: st
     turn. Everything that can refuse the request runs before anything is stored."""
     conversation_id = body.conversation_id or (attempt.conversation_id if attempt else None)
     if conversation_id:
-        conversation = platform.store.get(tenant, conversation_id)
-        if conversation.app != app:
-            raise UserError(f"conversation {conversation_id!r} belongs to app {conversation.app!r}, not {app!r}",
-                            field="conversation_id")
-        token = platform.turns.acquire(tenant, conversation.id)
+        token = platform.turns.acquire(tenant, conversation_id)
         try:
+            conversation = platform.store.get(tenant, conversation_id)  # read once taken: the last turn's writes are in
+            if conversation.app != app:
+                raise UserError(f"conversation {conversation_id!r} belongs to app {conversation.app!r}, not {app!r}",
+                                field="conversation_id")
             if body.knowledge_base and body.knowledge_base != conversation.metadata.get("knowledge_base"):
                 metadata = {**conversation.metadata, "knowledge_base": body.knowledge_base}
                 conversation = platform.store.update(tenant, conversation.id, metadata=metadata)
             if attempt is not None and attempt.conversation_id is None:
                 platform.chat_requests.attach(attempt.id, conversation.id, platform.store.last_seq(tenant, conversation.id))
         except BaseException:
-            platform.turns.release(conversation.id, token)
+            platform.turns.release(conversation_id, token)
             raise
     else:
         remembered = {"knowledge_base": body.knowledge_base} if body.knowledge_base else None
         earlier = [Message(role=m.role, content=m.text()) for m in body.messages[:-1]
                    if m.role in ("user", "assistant") and m.text()]
-        conversation = platform.store.create(tenant, app, metadata=remembered, messages=earlier)
-        token = platform.turns.acquire(tenant, conversation.id)
+        token = new_id()
+        conversation = platform.store.create(tenant, app, metadata=remembered, messages=earlier, turn_holder=token)
         if attempt is not None:
             platform.chat_requests.attach(attempt.id, conversation.id, len(earlier))
     return Turn(platform, conversation, token, attempt.id if attempt else None, bool(attempt and attempt.resume))
