@@ -153,33 +153,42 @@ class ClientResult:
     turns: list[TurnResult] = field(default_factory=list)
 
 
-async def one_turn(http: Any, text: str, conversation_id: str | None) -> TurnResult:
+def request_body(text: str, conversation_id: str | None) -> dict[str, Any]:
     body: dict[str, Any] = {"model": "kb_assistant", "stream": True, "messages": [{"role": "user", "content": text}]}
     if conversation_id:
         body["conversation_id"] = conversation_id
+    return body
+
+
+def read_line(line: str, result: TurnResult, started: float) -> bool:
+    """One line of the event stream into ``result``; True at ``data: [DONE]``."""
+    if not line.startswith("data: "):
+        return False
+    data = line[6:]
+    if data == "[DONE]":
+        return True
+    event = json.loads(data)
+    if "error" in event:
+        result.error = f"in-band error: {event['error'].get('message')}"
+        return False
+    result.conversation_id = event.get("conversation_id") or result.conversation_id
+    delta = (event.get("choices") or [{}])[0].get("delta") or {}
+    if result.ttft is None and delta.get("content"):
+        result.ttft = time.perf_counter() - started
+    return False
+
+
+async def one_turn(http: Any, text: str, conversation_id: str | None) -> TurnResult:
     result = TurnResult(conversation_id=conversation_id)
     started = time.perf_counter()
     try:
-        async with http.stream("POST", "/v1/chat/completions", json=body) as response:
+        async with http.stream("POST", "/v1/chat/completions", json=request_body(text, conversation_id)) as response:
             if response.status_code != 200:
                 result.error = f"HTTP {response.status_code}: {(await response.aread())[:200]!r}"
                 return result
             done = False
             async for line in response.aiter_lines():
-                if not line.startswith("data: "):
-                    continue
-                data = line[6:]
-                if data == "[DONE]":
-                    done = True
-                    continue
-                event = json.loads(data)
-                if "error" in event:
-                    result.error = f"in-band error: {event['error'].get('message')}"
-                    continue
-                result.conversation_id = event.get("conversation_id") or result.conversation_id
-                delta = (event.get("choices") or [{}])[0].get("delta") or {}
-                if result.ttft is None and delta.get("content"):
-                    result.ttft = time.perf_counter() - started
+                done = read_line(line, result, started) or done
             if not done and result.error is None:
                 result.error = "stream ended without [DONE]"
     except Exception as exc:  # counted as an error of this turn
@@ -191,33 +200,16 @@ async def one_turn(http: Any, text: str, conversation_id: str | None) -> TurnRes
 
 async def one_turn_aiohttp(http: Any, text: str, conversation_id: str | None) -> TurnResult:
     """``one_turn`` on an aiohttp session (the same request, the same checks)."""
-    body: dict[str, Any] = {"model": "kb_assistant", "stream": True, "messages": [{"role": "user", "content": text}]}
-    if conversation_id:
-        body["conversation_id"] = conversation_id
     result = TurnResult(conversation_id=conversation_id)
     started = time.perf_counter()
     try:
-        async with http.post("/v1/chat/completions", json=body) as response:
+        async with http.post("/v1/chat/completions", json=request_body(text, conversation_id)) as response:
             if response.status != 200:
                 result.error = f"HTTP {response.status}: {(await response.read())[:200]!r}"
                 return result
             done = False
             async for raw in response.content:
-                line = raw.decode().rstrip("\r\n")
-                if not line.startswith("data: "):
-                    continue
-                data = line[6:]
-                if data == "[DONE]":
-                    done = True
-                    continue
-                event = json.loads(data)
-                if "error" in event:
-                    result.error = f"in-band error: {event['error'].get('message')}"
-                    continue
-                result.conversation_id = event.get("conversation_id") or result.conversation_id
-                delta = (event.get("choices") or [{}])[0].get("delta") or {}
-                if result.ttft is None and delta.get("content"):
-                    result.ttft = time.perf_counter() - started
+                done = read_line(raw.decode().rstrip("\r\n"), result, started) or done
             if not done and result.error is None:
                 result.error = "stream ended without [DONE]"
     except Exception as exc:  # counted as an error of this turn

@@ -33,6 +33,7 @@ from moesaic.access.audit import WRITTEN, request_entry
 from moesaic.access.key_cache import KEY_CACHE
 from moesaic.access.declaration import EXTENSION, AccessRule, ResourceRef, parse
 from moesaic.api.ratelimit import limiter_of
+from moesaic.api.response_hooks import OnResponseStart
 from moesaic.errors import ConfigError, Forbidden, NotFound, Unauthorized
 from moesaic.jobs import CORE_APP
 
@@ -193,26 +194,11 @@ def install_gate(app: FastAPI) -> None:
     app.add_middleware(AuditMiddleware)
 
 
-class AuditMiddleware:
+class AuditMiddleware(OnResponseStart):
     """Writes the audit row of a successful state-changing request before its response starts (the client
-    never sees a success whose row is missing), unless the route wrote it in its own transaction. A plain
-    ASGI middleware: a streamed answer's chunks pass straight through (Starlette's ``BaseHTTPMiddleware``
-    copied each one through a memory stream and a task)."""
+    never sees a success whose row is missing), unless the route wrote it in its own transaction."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_after_audit(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                request = Request(scope)
-                status = message["status"]
-                if request_entry(request, status) is not None and not getattr(request.state, WRITTEN, False):
-                    await run_in_threadpool(_audit, request, status)
-            await send(message)
-
-        await self.app(scope, receive, send_after_audit)
+    async def response_starts(self, scope: Any, status: int, started: float) -> None:
+        request = Request(scope)
+        if request_entry(request, status) is not None and not getattr(request.state, WRITTEN, False):
+            await run_in_threadpool(_audit, request, status)

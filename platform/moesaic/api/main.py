@@ -15,6 +15,7 @@ from moesaic.api.docs import install_docs
 from moesaic.api.errors import install_error_handlers
 from moesaic.api.gate import authorize, check_routes, install_gate
 from moesaic.api.openapi import install_openapi
+from moesaic.api.response_hooks import OnResponseStart
 from moesaic.api.routes import (accounts, answers, apps, audit, chat, conversations, health, inbox, jobs, keys, knowledge, lifecycle,
                                  models)
 from moesaic.config import Settings, get_settings
@@ -69,26 +70,12 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     return app
 
 
-class RequestMetrics:
-    """Counts each HTTP request by route, method and status, and observes its latency to the response's start
-    (as the middleware it replaces did). A plain ASGI middleware, so streamed chunks pass straight through."""
+class RequestMetrics(OnResponseStart):
+    """Counts each HTTP request by route, method and status, and observes its latency to the response's start."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-
-        async def send_counted(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                metrics = getattr(getattr(scope["app"].state, "platform", None), "metrics", None)
-                if metrics is not None:
-                    path = getattr(scope.get("route"), "path", "unmatched")
-                    metrics.requests.labels(path, scope["method"], str(message["status"])).inc()
-                    metrics.latency.labels(path).observe(time.perf_counter() - started)
-            await send(message)
-
-        await self.app(scope, receive, send_counted)
+    async def response_starts(self, scope: Any, status: int, started: float) -> None:
+        metrics = getattr(getattr(scope["app"].state, "platform", None), "metrics", None)
+        if metrics is not None:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            metrics.requests.labels(path, scope["method"], str(status)).inc()
+            metrics.latency.labels(path).observe(time.perf_counter() - started)
