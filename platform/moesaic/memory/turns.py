@@ -27,6 +27,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from moesaic.db import Database, new_id, utcnow
 from moesaic.errors import Conflict, NotFound, UserError
+from moesaic.memory.store import ConversationInfo
 from moesaic.memory.tables import ChatRequestRecord, Conversation, MessageRecord
 
 BUSY_RETRY_AFTER_S = 1
@@ -89,6 +90,15 @@ class TurnLocks:
 
     def acquire(self, tenant_id: str, conversation_id: str) -> str:
         """Take the conversation for one turn; the token goes to ``renew`` and ``release``."""
+        return self._take(tenant_id, conversation_id, read=False)[0]
+
+    def take(self, tenant_id: str, conversation_id: str) -> tuple[str, ConversationInfo]:
+        """``acquire``, and the conversation as it is once taken (the last turn's writes in), in one transaction."""
+        token, conversation = self._take(tenant_id, conversation_id, read=True)
+        assert conversation is not None
+        return token, conversation
+
+    def _take(self, tenant_id: str, conversation_id: str, *, read: bool) -> tuple[str, ConversationInfo | None]:
         token = new_id()
         now = utcnow()
         with self.db.session() as session:
@@ -103,7 +113,11 @@ class TurnLocks:
                 .execution_options(synchronize_session=False)
             )
             if taken.rowcount == 1:  # type: ignore[attr-defined]
-                return token
+                if not read:
+                    return token, None
+                row = session.get(Conversation, conversation_id)
+                assert row is not None, "the conversation was just taken"
+                return token, ConversationInfo.of(row)
             exists = session.scalar(select(Conversation.id).where(Conversation.id == conversation_id,
                                                                   Conversation.tenant_id == tenant_id))
         if exists is None:

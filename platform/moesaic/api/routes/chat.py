@@ -181,9 +181,8 @@ def _start_turn(body: ChatCompletionRequest, platform: Any, tenant: str, app: st
     turn. Everything that can refuse the request runs before anything is stored."""
     conversation_id = body.conversation_id or (attempt.conversation_id if attempt else None)
     if conversation_id:
-        token = platform.turns.acquire(tenant, conversation_id)
+        token, conversation = platform.turns.take(tenant, conversation_id)  # read once taken: the last turn's writes are in
         try:
-            conversation = platform.store.get(tenant, conversation_id)  # read once taken: the last turn's writes are in
             if conversation.app != app:
                 raise UserError(f"conversation {conversation_id!r} belongs to app {conversation.app!r}, not {app!r}",
                                 field="conversation_id")
