@@ -20,7 +20,7 @@ from moesaic.retrieval.ingest import IngestConfig  # noqa: E402
 from moesaic.retrieval.onnx_embedder import OnnxEmbedder  # noqa: E402
 from tests.conftest import DATABASES, schema_database_url  # noqa: E402
 
-AnyEmbedder = SentenceTransformerEmbedder | OnnxEmbedder  # what default_embedder() gives (backend auto)
+AnyEmbedder = SentenceTransformerEmbedder | OnnxEmbedder  # what default_embedder() gives ($MOESAIC_EMBEDDER_BACKEND)
 
 FAST_INGEST = IngestConfig(num_workers=2, max_attempts=3, lease_seconds=30, backoff_seconds=0.05, poll_seconds=0.05)
 

@@ -82,8 +82,10 @@ def test_configuration_picks_the_onnx_backend(monkeypatch: pytest.MonkeyPatch, o
     embedder = create_embedder(cache_dir=onnx_cache)
     assert isinstance(embedder, OnnxEmbedder) and embedder.precision == "fp32"
     assert resolve_onnx_precision("auto") == "int8"
+    monkeypatch.delenv("MOESAIC_EMBEDDER_BACKEND")
+    assert resolve_backend() == "torch"  # the default
     monkeypatch.setenv("MOESAIC_EMBEDDER_BACKEND", "tensorrt")
-    with pytest.raises(ValueError, match="unknown embedder backend 'tensorrt'.*valid: auto, torch, onnx"):
+    with pytest.raises(ValueError, match="unknown embedder backend 'tensorrt'.*valid: torch, onnx"):
         resolve_backend()
     with pytest.raises(ValueError, match="unknown embedder precision 'bf16' for the onnx backend"):
         resolve_onnx_precision("bf16")

@@ -74,7 +74,7 @@ def test_minilm_batched_queries_equal_unbatched(embedder: SentenceTransformerEmb
     assert embedder._queries.passes - before <= len(texts)
     for a, b in zip(alone, together):
         assert b.shape == (embedder.dimension,)
-        if embedder.precision == "int8":  # a pass's activations share one int8 scale: other queries move it
-            assert float(a @ b) > 0.99
-        else:
+        if embedder.precision == "fp32":
             np.testing.assert_allclose(a, b, atol=1e-5)
+        else:  # bf16 rounding depends on the padding (measured max |diff| 7e-4); int8: a pass shares one scale
+            assert float(a @ b) > (0.999 if embedder.precision == "bf16" else 0.99)

@@ -26,7 +26,7 @@ DEFAULT_EMBEDDER = "minilm"  # the name knowledge bases use for ``default_embedd
 PRECISIONS = ("fp32", "bf16")  # torch backend
 PRECISION_ENV = "MOESAIC_EMBEDDER_PRECISION"  # auto (default), fp32 or bf16 (torch); fp32 or int8 (onnx)
 BACKENDS = ("torch", "onnx")
-BACKEND_ENV = "MOESAIC_EMBEDDER_BACKEND"  # auto (default), torch or onnx
+BACKEND_ENV = "MOESAIC_EMBEDDER_BACKEND"  # torch (default) or onnx
 
 log = logging.getLogger(__name__)
 
@@ -146,23 +146,13 @@ class SentenceTransformerEmbedder:
         return self._queries.embed(text)
 
 
-def native_int8() -> bool:
-    """Whether this CPU has int8 dot-product instructions (AVX512-VNNI or AVX-VNNI), which ORT's int8 uses."""
-    import torch
-
-    return bool(getattr(torch.cpu, "_is_vnni_supported", lambda: False)())
-
-
-def resolve_backend(backend: str | None = None, precision: str | None = None) -> str:
-    """``backend`` (or ``$MOESAIC_EMBEDDER_BACKEND``): ``torch``, ``onnx`` or ``auto`` (the default): onnx
-    when the precision asks for int8, or is ``auto`` on a CPU with native int8 (``native_int8``); else torch."""
-    wanted = (backend or os.environ.get(BACKEND_ENV) or "auto").strip().lower()
-    if wanted == "auto":
-        wanted_precision = (precision or os.environ.get(PRECISION_ENV) or "auto").strip().lower()
-        is_onnx = wanted_precision == "int8" or (wanted_precision == "auto" and native_int8())
-        return "onnx" if is_onnx else "torch"
+def resolve_backend(backend: str | None = None) -> str:
+    """``backend`` (or ``$MOESAIC_EMBEDDER_BACKEND``): ``torch`` (the default) or ``onnx``. ONNX Runtime is not
+    the default: on the CPU measured (AVX512-BF16 and VNNI) its int8 took more CPU per chunk in the pipeline
+    than torch's bf16, and its fp32 more than bf16 (docs/BENCHMARKS.md, 2026-12-01 ONNX Runtime)."""
+    wanted = (backend or os.environ.get(BACKEND_ENV) or "torch").strip().lower()
     if wanted not in BACKENDS:
-        raise ValueError(f"unknown embedder backend {wanted!r} ({BACKEND_ENV}); valid: auto, {', '.join(BACKENDS)}")
+        raise ValueError(f"unknown embedder backend {wanted!r} ({BACKEND_ENV}); valid: {', '.join(BACKENDS)}")
     return wanted
 
 
@@ -184,7 +174,7 @@ def create_embedder(
 ) -> Embedder:
     """MiniLM on the configured backend. When the ONNX file cannot be made or loaded here (a package
     missing, a failed export), says so in the log and returns the torch embedder instead."""
-    if resolve_backend(backend, precision) == "onnx":
+    if resolve_backend(backend) == "onnx":
         onnx_precision = resolve_onnx_precision(precision)
         from moesaic.retrieval.onnx_embedder import OnnxEmbedder
 

@@ -212,6 +212,8 @@ class OnnxEmbedder:
             options = ort.SessionOptions()
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
+            # no spin-waiting between ops: same speed alone, less CPU on a shared machine (measured 41 vs 36 chunks/CPU-s)
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             self._sessions[threads] = ort.InferenceSession(str(self.onnx_path), options,
                                                            providers=["CPUExecutionProvider"])
