@@ -8,7 +8,8 @@ shared, so CPU time is the steadier figure), and, right after each round, the mo
 ``--model-sample`` of that round's chunks (the same texts the pipeline embedded, one call):
 ``pipeline_vs_model`` is the pipeline's chunks/s over the model's, the share of the ceiling reached,
 which moves less with the machine's load than either figure. Each line carries the 1-minute load
-average, the CPU and the embedder's precision (``$MOESAIC_EMBEDDER_PRECISION``: auto, fp32, bf16).
+average, the CPU and the embedder's backend and precision (``$MOESAIC_EMBEDDER_BACKEND``: auto, torch, onnx;
+``$MOESAIC_EMBEDDER_PRECISION``: auto, fp32, bf16 for torch, fp32, int8 for onnx).
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ def main() -> None:
             "chunks_per_cpu_s": round(chunks / cpu, 1),
             "model_chunks_per_s": round(model_rate, 1) if model_rate else None,
             "pipeline_vs_model": round(chunks / wall / model_rate, 2) if model_rate else None,
-            "load_1min": round(load, 2), "precision": getattr(embedder, "precision", "fp32"), "cpu": cpu_name(),
+            "load_1min": round(load, 2), "backend": getattr(embedder, "backend", "torch"),
+            "precision": getattr(embedder, "precision", "fp32"), "cpu": cpu_name(),
         }), flush=True)
     service.stop()
 

@@ -17,14 +17,19 @@ from moesaic.db import Database  # noqa: E402
 from moesaic.retrieval import KnowledgeService  # noqa: E402
 from moesaic.retrieval.embeddings import SentenceTransformerEmbedder, default_embedder  # noqa: E402
 from moesaic.retrieval.ingest import IngestConfig  # noqa: E402
+from moesaic.retrieval.onnx_embedder import OnnxEmbedder  # noqa: E402
 from tests.conftest import DATABASES, schema_database_url  # noqa: E402
+
+AnyEmbedder = SentenceTransformerEmbedder | OnnxEmbedder  # what default_embedder() gives ($MOESAIC_EMBEDDER_BACKEND)
 
 FAST_INGEST = IngestConfig(num_workers=2, max_attempts=3, lease_seconds=30, backoff_seconds=0.05, poll_seconds=0.05)
 
 
 @pytest.fixture(scope="session")
-def embedder() -> SentenceTransformerEmbedder:
-    return default_embedder()
+def embedder() -> AnyEmbedder:
+    embedder = default_embedder()
+    assert isinstance(embedder, (SentenceTransformerEmbedder, OnnxEmbedder))
+    return embedder
 
 
 @pytest.fixture(params=DATABASES)
@@ -46,7 +51,7 @@ def db(settings: Settings) -> Iterator[Database]:
 
 
 @pytest.fixture
-def make_service(db: Database, settings: Settings, embedder: SentenceTransformerEmbedder) -> Iterator[Callable[..., KnowledgeService]]:
+def make_service(db: Database, settings: Settings, embedder: AnyEmbedder) -> Iterator[Callable[..., KnowledgeService]]:
     services: list[KnowledgeService] = []
 
     def make(**kwargs: object) -> KnowledgeService:

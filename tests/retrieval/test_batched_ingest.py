@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from moesaic.retrieval import KnowledgeService
 from moesaic.retrieval.embeddings import SentenceTransformerEmbedder, resolve_precision
+from moesaic.retrieval.onnx_embedder import OnnxEmbedder
 from moesaic.retrieval.tables import ChunkRecord, DocumentRecord
 
 TEXTS = {
@@ -36,18 +37,21 @@ def chunk_rows(service: KnowledgeService, document_id: str) -> list[ChunkRecord]
     return rows
 
 
-def test_batched_embeddings_equal_unbatched(embedder: SentenceTransformerEmbedder) -> None:
+def test_batched_embeddings_equal_unbatched(embedder: SentenceTransformerEmbedder | OnnxEmbedder) -> None:
     texts = [TEXTS["short.txt"], TEXTS["medium.txt"], TEXTS["long.txt"][:900], "x"]
     together = embedder.embed_documents(texts)
     alone = np.stack([embedder.embed_documents([text])[0] for text in texts])
     assert together.shape == (4, embedder.dimension) and together.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
-    tolerance = 1e-5 if embedder.precision == "fp32" else 2e-2  # padding changes bf16 rounding slightly more
-    np.testing.assert_allclose(together, alone, atol=tolerance)
+    if embedder.precision == "fp32":
+        np.testing.assert_allclose(together, alone, atol=1e-5)
+    else:  # padding changes bf16 rounding; int8 (onnx) quantises each call's activations with one scale
+        floor = 0.99 if embedder.precision == "bf16" else 0.97  # int8 measured: min 0.981 (the text "x")
+        assert float((together * alone).sum(axis=1).min()) > floor
 
 
 def test_each_chunk_gets_its_own_vector_in_a_mixed_length_batch(
-    make_service: Callable[..., KnowledgeService], embedder: SentenceTransformerEmbedder
+    make_service: Callable[..., KnowledgeService], embedder: SentenceTransformerEmbedder | OnnxEmbedder
 ) -> None:
     """Chunks are sorted by length across documents before embedding; each vector must still land on
     its own chunk id."""
@@ -62,8 +66,9 @@ def test_each_chunk_gets_its_own_vector_in_a_mixed_length_batch(
             kb_id = session.get(DocumentRecord, info.id).knowledge_base_id  # type: ignore[union-attr]
         stored = service.vector_store.get_vectors(kb_id, [row.chunk_id for row in rows])
         expected = embedder.embed_documents([f"{row.title}\n{row.text}" for row in rows])
+        floor = 0.97 if embedder.precision == "int8" else 0.9999  # int8: its batch mates move a vector a little
         for row, vector in zip(rows, expected):
-            assert float(stored[row.chunk_id] @ vector) > 0.9999, row.chunk_id
+            assert float(stored[row.chunk_id] @ vector) > floor, row.chunk_id
 
 
 def test_two_tenants_in_one_batch_land_in_their_own_knowledge_base(
@@ -101,7 +106,7 @@ class PoisonEmbedder:
 
 
 def test_a_document_that_fails_to_embed_does_not_fail_its_batch(
-    make_service: Callable[..., KnowledgeService], embedder: SentenceTransformerEmbedder
+    make_service: Callable[..., KnowledgeService], embedder: SentenceTransformerEmbedder | OnnxEmbedder
 ) -> None:
     poison = PoisonEmbedder(embedder)
     service = make_service(start_worker=False, embedder=poison)
@@ -142,7 +147,7 @@ def test_a_document_whose_vectors_fail_to_store_does_not_fail_its_batch(
 
 
 def test_a_document_deleted_mid_batch_is_dropped_and_the_rest_indexed(
-    make_service: Callable[..., KnowledgeService], embedder: SentenceTransformerEmbedder
+    make_service: Callable[..., KnowledgeService], embedder: SentenceTransformerEmbedder | OnnxEmbedder
 ) -> None:
     """The batched lease renewal notices a document that is gone and stops its work."""
     service = make_service(start_worker=False)
@@ -177,7 +182,7 @@ def test_precision_setting(monkeypatch: pytest.MonkeyPatch) -> None:
         resolve_precision()
 
 
-def test_bf16_vectors_stay_close_to_fp32(embedder: SentenceTransformerEmbedder) -> None:
+def test_bf16_vectors_stay_close_to_fp32(embedder: SentenceTransformerEmbedder | OnnxEmbedder) -> None:
     """bf16 (autocast) changes vectors by rounding only; queries use the same path as documents."""
     bf16 = SentenceTransformerEmbedder(batch_size=8, precision="bf16")
     fp32 = SentenceTransformerEmbedder(batch_size=8, precision="fp32")

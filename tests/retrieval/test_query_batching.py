@@ -10,6 +10,7 @@ import pytest
 
 from moesaic.retrieval.batching import QueryBatcher
 from moesaic.retrieval.embeddings import SentenceTransformerEmbedder
+from moesaic.retrieval.onnx_embedder import OnnxEmbedder
 
 
 def vector_of(text: str) -> np.ndarray:
@@ -64,15 +65,16 @@ def test_a_failed_pass_raises_in_its_callers_and_the_next_one_runs() -> None:
     np.testing.assert_array_equal(batcher.embed("second"), vector_of("second"))
 
 
-def test_minilm_batched_queries_equal_unbatched(embedder: SentenceTransformerEmbedder) -> None:
+def test_minilm_batched_queries_equal_unbatched(embedder: SentenceTransformerEmbedder | OnnxEmbedder) -> None:
     texts = [f"How many days do I have to return item {i}?" + " please" * (i % 4) for i in range(16)]
     alone = [embedder.embed_documents([t])[0] for t in texts]
     before = embedder._queries.passes
     with ThreadPoolExecutor(16) as pool:
         together = list(pool.map(embedder.embed_query, texts))
     assert embedder._queries.passes - before <= len(texts)
-    tolerance = 1e-5 if embedder.precision == "fp32" else 5e-3  # bf16 (native CPUs): padding moves its rounding
     for a, b in zip(alone, together):
         assert b.shape == (embedder.dimension,)
-        np.testing.assert_allclose(a, b, atol=tolerance)
-        assert float(a @ b) > 0.9995
+        if embedder.precision == "fp32":
+            np.testing.assert_allclose(a, b, atol=1e-5)
+        else:  # bf16 rounding depends on the padding (measured max |diff| 7e-4); int8: a pass shares one scale
+            assert float(a @ b) > (0.999 if embedder.precision == "bf16" else 0.99)

@@ -2,11 +2,14 @@
 
 ``Embedder`` is the small interface the rest of retrieval uses (normalized float32 vectors, so a
 dot product is the cosine). Concurrent ``embed_query`` calls are embedded together (``batching``).
-This module does not store vectors (``vector_store`` does).
+Two backends compute MiniLM: torch (sentence-transformers, here) and ONNX Runtime (``onnx_embedder``);
+``default_embedder`` picks one per process (``$MOESAIC_EMBEDDER_BACKEND``), so queries and documents
+always come from the same computation. This module does not store vectors (``vector_store`` does).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from functools import lru_cache
@@ -20,8 +23,12 @@ from moesaic.retrieval.batching import QueryBatcher
 DEFAULT_BATCH_SIZE = 64
 QUERY_THREADS = 1  # torch intra-op threads for a pass of queries
 DEFAULT_EMBEDDER = "minilm"  # the name knowledge bases use for ``default_embedder``
-PRECISIONS = ("fp32", "bf16")
-PRECISION_ENV = "MOESAIC_EMBEDDER_PRECISION"  # auto (default), fp32 or bf16
+PRECISIONS = ("fp32", "bf16")  # torch backend
+PRECISION_ENV = "MOESAIC_EMBEDDER_PRECISION"  # auto (default), fp32 or bf16 (torch); fp32 or int8 (onnx)
+BACKENDS = ("torch", "onnx")
+BACKEND_ENV = "MOESAIC_EMBEDDER_BACKEND"  # torch (default) or onnx
+
+log = logging.getLogger(__name__)
 
 
 class Embedder(Protocol):
@@ -59,7 +66,8 @@ def resolve_precision(precision: str | None = None) -> str:
     if wanted == "auto":
         return "bf16" if native_bf16() else "fp32"
     if wanted not in PRECISIONS:
-        raise ValueError(f"unknown embedder precision {wanted!r}; valid: auto, {', '.join(PRECISIONS)}")
+        raise ValueError(f"unknown embedder precision {wanted!r}; valid: auto, {', '.join(PRECISIONS)} "
+                         f"(int8: {BACKEND_ENV}=onnx)")
     return wanted
 
 
@@ -72,6 +80,9 @@ def _load_model(path: str) -> Any:
     return SentenceTransformer(path, device="cpu")
 
 
+DEFAULT_ONNX_PRECISION = "int8"  # kept SciFact nDCG@10 within 0.005 of fp32 (docs/BENCHMARKS.md)
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model from a local path; one shared instance per path and process.
 
@@ -79,6 +90,8 @@ class SentenceTransformerEmbedder:
     and the pooling in fp32); queries and documents go through the same path, so both sides of a
     search use the same precision. ``auto`` (``resolve_precision``) picks bf16 only where it is native.
     The model sorts each call's texts by length, so a batch pads to its own longest text."""
+
+    backend = "torch"
 
     def __init__(
         self, model_path: str | Path | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE, precision: str | None = None
@@ -133,6 +146,49 @@ class SentenceTransformerEmbedder:
         return self._queries.embed(text)
 
 
+def resolve_backend(backend: str | None = None) -> str:
+    """``backend`` (or ``$MOESAIC_EMBEDDER_BACKEND``): ``torch`` (the default) or ``onnx``. ONNX Runtime is not
+    the default: on the CPU measured (AVX512-BF16 and VNNI) its int8 took more CPU per chunk in the pipeline
+    than torch's bf16, and its fp32 more than bf16 (docs/BENCHMARKS.md, 2026-12-01 ONNX Runtime)."""
+    wanted = (backend or os.environ.get(BACKEND_ENV) or "torch").strip().lower()
+    if wanted not in BACKENDS:
+        raise ValueError(f"unknown embedder backend {wanted!r} ({BACKEND_ENV}); valid: {', '.join(BACKENDS)}")
+    return wanted
+
+
+def resolve_onnx_precision(precision: str | None = None) -> str:
+    """The ONNX backend's precision: ``fp32`` or ``int8`` (``auto``: ``DEFAULT_ONNX_PRECISION``)."""
+    from moesaic.retrieval.onnx_embedder import ONNX_PRECISIONS
+
+    wanted = (precision or os.environ.get(PRECISION_ENV) or "auto").strip().lower()
+    if wanted == "auto":
+        return DEFAULT_ONNX_PRECISION
+    if wanted not in ONNX_PRECISIONS:
+        raise ValueError(f"unknown embedder precision {wanted!r} for the onnx backend ({PRECISION_ENV}); "
+                         f"valid: auto, {', '.join(ONNX_PRECISIONS)}")
+    return wanted
+
+
+def create_embedder(
+    backend: str | None = None, precision: str | None = None, *, cache_dir: Path | None = None
+) -> Embedder:
+    """MiniLM on the configured backend. When the ONNX file cannot be made or loaded here (a package
+    missing, a failed export), says so in the log and returns the torch embedder instead."""
+    if resolve_backend(backend) == "onnx":
+        onnx_precision = resolve_onnx_precision(precision)
+        from moesaic.retrieval.onnx_embedder import OnnxEmbedder
+
+        try:
+            return OnnxEmbedder(precision=onnx_precision, cache_dir=cache_dir)
+        except Exception as exc:  # noqa: BLE001  (any failure to export or load: torch still works)
+            torch_precision = onnx_precision if onnx_precision in PRECISIONS else "auto"  # int8: torch's auto
+            log.warning("ONNX embedder unavailable (%s: %s); falling back to torch (%s)",
+                        type(exc).__name__, exc, resolve_precision(torch_precision))
+            return SentenceTransformerEmbedder(precision=torch_precision)
+    return SentenceTransformerEmbedder(precision=precision)
+
+
 @lru_cache(maxsize=1)
-def default_embedder() -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder()
+def default_embedder() -> Embedder:
+    """The process's one embedder (``$MOESAIC_EMBEDDER_BACKEND``, ``$MOESAIC_EMBEDDER_PRECISION``)."""
+    return create_embedder()
