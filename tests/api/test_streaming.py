@@ -85,3 +85,40 @@ def test_the_heap_is_frozen_once_per_process() -> None:
     freeze_startup_heap()  # a second application in the same process freezes nothing more
     assert gc.get_freeze_count() == frozen
     del garbage
+
+
+def test_a_client_gone_before_the_thread_starts_still_gets_the_iterators_finally_run(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The chat's stream lets its conversation go in a ``finally`` that covers its first chunk: the thread takes
+    that chunk even when the client already left, so closing the generator runs the ``finally``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import moesaic.api.streaming as streaming
+
+    busy = threading.Event()
+    closed = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=1)
+    monkeypatch.setattr(streaming, "STREAM_THREADS", pool)
+    pool.submit(busy.wait, 10)  # every stream thread is taken: the next stream waits for one
+
+    def answer() -> Iterator[str]:
+        try:
+            yield "role"
+            yield "text"
+        finally:
+            closed.set()
+
+    async def leave_early() -> None:
+        stream = in_own_thread(answer())
+        first = asyncio.ensure_future(stream.__anext__())
+        await asyncio.sleep(0.05)  # the stream is queued for a thread
+        first.cancel()  # the client goes away
+        try:
+            await first
+        except asyncio.CancelledError:
+            pass
+        await stream.aclose()
+
+    asyncio.run(leave_early())
+    busy.set()
+    assert closed.wait(5), "the iterator's finally never ran"
+    pool.shutdown(wait=True)

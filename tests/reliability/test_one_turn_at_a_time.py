@@ -213,3 +213,31 @@ def test_a_turn_whose_process_died_frees_its_conversation_after_the_lease(platfo
     fake_model.add("free again")
     assert _turn(client, conversation, "after the lease").status_code == 200
     assert [m["content"] for m in _messages(client, conversation)][2:] == ["after the lease", "free again"]
+
+
+def test_taking_another_apps_conversation_is_a_400_busy_or_not_and_takes_nothing(platform) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+    from sqlalchemy import select
+
+    from moesaic.access import ensure_tenant
+    from moesaic.errors import UserError
+    from moesaic.memory.tables import Conversation
+    from moesaic.memory.turns import ConversationBusy
+
+    tenant = ensure_tenant(platform.db)
+    conversation = platform.store.create(tenant, "kb_assistant")
+
+    def holder() -> str | None:
+        with platform.db.session() as session:
+            return session.scalar(select(Conversation.turn_holder).where(Conversation.id == conversation.id))
+
+    with pytest.raises(UserError, match="belongs to app 'kb_assistant', not 'customer_service'"):
+        platform.turns.take(tenant, conversation.id, "customer_service")
+    assert holder() is None  # not taken, not even for a moment
+    token, read = platform.turns.take(tenant, conversation.id, "kb_assistant")
+    assert read.id == conversation.id and holder() == token
+    with pytest.raises(UserError, match="belongs to app 'kb_assistant'"):  # busy, but the wrong app is said first
+        platform.turns.take(tenant, conversation.id, "customer_service")
+    with pytest.raises(ConversationBusy):
+        platform.turns.take(tenant, conversation.id, "kb_assistant")
+    assert holder() == token

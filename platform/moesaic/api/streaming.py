@@ -35,8 +35,8 @@ async def in_own_thread(items: Iterator[T]) -> AsyncIterator[T]:
 
     def produce() -> None:
         try:
-            for item in items:
-                hand_over(_ITEM, item)
+            for item in items:  # the first item is taken even when the client already left: a generator that
+                hand_over(_ITEM, item)  # never started would run no ``finally`` when closed
                 if left:
                     break
         except BaseException as exc:  # handed to the event loop, raised there

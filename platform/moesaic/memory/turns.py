@@ -92,21 +92,26 @@ class TurnLocks:
         """Take the conversation for one turn; the token goes to ``renew`` and ``release``."""
         return self._take(tenant_id, conversation_id, read=False)[0]
 
-    def take(self, tenant_id: str, conversation_id: str) -> tuple[str, ConversationInfo]:
-        """``acquire``, and the conversation as it is once taken (the last turn's writes in), in one transaction."""
-        token, conversation = self._take(tenant_id, conversation_id, read=True)
+    def take(self, tenant_id: str, conversation_id: str, app: str) -> tuple[str, ConversationInfo]:
+        """``acquire`` a conversation of ``app``, and read it as it is once taken (the last turn's writes in), in
+        one transaction. Another app's conversation is a ``UserError`` naming ``conversation_id`` (and is not
+        taken, even for a moment), whether or not it is busy."""
+        token, conversation = self._take(tenant_id, conversation_id, read=True, app=app)
         assert conversation is not None
         return token, conversation
 
-    def _take(self, tenant_id: str, conversation_id: str, *, read: bool) -> tuple[str, ConversationInfo | None]:
+    def _take(self, tenant_id: str, conversation_id: str, *, read: bool,
+              app: str | None = None) -> tuple[str, ConversationInfo | None]:
         token = new_id()
         now = utcnow()
+        of_app = (Conversation.app == app,) if app is not None else ()
         with self.db.session() as session:
             taken = session.execute(
                 update(Conversation)
                 .where(
                     Conversation.id == conversation_id,
                     Conversation.tenant_id == tenant_id,
+                    *of_app,
                     or_(Conversation.turn_holder.is_(None), Conversation.turn_renewed_at < now - self.stale_after),
                 )
                 .values(turn_holder=token, turn_renewed_at=now, updated_at=Conversation.updated_at)
@@ -118,10 +123,12 @@ class TurnLocks:
                 row = session.get(Conversation, conversation_id)
                 assert row is not None, "the conversation was just taken"
                 return token, ConversationInfo.of(row)
-            exists = session.scalar(select(Conversation.id).where(Conversation.id == conversation_id,
+            owner = session.scalar(select(Conversation.app).where(Conversation.id == conversation_id,
                                                                   Conversation.tenant_id == tenant_id))
-        if exists is None:
+        if owner is None:
             raise NotFound(f"conversation {conversation_id!r} not found", field="conversation_id")
+        if app is not None and owner != app:
+            raise UserError(f"conversation {conversation_id!r} belongs to app {owner!r}, not {app!r}", field="conversation_id")
         raise ConversationBusy(
             f"conversation {conversation_id!r} is answering another message; nothing of this request was stored. "
             f"Send it again when that turn has ended (retry in {BUSY_RETRY_AFTER_S} s)",

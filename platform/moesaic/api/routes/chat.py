@@ -181,11 +181,8 @@ def _start_turn(body: ChatCompletionRequest, platform: Any, tenant: str, app: st
     turn. Everything that can refuse the request runs before anything is stored."""
     conversation_id = body.conversation_id or (attempt.conversation_id if attempt else None)
     if conversation_id:
-        token, conversation = platform.turns.take(tenant, conversation_id)  # read once taken: the last turn's writes are in
+        token, conversation = platform.turns.take(tenant, conversation_id, app)  # read once taken: the last turn's writes are in
         try:
-            if conversation.app != app:
-                raise UserError(f"conversation {conversation_id!r} belongs to app {conversation.app!r}, not {app!r}",
-                                field="conversation_id")
             if body.knowledge_base and body.knowledge_base != conversation.metadata.get("knowledge_base"):
                 metadata = {**conversation.metadata, "knowledge_base": body.knowledge_base}
                 conversation = platform.store.update(tenant, conversation.id, metadata=metadata)
@@ -299,9 +296,9 @@ def _sse(
         }
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
-    yield chunk({"role": "assistant", "content": ""})
     error = "the client left before the answer ended"
-    try:
+    try:  # from the first chunk on: a client gone before it still lets the conversation go (finally)
+        yield chunk({"role": "assistant", "content": ""})
         for event in events:
             if isinstance(event, TextDelta):
                 yield chunk({"content": event.text})
