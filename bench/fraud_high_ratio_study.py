@@ -16,7 +16,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -63,6 +63,30 @@ def high_ratio_counts(agg: dict[str, np.ndarray], customers: np.ndarray, k: Frac
     return out
 
 
+@dataclass(frozen=True)
+class ValidationSplit:
+    """The rows before ``until`` in time order, their features, and which rows are fitted on and scored."""
+
+    frame: pd.DataFrame
+    agg: dict[str, np.ndarray]
+    features: pd.DataFrame
+    when: pd.Series
+    fit_rows: np.ndarray  # labels visible at ``test_from`` (FeatureConfig's label delay)
+    test: np.ndarray  # test_from <= time < until
+
+
+def validation_split(data: Path, test_from: str, until: str) -> ValidationSplit:
+    """Read ``data``, drop rows from ``until`` on before anything is computed, and split the rest at ``test_from``."""
+    frame = read_transactions_file(data)
+    frame = sort_history(frame[frame["TX_DATETIME"] < pd.Timestamp(until)])
+    config = FeatureConfig()
+    agg = aggregate(frame, config)
+    when = frame["TX_DATETIME"]
+    start = pd.Timestamp(test_from)
+    fit_rows = ((when < start - pd.Timedelta(days=config.label_delay_days)) & (frame["TX_FRAUD"] >= 0)).to_numpy()
+    return ValidationSplit(frame, agg, pd.DataFrame(derive(agg), index=frame.index), when, fit_rows, (when >= start).to_numpy())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, required=True)
@@ -74,15 +98,8 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="booster seeds (0: the app's); the spread is the noise")
     args = parser.parse_args()
     started = time.perf_counter()
-    frame = read_transactions_file(args.data)
-    frame = sort_history(frame[frame["TX_DATETIME"] < pd.Timestamp(args.until)])
-    config = FeatureConfig()
-    agg = aggregate(frame, config)
-    features = pd.DataFrame(derive(agg), index=frame.index)
-    when = frame["TX_DATETIME"]
-    test_from = pd.Timestamp(args.test_from)
-    fit_rows = ((when < test_from - pd.Timedelta(days=config.label_delay_days)) & (frame["TX_FRAUD"] >= 0)).to_numpy()
-    test = (when >= test_from).to_numpy()
+    split = validation_split(args.data, args.test_from, args.until)
+    frame, agg, features, when, fit_rows, test = split.frame, split.agg, split.features, split.when, split.fit_rows, split.test
     labels = frame["TX_FRAUD"].to_numpy()
     scenarios = frame["TX_FRAUD_SCENARIO"].to_numpy()  # only to report recall per scenario, never an input
     report: dict[str, object] = {"load_average_start": os.getloadavg(), "num_test": int(test.sum()),
