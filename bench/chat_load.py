@@ -26,6 +26,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -178,16 +180,33 @@ def read_line(line: str, result: TurnResult, started: float) -> bool:
     return False
 
 
-async def one_turn(http: Any, text: str, conversation_id: str | None) -> TurnResult:
+CHAT_PATH = "/v1/chat/completions"
+
+
+@asynccontextmanager
+async def httpx_stream(http: Any, body: dict[str, Any]) -> AsyncIterator[tuple[int, Any, AsyncIterator[str]]]:
+    """A streamed chat on an httpx.AsyncClient: (status, a coroutine reading the whole body, the lines)."""
+    async with http.stream("POST", CHAT_PATH, json=body) as response:
+        yield response.status_code, response.aread, response.aiter_lines()
+
+
+@asynccontextmanager
+async def aiohttp_stream(http: Any, body: dict[str, Any]) -> AsyncIterator[tuple[int, Any, AsyncIterator[str]]]:
+    """The same on an aiohttp.ClientSession."""
+    async with http.post(CHAT_PATH, json=body) as response:
+        yield response.status, response.read, (raw.decode().rstrip("\r\n") async for raw in response.content)
+
+
+async def one_turn(http: Any, open_stream: Any, text: str, conversation_id: str | None) -> TurnResult:
     result = TurnResult(conversation_id=conversation_id)
     started = time.perf_counter()
     try:
-        async with http.stream("POST", "/v1/chat/completions", json=request_body(text, conversation_id)) as response:
-            if response.status_code != 200:
-                result.error = f"HTTP {response.status_code}: {(await response.aread())[:200]!r}"
+        async with open_stream(http, request_body(text, conversation_id)) as (status, read_all, lines):
+            if status != 200:
+                result.error = f"HTTP {status}: {(await read_all())[:200]!r}"
                 return result
             done = False
-            async for line in response.aiter_lines():
+            async for line in lines:
                 done = read_line(line, result, started) or done
             if not done and result.error is None:
                 result.error = "stream ended without [DONE]"
@@ -198,59 +217,34 @@ async def one_turn(http: Any, text: str, conversation_id: str | None) -> TurnRes
     return result
 
 
-async def one_turn_aiohttp(http: Any, text: str, conversation_id: str | None) -> TurnResult:
-    """``one_turn`` on an aiohttp session (the same request, the same checks)."""
-    result = TurnResult(conversation_id=conversation_id)
-    started = time.perf_counter()
-    try:
-        async with http.post("/v1/chat/completions", json=request_body(text, conversation_id)) as response:
-            if response.status != 200:
-                result.error = f"HTTP {response.status}: {(await response.read())[:200]!r}"
-                return result
-            done = False
-            async for raw in response.content:
-                done = read_line(raw.decode().rstrip("\r\n"), result, started) or done
-            if not done and result.error is None:
-                result.error = "stream ended without [DONE]"
-    except Exception as exc:  # counted as an error of this turn
-        result.error = f"{type(exc).__name__}: {exc}"
-    finally:
-        result.latency = time.perf_counter() - started
-    return result
+def session(tool: str, base_url: str, key: str) -> tuple[Any, Any]:
+    """The load tool's client for one simulated user (one key), and how it opens a streamed chat."""
+    headers = {"Authorization": f"Bearer {key}"}
+    if tool == "aiohttp":
+        import aiohttp
 
-
-async def one_client_aiohttp(base_url: str, key: str, index: int, barrier: asyncio.Event) -> ClientResult:
-    import aiohttp
-
-    out = ClientResult()
-    timeout = aiohttp.ClientTimeout(total=300)
-    async with aiohttp.ClientSession(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=timeout) as http:
-        await barrier.wait()
-        first = await one_turn_aiohttp(http, question(index, 0), None)
-        out.turns.append(first)
-        if first.error is None and first.conversation_id:
-            out.turns.append(await one_turn_aiohttp(http, question(index, 1), first.conversation_id))
-    return out
-
-
-async def one_client(base_url: str, key: str, index: int, barrier: asyncio.Event) -> ClientResult:
+        return aiohttp.ClientSession(base_url=base_url, headers=headers,
+                                     timeout=aiohttp.ClientTimeout(total=300)), aiohttp_stream
     import httpx
 
+    return httpx.AsyncClient(base_url=base_url, headers=headers, timeout=httpx.Timeout(300.0)), httpx_stream
+
+
+async def one_client(base_url: str, key: str, index: int, barrier: asyncio.Event, tool: str) -> ClientResult:
     out = ClientResult()
-    timeout = httpx.Timeout(300.0)
-    async with httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=timeout) as http:
+    client, open_stream = session(tool, base_url, key)
+    async with client as http:
         await barrier.wait()
-        first = await one_turn(http, question(index, 0), None)
+        first = await one_turn(http, open_stream, question(index, 0), None)
         out.turns.append(first)
         if first.error is None and first.conversation_id:
-            out.turns.append(await one_turn(http, question(index, 1), first.conversation_id))
+            out.turns.append(await one_turn(http, open_stream, question(index, 1), first.conversation_id))
     return out
 
 
 async def drive(base_url: str, keys: list[str], tool: str = "httpx") -> tuple[list[ClientResult], float]:
     barrier = asyncio.Event()
-    client = one_client_aiohttp if tool == "aiohttp" else one_client
-    tasks = [asyncio.create_task(client(base_url, key, i, barrier)) for i, key in enumerate(keys)]
+    tasks = [asyncio.create_task(one_client(base_url, key, i, barrier, tool)) for i, key in enumerate(keys)]
     await asyncio.sleep(0.5)  # every client is waiting at the barrier
     started = time.perf_counter()
     barrier.set()

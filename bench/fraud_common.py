@@ -1,13 +1,17 @@
 """What the fraud benchmarks share: the CPU's name, the transactions (a file or simulated), latency summaries.
 
-Used by ``bench/fraud_scoring.py`` (batch and online scoring in process) and ``bench/fraud_api_latency.py``
-(single scoring through HTTP). Not a benchmark itself.
+Used by ``bench/fraud_scoring.py`` (batch and online scoring in process), ``bench/fraud_api_latency.py``
+(single scoring through HTTP) and the July validation studies (``validation_split``, ``print_report``). Not a
+benchmark itself.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,3 +49,39 @@ def percentiles_ms(seconds: list[float] | np.ndarray, prefix: str = "") -> dict[
     out = {f"p{q}_ms": round(float(np.percentile(ms, q)), 3) for q in (50, 95, 99)}
     out.update(max_ms=round(float(ms.max()), 3), mean_ms=round(float(ms.mean()), 3))
     return {f"{prefix}{k}": v for k, v in out.items()}
+
+
+@dataclass(frozen=True)
+class ValidationSplit:
+    """The rows before ``until`` in time order, their aggregates and features, and which rows are fitted on and scored."""
+
+    frame: pd.DataFrame
+    agg: dict[str, np.ndarray]
+    features: pd.DataFrame
+    when: pd.Series
+    fit_rows: np.ndarray  # labels visible at ``test_from`` (FeatureConfig's label delay)
+    test: np.ndarray  # test_from <= time < until
+
+
+def validation_split(data: Path, test_from: str, until: str) -> ValidationSplit:
+    """Read ``data``, drop rows from ``until`` on before anything is computed, and split the rest at ``test_from``."""
+    from apps.fraud_detection.features.batch import aggregate, sort_history
+    from apps.fraud_detection.features.definition import FeatureConfig, derive
+    from connectors.transactions import read_transactions_file
+
+    frame = read_transactions_file(data)
+    frame = sort_history(frame[frame["TX_DATETIME"] < pd.Timestamp(until)])
+    config = FeatureConfig()
+    agg = aggregate(frame, config)
+    when = frame["TX_DATETIME"]
+    start = pd.Timestamp(test_from)
+    fit_rows = ((when < start - pd.Timedelta(days=config.label_delay_days)) & (frame["TX_FRAUD"] >= 0)).to_numpy()
+    return ValidationSplit(frame, agg, pd.DataFrame(derive(agg), index=frame.index), when, fit_rows, (when >= start).to_numpy())
+
+
+def print_report(report: dict[str, object], started: float) -> int:
+    """A study's report as one JSON line, with its wall time and the load average at the end; the exit status."""
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    report["load_average_end"] = os.getloadavg()
+    print(json.dumps(report, default=str))
+    return 0

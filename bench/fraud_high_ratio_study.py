@@ -16,20 +16,19 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from fraud_common import print_report, validation_split  # noqa: E402  (bench/ is the script's folder)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from apps.fraud_detection.features.batch import aggregate, sort_history  # noqa: E402
-from apps.fraud_detection.features.definition import DAY, FEATURE_NAMES, FeatureConfig, derive  # noqa: E402
+from apps.fraud_detection.features.definition import DAY, FEATURE_NAMES  # noqa: E402
 from apps.fraud_detection.metrics import auc_roc, average_precision  # noqa: E402
 from apps.fraud_detection.model import TrainConfig, train_model  # noqa: E402
-from connectors.transactions import read_transactions_file  # noqa: E402
 
 
 def high_ratio_counts(agg: dict[str, np.ndarray], customers: np.ndarray, k: Fraction,
@@ -61,30 +60,6 @@ def high_ratio_counts(agg: dict[str, np.ndarray], customers: np.ndarray, k: Frac
         back[order] = ratio
         out["AMOUNT_TO_CUSTOMER_NORMAL_MEAN_30DAY"] = back
     return out
-
-
-@dataclass(frozen=True)
-class ValidationSplit:
-    """The rows before ``until`` in time order, their features, and which rows are fitted on and scored."""
-
-    frame: pd.DataFrame
-    agg: dict[str, np.ndarray]
-    features: pd.DataFrame
-    when: pd.Series
-    fit_rows: np.ndarray  # labels visible at ``test_from`` (FeatureConfig's label delay)
-    test: np.ndarray  # test_from <= time < until
-
-
-def validation_split(data: Path, test_from: str, until: str) -> ValidationSplit:
-    """Read ``data``, drop rows from ``until`` on before anything is computed, and split the rest at ``test_from``."""
-    frame = read_transactions_file(data)
-    frame = sort_history(frame[frame["TX_DATETIME"] < pd.Timestamp(until)])
-    config = FeatureConfig()
-    agg = aggregate(frame, config)
-    when = frame["TX_DATETIME"]
-    start = pd.Timestamp(test_from)
-    fit_rows = ((when < start - pd.Timedelta(days=config.label_delay_days)) & (frame["TX_FRAUD"] >= 0)).to_numpy()
-    return ValidationSplit(frame, agg, pd.DataFrame(derive(agg), index=frame.index), when, fit_rows, (when >= start).to_numpy())
 
 
 def main() -> int:
@@ -134,10 +109,7 @@ def main() -> int:
         variants[label] = entry
         print(label, json.dumps(entry), file=sys.stderr, flush=True)
     report["variants"] = variants
-    report["seconds"] = round(time.perf_counter() - started, 1)
-    report["load_average_end"] = os.getloadavg()
-    print(json.dumps(report, default=str))
-    return 0
+    return print_report(report, started)
 
 
 if __name__ == "__main__":

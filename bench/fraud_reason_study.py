@@ -31,17 +31,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xgboost as xgb
+from fraud_common import print_report, validation_split  # noqa: E402  (bench/ is the script's folder)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from apps.fraud_detection.features.batch import compute_features, sort_history, to_seconds  # noqa: E402
-from apps.fraud_detection.features.definition import DAY, FeatureConfig  # noqa: E402
+from apps.fraud_detection.features.batch import to_seconds  # noqa: E402
+from apps.fraud_detection.features.definition import DAY  # noqa: E402
 from apps.fraud_detection.metrics import (  # noqa: E402
     auc_roc, average_precision, expected_calibration_error, reliability_table,
 )
 from apps.fraud_detection.model import TrainConfig, train_model  # noqa: E402
 from apps.fraud_detection.reasons import SCENARIO_KIND, kinds_of  # noqa: E402
-from connectors.transactions import read_transactions_file  # noqa: E402
 
 
 def first_kind(contributions: pd.DataFrame, rule: str) -> np.ndarray:
@@ -175,14 +175,8 @@ def main() -> int:
     parser.add_argument("--skip-label-free", action="store_true", help="skip the flagged-terminal signal (a full predict)")
     args = parser.parse_args()
     started = time.perf_counter()
-    frame = read_transactions_file(args.data)
-    frame = sort_history(frame[frame["TX_DATETIME"] < pd.Timestamp(args.until)])
-    config = FeatureConfig()
-    features = compute_features(frame, config)
-    when = frame["TX_DATETIME"]
-    test_from = pd.Timestamp(args.test_from)
-    fit_rows = ((when < test_from - pd.Timedelta(days=config.label_delay_days)) & (frame["TX_FRAUD"] >= 0)).to_numpy()
-    test = (when >= test_from).to_numpy()
+    split = validation_split(args.data, args.test_from, args.until)
+    frame, features, when, fit_rows, test = split.frame, split.features, split.when, split.fit_rows, split.test
     labels = frame["TX_FRAUD"].to_numpy()
     scenarios = frame["TX_FRAUD_SCENARIO"].to_numpy()
     frauds = test & (labels == 1)
@@ -314,10 +308,7 @@ def main() -> int:
                 report[f"label_free_auc_terminal_flagged_{days}d"] = round(auc_roc(hidden[both].astype(int), count[both]), 4)
         recipes[str(rounds)] = entry
     report["recipes_by_amount_first_rounds"] = recipes
-    report["seconds"] = round(time.perf_counter() - started, 1)
-    report["load_average_end"] = os.getloadavg()
-    print(json.dumps(report, default=str))
-    return 0
+    return print_report(report, started)
 
 
 if __name__ == "__main__":

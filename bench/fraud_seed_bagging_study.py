@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from fraud_high_ratio_study import high_ratio_counts, validation_split  # noqa: E402  (bench/ is the script's folder)
+from fraud_common import print_report, validation_split  # noqa: E402  (bench/ is the script's folder)
+from fraud_high_ratio_study import high_ratio_counts  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -105,10 +106,7 @@ def main() -> int:
             "train_seconds": summary([e["train_seconds"] for k, e in runs.items() if k.startswith(variant + " ")]),
             "score_seconds": summary([e["score_seconds"] for k, e in runs.items() if k.startswith(variant + " ")]),
         }
-    report["seconds"] = round(time.perf_counter() - started, 1)
-    report["load_average_end"] = os.getloadavg()
-    print(json.dumps(report, default=str))
-    return 0
+    return print_report(report, started)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ from machine import cpu_name  # noqa: E402
 from moesaic.config import Settings  # noqa: E402
 from moesaic.db import Database  # noqa: E402
 from tests.jobs.conftest import worker_command, worker_env  # noqa: E402
-from tests.live import free_port  # noqa: E402
+from tests.live import free_port, stop_processes  # noqa: E402
 
 APP = "kb_assistant"
 KB = "soak"
@@ -212,12 +212,8 @@ class Api:
         self.process.wait(10)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        if self.process is not None:
+            stop_processes([self.process])
 
 
 def chat_client(api_url: str, key: str, until: list[float], chats: list[Chat], lock: threading.Lock, index: int) -> None:
@@ -555,14 +551,7 @@ def main() -> int:
         db = Database(url)
         check_uploads(db, settings, uploads, timeout=max(120, args.seconds))  # waits for the queue to drain
         api.stop()
-        for process in workers:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in workers:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(workers)
         uploads_report = check_uploads(db, settings, uploads, timeout=1)  # again, vectors read with every writer gone
         chats_report = check_chats(db, chats, timeline)
         db.dispose()

@@ -1,11 +1,14 @@
-"""A live uvicorn server in a background thread, for tests that need a real socket (SDKs)."""
+"""A live uvicorn server in a background thread, for tests that need a real socket (SDKs), and stopping the
+processes (workers, servers) that tests and benchmarks start."""
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -35,3 +38,16 @@ def serve(app: Any, log_level: str = "warning") -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def stop_processes(processes: Iterable[subprocess.Popen[bytes]], wait_s: float = 30) -> None:
+    """SIGTERM to each process still running, then wait for each; one that does not stop in ``wait_s`` is killed."""
+    processes = list(processes)
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(wait_s)
+        except subprocess.TimeoutExpired:
+            process.kill()

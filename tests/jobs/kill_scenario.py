@@ -19,6 +19,7 @@ from moesaic.jobs.tables import JobRecord
 from moesaic.retrieval.tables import DocumentRecord
 from moesaic.services import Platform
 from tests.jobs.conftest import make_queue, worker_command, worker_env
+from tests.live import stop_processes
 
 
 @dataclass
@@ -67,14 +68,7 @@ def run_kill_scenario(db: Database, settings: Settings, tmp_path: Path, *, num_j
         _wait_all_done(db, [job.id for job in jobs], survivor, started + timeout, logs[1].name)
         seconds = time.monotonic() - started
     finally:
-        for process in workers:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in workers:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(workers)
         for log in logs:
             log.close()
     with db.session() as session:

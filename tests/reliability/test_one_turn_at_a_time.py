@@ -205,7 +205,7 @@ def test_a_turn_whose_process_died_frees_its_conversation_after_the_lease(platfo
     conversation = _start(client, fake_model)
     with platform.db.session() as session:
         row = session.get(Conversation, conversation)
-        platform.turns.acquire(row.tenant_id, conversation)  # a turn that never ends (its process was killed)
+        platform.turns.take(row.tenant_id, conversation, "kb_assistant")  # a turn that never ends (its process was killed)
     assert _turn(client, conversation, "blocked").status_code == 409
     gone = utcnow() - timedelta(seconds=platform.settings.turn_lock_seconds + 1)
     with platform.db.session() as session:

@@ -114,6 +114,7 @@ def test_partial_or_corrupt_cache_is_rebuilt(tmp_path: Path, onnx_fp32: OnnxEmbe
         f.write(b"\xff" * 64)
     assert not is_valid_cache(first)
     onnx_model_file(model_path, "fp32", tmp_path)
+    assert is_valid_cache(first)
     first.with_suffix(".json").unlink()
     assert not is_valid_cache(first)
     onnx_model_file(model_path, "fp32", tmp_path)

@@ -88,38 +88,26 @@ class TurnLocks:
         self.stale_after = timedelta(seconds=stale_after_s)
         self.deferred = deferred if deferred is not None else Deferred()
 
-    def acquire(self, tenant_id: str, conversation_id: str) -> str:
-        """Take the conversation for one turn; the token goes to ``renew`` and ``release``."""
-        return self._take(tenant_id, conversation_id, read=False)[0]
-
     def take(self, tenant_id: str, conversation_id: str, app: str) -> tuple[str, ConversationInfo]:
-        """``acquire`` a conversation of ``app``, and read it as it is once taken (the last turn's writes in), in
-        one transaction. Another app's conversation is a ``UserError`` naming ``conversation_id`` (and is not
-        taken, even for a moment), whether or not it is busy."""
-        token, conversation = self._take(tenant_id, conversation_id, read=True, app=app)
-        assert conversation is not None
-        return token, conversation
-
-    def _take(self, tenant_id: str, conversation_id: str, *, read: bool,
-              app: str | None = None) -> tuple[str, ConversationInfo | None]:
+        """Take a conversation of ``app`` for one turn and read it as it is once taken (the last turn's writes
+        in), in one transaction; the token goes to ``renew`` and ``release``. Another app's conversation is a
+        ``UserError`` naming ``conversation_id`` (and is not taken, even for a moment), whether or not it is busy.
+        A new conversation is made already taken (``ConversationStore.create(turn_holder=...)``)."""
         token = new_id()
         now = utcnow()
-        of_app = (Conversation.app == app,) if app is not None else ()
         with self.db.session() as session:
             taken = session.execute(
                 update(Conversation)
                 .where(
                     Conversation.id == conversation_id,
                     Conversation.tenant_id == tenant_id,
-                    *of_app,
+                    Conversation.app == app,
                     or_(Conversation.turn_holder.is_(None), Conversation.turn_renewed_at < now - self.stale_after),
                 )
                 .values(turn_holder=token, turn_renewed_at=now, updated_at=Conversation.updated_at)
                 .execution_options(synchronize_session=False)
             )
             if taken.rowcount == 1:  # type: ignore[attr-defined]
-                if not read:
-                    return token, None
                 row = session.get(Conversation, conversation_id)
                 assert row is not None, "the conversation was just taken"
                 return token, ConversationInfo.of(row)
@@ -127,7 +115,7 @@ class TurnLocks:
                                                                   Conversation.tenant_id == tenant_id))
         if owner is None:
             raise NotFound(f"conversation {conversation_id!r} not found", field="conversation_id")
-        if app is not None and owner != app:
+        if owner != app:
             raise UserError(f"conversation {conversation_id!r} belongs to app {owner!r}, not {app!r}", field="conversation_id")
         raise ConversationBusy(
             f"conversation {conversation_id!r} is answering another message; nothing of this request was stored. "

@@ -20,6 +20,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -38,6 +39,9 @@ from moesaic.retrieval.tables import (
     KnowledgeBaseRecord,
 )
 from moesaic.retrieval.vector_store import ChromaVectorStore
+
+R = TypeVar("R", bound=tuple[Any, ...])  # a row whose first item is its document's _Job
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 EMBED_BATCH = 64
@@ -81,15 +85,10 @@ class Ingestor:
         self.config = config
 
     # -- one job ------------------------------------------------------------------------------
-    def take(self, document_id: str, version: int, owner: str) -> bool:
-        return bool(self.take_many([(document_id, version, owner)]))
-
     def take_many(self, wanted: list[tuple[str, int, str]]) -> list[tuple[str, str]]:
-        """``take`` for a delivery's documents (id, version, owner) in one transaction; the (id, owner)
-        pairs held.
-
-        Hold ``version`` of the document for the job delivery ``owner``; False if that version is
-        gone (deleted, replaced by newer content) or already finished.
+        """Hold each (document id, version) for its job delivery (owner), all in one transaction; gives the
+        (id, owner) pairs held. A version that is gone (deleted, replaced by newer content) or already
+        finished is not held.
 
         An earlier delivery of the same job may still hold it (its worker died): the queue gives a
         job to one delivery at a time, so taking it over is safe, and the old delivery's writes
@@ -194,48 +193,43 @@ class Ingestor:
     ) -> tuple[list[tuple["_Job", TextChunk]], np.ndarray]:
         """The batch's vectors; if the batch fails, each document is embedded alone and only those that
         fail again fail (with their own cause). Gives the rows embedded and their vectors."""
-        try:
-            return batch, embed_batch(self._embedder, batch)
-        except Exception as exc:
-            jobs = list({id(job): job for job, _ in batch}.values())
-            if len(jobs) == 1:
-                self._fail(jobs[0], exc, outcomes)
-                return [], np.zeros((0, 0), dtype=np.float32)
-        kept: list[tuple[_Job, TextChunk]] = []
-        vectors: list[np.ndarray] = []
-        for job in jobs:
-            rows = [row for row in batch if row[0] is job]
-            try:
-                vectors.append(embed_batch(self._embedder, rows))
-            except Exception as exc:
-                self._fail(job, exc, outcomes)
-                continue
-            kept.extend(rows)
-        return kept, (np.concatenate(vectors) if vectors else np.zeros((0, 0), dtype=np.float32))
+        done = self._together_or_alone(batch, lambda rows: embed_batch(self._embedder, rows), outcomes)
+        if not done:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        return [row for rows, _ in done for row in rows], np.concatenate([vectors for _, vectors in done])
 
     def _store_vectors(
         self, batch: list[tuple["_Job", TextChunk]], vectors: np.ndarray, outcomes: dict[str, str]
     ) -> None:
         """Upsert a batch's vectors, one Chroma call per knowledge base; if that call fails, each of its
         documents is tried alone so the failure lands on the document(s) that cause it."""
-        by_kb: dict[str, list[int]] = {}
-        for k, (job, _) in enumerate(batch):
-            by_kb.setdefault(job.kb_id, []).append(k)
-        for kb_id, positions in by_kb.items():
+        by_kb: dict[str, list[tuple[_Job, TextChunk, np.ndarray]]] = {}
+        for (job, piece), vector in zip(batch, vectors):
+            by_kb.setdefault(job.kb_id, []).append((job, piece, vector))
+        for kb_id, rows in by_kb.items():
+            self._together_or_alone(
+                rows, lambda mine: self._upsert(kb_id, [(j, p) for j, p, _ in mine], np.stack([v for _, _, v in mine])),
+                outcomes)
+
+    def _together_or_alone(self, rows: list[R], work: Callable[[list[R]], T], outcomes: dict[str, str]) -> list[tuple[list[R], T]]:
+        """``work`` on all ``rows`` (each row's first item is its ``_Job``) at once; if that fails, on each job's
+        rows alone, so a failure lands on the document that causes it (with its own cause). Gives each part done
+        with its result; a job that fails is failed here."""
+        try:
+            return [(rows, work(rows))]
+        except Exception as exc:
+            jobs = list({id(row[0]): row[0] for row in rows}.values())
+            if len(jobs) == 1:
+                self._fail(jobs[0], exc, outcomes)
+                return []
+        done: list[tuple[list[R], T]] = []
+        for job in jobs:
+            mine = [row for row in rows if row[0] is job]
             try:
-                self._upsert(kb_id, [batch[k] for k in positions], vectors[positions])
-                continue
+                done.append((mine, work(mine)))
             except Exception as exc:
-                jobs = list({id(batch[k][0]): batch[k][0] for k in positions}.values())
-                if len(jobs) == 1:
-                    self._fail(jobs[0], exc, outcomes)
-                    continue
-            for job in jobs:
-                mine = [k for k in positions if batch[k][0] is job]
-                try:
-                    self._upsert(kb_id, [batch[k] for k in mine], vectors[mine])
-                except Exception as exc:
-                    self._fail(job, exc, outcomes)
+                self._fail(job, exc, outcomes)
+        return done
 
     def _upsert(self, kb_id: str, rows: list[tuple["_Job", TextChunk]], vectors: np.ndarray) -> None:
         self.vector_store.upsert(

@@ -6,7 +6,6 @@ the SIGKILL scenario of the queue itself is tests/jobs/test_redis_workers.py."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from tests.apps.contract_app.manifest import APP
 from tests.apps.contract_app.notes import count_notes
 from tests.apps.contract_app.test_contract_app import wait_for_job
 from tests.jobs.conftest import redis_settings, worker_command, worker_env
+from tests.live import stop_processes
 
 NUM_JOBS = 12
 NOTES_PER_JOB = 3
@@ -63,14 +63,7 @@ def wait_until_consuming(workers: list[tuple[subprocess.Popen[bytes], Path]], ti
 
 
 def stop(workers: list[tuple[subprocess.Popen[bytes], Path]]) -> None:
-    for process, _ in workers:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    for process, _ in workers:
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    stop_processes(process for process, _ in workers)
 
 
 def test_two_redis_workers_run_the_apps_jobs_each_once(redis_platform: Any, tmp_path: Path) -> None:
