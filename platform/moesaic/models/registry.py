@@ -1,7 +1,9 @@
 """``ModelRegistry``: versioned app models per tenant; promotion is explicit and can be undone.
 
 An app declares the models it ships (``AppManifest.models``: name, version, path of the committed
-artefact); the shipped version is a tenant's active one until something else is promoted. Retraining
+artefact); the shipped version is a tenant's active one until something else is promoted. A release that
+ships a new version in the same place replaces the old shipped one where that is still active (its files
+are gone); a tenant that promoted a model of its own keeps it, with the new shipped version retired. Retraining
 registers a ``candidate``; ``promote`` makes a version active (the one before it becomes ``retired``
 and is remembered), ``rollback`` returns to the version the last promotion replaced. Every result an
 app stores records ``active(...).version``. This module keeps records; it never loads an artefact.
@@ -81,10 +83,16 @@ class ModelRegistry:
         rows = session.scalars(self._rows(tenant_id, app, name)).all()
         if any(row.version == shipped.version for row in rows):
             return
-        status = "retired" if any(row.status == "active" for row in rows) else "active"
+        active = next((row for row in rows if row.status == "active"), None)
+        replaced = active is not None and active.uri == shipped.uri  # an earlier release's artefact, overwritten by this one
+        status = "active" if active is None or replaced else "retired"
         session.add(ModelVersionRecord(tenant_id=tenant_id, app=app, name=name, version=shipped.version, uri=shipped.uri,
                                        status=status, metrics=dict(shipped.metrics or {}), note="shipped with the app",
                                        promoted_at=utcnow() if status == "active" else None, promoted_by="shipped"))
+        if replaced:
+            assert active is not None
+            active.status = "retired"
+            active.note = (active.note + "; " if active.note else "") + f"artefact replaced by shipped version {shipped.version}"
         session.flush()
 
     @staticmethod
