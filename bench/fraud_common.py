@@ -20,7 +20,10 @@ from machine import cpu_name  # noqa: E402  (bench/ is the script's folder)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from apps.fraud_detection.features.definition import FEATURE_NAMES  # noqa: E402
 
+# the features the July studies compared against: the model's before the high-amount counts were adopted
+BEFORE_HIGH_COUNTS = [name for name in FEATURE_NAMES if not name.startswith("CUSTOMER_NB_HIGH_RATIO_TX_")]
 
 
 def machine() -> dict[str, object]:

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from fraud_common import print_report, validation_split  # noqa: E402  (bench/ is the script's folder)
+from fraud_common import BEFORE_HIGH_COUNTS, print_report, validation_split  # noqa: E402  (bench/ is the script's folder)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from apps.fraud_detection.features.definition import DAY, FEATURE_NAMES  # noqa: E402
+from apps.fraud_detection.features.definition import DAY  # noqa: E402
 from apps.fraud_detection.metrics import auc_roc, average_precision  # noqa: E402
 from apps.fraud_detection.model import TrainConfig, train_model  # noqa: E402
 
@@ -82,7 +82,7 @@ def main() -> int:
     variants: dict[str, object] = {}
     candidates = list(args.k) if args.skip_baseline else ["baseline", *args.k]
     for k, seed in [(k, seed) for seed in args.seeds for k in candidates]:
-        names = list(FEATURE_NAMES)
+        names = list(BEFORE_HIGH_COUNTS)
         frame_k = features
         if k != "baseline":
             extra = high_ratio_counts(agg, frame["CUSTOMER_ID"].to_numpy(), Fraction(k.rstrip("+")), tuple(args.windows),
@@ -90,7 +90,7 @@ def main() -> int:
             frame_k = features.assign(**extra)
             names += list(extra)
         t0 = time.perf_counter()
-        model = train_model(frame_k[fit_rows], labels[fit_rows], when[fit_rows], replace(TrainConfig(), features=tuple(names), seed=seed))
+        model = train_model(frame_k[fit_rows], labels[fit_rows], when[fit_rows], replace(TrainConfig(), features=tuple(names), seeds=(seed,)))
         proba = model.predict_proba(frame_k[test])
         top = np.argsort(-proba)
         entry: dict[str, object] = {

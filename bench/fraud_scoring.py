@@ -7,7 +7,7 @@ Batch: validated frame in memory -> sort -> features over the whole history -> c
 batch job's scoring step (``batch_scoring.score_with_reasons``: scores, TreeSHAP and the first reason in
 words for the scores >= 0.05). Reading and validating the file is timed separately. Online: a FeatureState
 built from the history before the last day, then each transaction of the last day scored one at a time
-(features from the state + booster + calibration), then added. Prints one JSON line.
+(features from the state + boosters + calibrations), then added. Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pandas as pd
 
 from fraud_common import machine, percentiles_ms, transactions
 
-from apps.fraud_detection.batch_scoring import REASONS_MIN_SCORE, batch_copy, score_with_reasons
+from apps.fraud_detection.batch_scoring import REASONS_MIN_SCORE, THREADS, score_with_reasons
 from apps.fraud_detection.features.batch import compute_features
 from apps.fraud_detection.features.online import FeatureState
 from apps.fraud_detection.model import FraudModel
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=ARTEFACT)
     parser.add_argument("--online", type=int, default=2000, help="transactions scored one at a time")
     args = parser.parse_args()
-    model = batch_copy(FraudModel.load(args.model))
+    model = FraudModel.load(args.model).with_threads(THREADS)
     history, read_seconds = timed(lambda: transactions(args.data))
     features, feature_seconds = timed(lambda: compute_features(history))
     scores, predict_seconds = timed(lambda: model.predict_proba(features))

@@ -26,12 +26,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from fraud_common import print_report, validation_split  # noqa: E402  (bench/ is the script's folder)
+import xgboost as xgb
+from fraud_common import BEFORE_HIGH_COUNTS, print_report, validation_split  # noqa: E402  (bench/ is the script's folder)
 from fraud_high_ratio_study import high_ratio_counts  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from apps.fraud_detection.features.definition import FEATURE_NAMES  # noqa: E402
 from apps.fraud_detection.metrics import auc_roc, average_precision  # noqa: E402
 from apps.fraud_detection.model import TrainConfig, train_model  # noqa: E402
 
@@ -61,10 +61,10 @@ def main() -> int:
     frames: dict[str, tuple[pd.DataFrame, list[str]]] = {}
     for variant in args.variants:
         if variant == "baseline":
-            frames[variant] = (features, list(FEATURE_NAMES))
+            frames[variant] = (features, list(BEFORE_HIGH_COUNTS))
         else:
             extra = high_ratio_counts(agg, frame["CUSTOMER_ID"].to_numpy(), Fraction(variant), (7, 14))
-            frames[variant] = (features.assign(**extra), list(FEATURE_NAMES) + list(extra))
+            frames[variant] = (features.assign(**extra), list(BEFORE_HIGH_COUNTS) + list(extra))
     # singles first (every variant per seed), then the remaining bag seeds variant by variant, so a cut run still has them
     extra_seeds = sorted({s for bag in bags for s in bag} - set(args.single_seeds))
     jobs = [(v, s) for s in args.single_seeds for v in args.variants] + [(v, s) for v in args.variants for s in extra_seeds]
@@ -74,11 +74,12 @@ def main() -> int:
     for variant, seed in jobs:
         frame_v, names = frames[variant]
         load = os.getloadavg()[0]
-        model = train_model(frame_v[fit_rows], labels[fit_rows], when[fit_rows], replace(TrainConfig(), features=tuple(names), seed=seed))
+        model = train_model(frame_v[fit_rows], labels[fit_rows], when[fit_rows], replace(TrainConfig(), features=tuple(names), seeds=(seed,)))
         t0 = time.perf_counter()
         proba[variant, seed] = model.predict_proba(frame_v[test])
         score_seconds = time.perf_counter() - t0
-        margin[variant, seed] = model.margin(frame_v[test])
+        margin[variant, seed] = model.members[0].booster.predict(
+            xgb.DMatrix(frame_v[test][names].to_numpy(dtype="float32"), feature_names=names), output_margin=True)
         entry = {
             "average_precision": round(average_precision(y, proba[variant, seed]), 4),
             "auc_roc": round(auc_roc(y, proba[variant, seed]), 4), "num_trees": float(model.info["num_trees"]),

@@ -10,8 +10,6 @@ Not here: features (``features.batch``), the job and its stored history (``jobs`
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 
@@ -19,14 +17,7 @@ from apps.fraud_detection.model import FraudModel
 from apps.fraud_detection.reasons import first_reasons
 
 REASONS_MIN_SCORE = 0.05  # batch scoring words the first reason of scores at or above this
-THREADS = 2
-
-
-def batch_copy(model: FraudModel, threads: int = THREADS) -> FraudModel:
-    """A copy of ``model`` whose booster runs on ``threads`` (the online one runs on one)."""
-    copy = replace(model, booster=model.booster.copy())
-    copy.booster.set_param({"nthread": threads})
-    return copy
+THREADS = 2  # boosters of batch scoring run on the cores (online ones on one)
 
 
 def score_with_reasons(model: FraudModel, features: pd.DataFrame, min_score: float = REASONS_MIN_SCORE) -> pd.DataFrame:

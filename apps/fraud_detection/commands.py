@@ -38,7 +38,7 @@ def bins(
     """Store the training distribution of every feature (decile bins) in an artefact's model.json, for drift (PSI).
 
     Recomputes the features of the artefact's training rows (labels visible at ``labels_visible_at``);
-    the model's version does not change (it hashes the booster and the calibration only)."""
+    the model's version does not change (it hashes the boosters and calibrations only)."""
     import pandas as pd
 
     from apps.fraud_detection.features.batch import compute_features, sort_history

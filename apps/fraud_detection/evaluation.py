@@ -121,7 +121,8 @@ def evaluate(train: pd.DataFrame, test: pd.DataFrame, test_from: datetime, *, la
         scores.to_csv(out, index=False)
     peer: dict[str, Any] = {}
     if with_peer:
-        peer_config = replace(config, features=tuple(HANDBOOK_FEATURES), amount_first_rounds=0)  # a plain XGBoost
+        # a plain XGBoost: one booster (the first seed), the Handbook's features, no amount-first stage
+        peer_config = replace(config, features=tuple(HANDBOOK_FEATURES), amount_first_rounds=0, seeds=config.seeds[:1])
         started = time.perf_counter()
         peer_model = train_model(features[fit_rows], labels[fit_rows], when[fit_rows], peer_config)
         peer = {**_ranking_metrics(test_frame, peer_model.predict_proba(test_features)),

@@ -1,11 +1,13 @@
-"""The fraud model: an XGBoost booster over the feature definition, Platt-calibrated on a later slice.
+"""The fraud model: a bag of XGBoost boosters over the feature definition, each Platt-calibrated on a later slice.
 
-``train_model`` fits the booster on the older part of a training window and the calibration on its
-last ``calibration_days`` (so the calibration sees scores the booster was not fitted on);
-``FraudModel`` scores feature frames (calibrated probabilities) and gives each feature's contribution
-(the booster's own TreeSHAP, ``pred_contribs``). Platt scaling rather than isotonic: it is strictly
-monotone, so calibration never ties two scores and ranking measures (AP, card precision) are the
-booster's own. ``save``/``load`` write a small folder: ``booster.ubj`` and ``model.json``.
+``train_model`` fits each member (one booster seed each, ``TrainConfig.seeds``) on the older part of a
+training window and its calibration on the window's last ``calibration_days`` (so the calibration sees
+scores the booster was not fitted on). ``FraudModel`` scores feature frames: the mean of the members'
+calibrated probabilities (averaging probabilities ranked better than averaging margins on the July
+validation split, docs/BENCHMARKS.md); a feature's contribution is the mean of the members' own
+TreeSHAP values (``pred_contribs``), on the margin. Platt scaling rather than isotonic: it is strictly
+monotone, so calibration never ties two scores. ``save``/``load`` write a small folder: one
+``booster_<i>.ubj`` per member and ``model.json``.
 
 Not here: features (``features``), wording of reasons (``reasons``), evaluation protocol.
 """
@@ -43,59 +45,95 @@ class TrainConfig:
     amount_first_depth: int = 2
     amount_first_learning_rate: float = 0.1
     num_threads: int = 2
-    seed: int = 0
+    seeds: tuple[int, ...] = (0, 1, 2)  # one booster per seed, their calibrated probabilities averaged
     features: tuple[str, ...] = tuple(FEATURE_NAMES)
 
-    def params(self) -> dict[str, Any]:
+    def params(self, seed: int) -> dict[str, Any]:
         return {"objective": "binary:logistic", "eval_metric": "aucpr", "tree_method": "hist",
                 "max_depth": self.max_depth, "eta": self.learning_rate, "subsample": self.subsample,
                 "colsample_bytree": self.colsample_bytree, "min_child_weight": self.min_child_weight,
-                "nthread": self.num_threads, "seed": self.seed}
+                "nthread": self.num_threads, "seed": seed}
+
+
+@dataclass
+class Member:
+    """One booster of the bag with its Platt calibration ``p = sigmoid(a * margin + b)``."""
+
+    booster: xgb.Booster
+    platt: tuple[float, float] = (1.0, 0.0)
 
 
 @dataclass
 class FraudModel:
-    """A trained booster with its Platt calibration ``p = sigmoid(a * margin + b)``."""
+    """Trained members over the same features; a score is the mean of their calibrated probabilities."""
 
-    booster: xgb.Booster
+    members: list[Member]
     features: list[str]
-    platt: tuple[float, float] = (1.0, 0.0)
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def version(self) -> str:
-        """A content hash: every score records it."""
-        raw = bytes(self.booster.save_raw("ubj")) + json.dumps(self.platt).encode()
-        return hashlib.sha256(raw).hexdigest()[:12]
+        """A content hash of every booster and calibration: every score records it."""
+        digest = hashlib.sha256()
+        for member in self.members:
+            digest.update(bytes(member.booster.save_raw("ubj")) + json.dumps(member.platt).encode())
+        return digest.hexdigest()[:12]
 
     def _matrix(self, features: pd.DataFrame) -> xgb.DMatrix:
         return xgb.DMatrix(features[self.features].to_numpy(dtype="float32"), feature_names=self.features)
 
-    def margin(self, features: pd.DataFrame) -> np.ndarray:
-        return self.booster.predict(self._matrix(features), output_margin=True).astype("float64")
-
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
-        a, b = self.platt
-        return 1.0 / (1.0 + np.exp(-(a * self.margin(features) + b)))
+        matrix = self._matrix(features)
+        total = np.zeros(matrix.num_row())
+        for member in self.members:
+            a, b = member.platt
+            margin = member.booster.predict(matrix, output_margin=True).astype("float64")
+            total += 1.0 / (1.0 + np.exp(-(a * margin + b)))
+        return total / len(self.members)
 
     def contributions(self, features: pd.DataFrame) -> pd.DataFrame:
-        """Per feature, its TreeSHAP contribution to the margin (the bias column is dropped)."""
-        values = self.booster.predict(self._matrix(features), pred_contribs=True)  # [N, F + 1]
-        return pd.DataFrame(values[:, :-1], columns=self.features, index=features.index)
+        """Per feature, the members' mean TreeSHAP contribution to their margins (the bias column is dropped)."""
+        matrix = self._matrix(features)
+        values = np.zeros((matrix.num_row(), len(self.features) + 1))  # [N, F + 1]: the last column is the bias
+        for member in self.members:
+            values += member.booster.predict(matrix, pred_contribs=True)
+        return pd.DataFrame(values[:, :-1] / len(self.members), columns=self.features, index=features.index)
+
+    def with_threads(self, threads: int) -> "FraudModel":
+        """A copy whose boosters run on ``threads`` (batch scoring on the cores, online on one)."""
+        members = [Member(m.booster.copy(), m.platt) for m in self.members]
+        for member in members:
+            member.booster.set_param({"nthread": threads})
+        return FraudModel(members, list(self.features), self.info)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        self.booster.save_model(folder / "booster.ubj")
-        meta = {"version": self.version, "features": self.features, "platt": list(self.platt), "info": self.info}
+        for stale in folder.glob("booster*.ubj"):
+            stale.unlink()
+        for i, member in enumerate(self.members):
+            member.booster.save_model(folder / f"booster_{i}.ubj")
+        meta = {"version": self.version, "features": self.features,
+                "platt": [list(m.platt) for m in self.members], "info": self.info}
         (folder / "model.json").write_text(json.dumps(meta, indent=1, default=str) + "\n", encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> "FraudModel":
+        """A saved model; a folder of the single-booster layout (``booster.ubj``, one ``platt`` pair) loads as a bag of one."""
         meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
-        booster = xgb.Booster()
-        booster.load_model(folder / "booster.ubj")
-        model = cls(booster, list(meta["features"]), (float(meta["platt"][0]), float(meta["platt"][1])), meta["info"])
-        assert model.version == meta["version"], f"{folder}: artefact does not match its recorded version"
+        platts = meta["platt"] if isinstance(meta["platt"][0], list) else [meta["platt"]]
+        files = [folder / f"booster_{i}.ubj" for i in range(len(platts))] if (folder / "booster_0.ubj").is_file() \
+            else [folder / "booster.ubj"]
+        members = []
+        for file, platt in zip(files, platts, strict=True):
+            booster = xgb.Booster()
+            booster.load_model(file)
+            members.append(Member(booster, (float(platt[0]), float(platt[1]))))
+        model = cls(members, list(meta["features"]), meta["info"])
+        if len(members) == 1 and not (folder / "booster_0.ubj").is_file():
+            legacy = hashlib.sha256(bytes(members[0].booster.save_raw("ubj")) + json.dumps(members[0].platt).encode())
+            assert legacy.hexdigest()[:12] == meta["version"], f"{folder}: artefact does not match its recorded version"
+        else:
+            assert model.version == meta["version"], f"{folder}: artefact does not match its recorded version"
         return model
 
 
@@ -114,19 +152,10 @@ def fit_platt(margin: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     return float(result.x[0]), float(result.x[1])
 
 
-def train_model(features: pd.DataFrame, labels: np.ndarray, times: pd.Series,
-                config: TrainConfig | None = None) -> FraudModel:
-    """Fit on the rows before the last ``calibration_days``; early-stop and calibrate on those days."""
-    config = config or TrainConfig()
-    names = list(config.features)
-    times = pd.to_datetime(pd.Series(np.asarray(times)))
-    split = times.max().floor("D") - pd.Timedelta(days=config.calibration_days - 1)
-    early = (times < split).to_numpy()
-    assert early.any() and (~early).any(), "training window shorter than the calibration slice"
-    x = features[names].to_numpy(dtype="float32")
+def _train_member(x: np.ndarray, labels: np.ndarray, early: np.ndarray, names: list[str], config: TrainConfig,
+                  seed: int) -> tuple[Member, int]:
     fit = xgb.DMatrix(x[early], label=labels[early], feature_names=names)
     later = xgb.DMatrix(x[~early], label=labels[~early], feature_names=names)
-    started = time.perf_counter()
     stage_one = None
     if config.amount_first_rounds and "TX_AMOUNT" in names:
         # Stage 1 sees only the amount (every other column missing, so no tree can split on it): what the
@@ -134,16 +163,36 @@ def train_model(features: pd.DataFrame, labels: np.ndarray, times: pd.Series,
         # TreeSHAP splits the evidence of a large amount between TX_AMOUNT and the customer-relative ratios.
         amount_only = np.full_like(x[early], np.nan)
         amount_only[:, names.index("TX_AMOUNT")] = x[early][:, names.index("TX_AMOUNT")]
-        params = {**config.params(), "max_depth": config.amount_first_depth, "eta": config.amount_first_learning_rate}
+        params = {**config.params(seed), "max_depth": config.amount_first_depth, "eta": config.amount_first_learning_rate}
         stage_one = xgb.train(params, xgb.DMatrix(amount_only, label=labels[early], feature_names=names),
                               num_boost_round=config.amount_first_rounds, verbose_eval=False)
-    booster = xgb.train(config.params(), fit, num_boost_round=config.num_rounds, evals=[(later, "calibration")],
+    booster = xgb.train(config.params(seed), fit, num_boost_round=config.num_rounds, evals=[(later, "calibration")],
                         early_stopping_rounds=config.early_stopping_rounds, verbose_eval=False, xgb_model=stage_one)
     booster = booster[: booster.best_iteration + 1]
     margin = booster.predict(later, output_margin=True).astype("float64")
-    platt = fit_platt(margin, labels[~early])
+    return Member(booster, fit_platt(margin, labels[~early])), int(booster.num_boosted_rounds())
+
+
+def train_model(features: pd.DataFrame, labels: np.ndarray, times: pd.Series,
+                config: TrainConfig | None = None) -> FraudModel:
+    """Fit each member on the rows before the last ``calibration_days``; early-stop and calibrate on those days."""
+    config = config or TrainConfig()
+    if not config.seeds:
+        raise ValueError("TrainConfig.seeds must name at least one booster seed")
+    names = list(config.features)
+    times = pd.to_datetime(pd.Series(np.asarray(times)))
+    split = times.max().floor("D") - pd.Timedelta(days=config.calibration_days - 1)
+    early = (times < split).to_numpy()
+    assert early.any() and (~early).any(), "training window shorter than the calibration slice"
+    x = features[names].to_numpy(dtype="float32")
+    started = time.perf_counter()
+    members, trees = [], []
+    for seed in config.seeds:
+        member, num_trees = _train_member(x, labels, early, names, config, seed)
+        members.append(member)
+        trees.append(num_trees)
     info = {"train_config": asdict(config), "num_fit_rows": int(early.sum()), "num_calibration_rows": int((~early).sum()),
             "fit_from": str(times[early].min()), "calibration_from": str(split), "window_end": str(times.max()),
-            "num_trees": int(booster.num_boosted_rounds()),
+            "num_trees": sum(trees), "member_trees": trees,
             "train_seconds": round(time.perf_counter() - started, 2)}
-    return FraudModel(booster, names, platt, info)
+    return FraudModel(members, names, info)

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from apps.fraud_detection.features.definition import HIGH_RATIO
+
 Wording = Callable[[Mapping[str, float]], str]  # a pandas row or a plain dict of the features
 
 
@@ -52,6 +54,10 @@ def _wording(feature: str) -> tuple[str, Wording]:
         return "customer", lambda r: f"this customer has {r[feature]:.0f} known frauds over 30 days"
     if feature == "CUSTOMER_DAYS_SINCE_KNOWN_FRAUD":
         return "customer", lambda r: f"this customer's last known fraud was {r[feature]:.0f} days ago"
+    if feature.startswith("CUSTOMER_NB_HIGH_RATIO_TX_"):
+        w = feature.removeprefix("CUSTOMER_NB_HIGH_RATIO_TX_").removesuffix("DAY")
+        return "customer", lambda r: (f"this customer made {r[feature]:.0f} earlier transactions in {_days(w)} of over "
+                                      f"{HIGH_RATIO} times their usual amount")
     if feature.startswith("TERMINAL_ID_RISK_"):
         w = feature.split("_")[3].removesuffix("DAY")
         return "terminal", lambda r: f"this terminal's known fraud rate over {_days(w)} is {r[feature]:.0%}"

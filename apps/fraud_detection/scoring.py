@@ -41,25 +41,28 @@ ARTEFACT = Path(__file__).parent / "artefact"
 
 
 class LoadedModel:
-    """A ``FraudModel`` ready for single-row scoring (one thread per booster call)."""
+    """A ``FraudModel`` ready for single-row scoring (its boosters on one thread each call)."""
 
     def __init__(self, model: FraudModel) -> None:
-        self.model = model
+        self.model = model.with_threads(1)
         self.version = model.version
         self.features = list(model.features)
-        self.a, self.b = model.platt
         self.label_delay_days = int(model.info.get("label_delay_days", 7))
         self.lock = threading.Lock()  # a Booster is not safe to call from two threads at once
-        model.booster.set_param({"nthread": 1})
 
     def score_row(self, values: np.ndarray) -> tuple[float, np.ndarray]:
-        """(calibrated probability, per-feature contributions) of one row of feature values."""
+        """(calibrated probability, per-feature contributions) of one row of feature values: the members'
+        means, as ``FraudModel.predict_proba`` and ``contributions`` give them for a frame."""
         row = values.reshape(1, -1).astype("float32")
         matrix = xgb.DMatrix(row, feature_names=self.features, nthread=1)
+        probability, contributions = 0.0, np.zeros(len(self.features) + 1)
         with self.lock:
-            margin = float(self.model.booster.predict(matrix, output_margin=True)[0])
-            contributions = self.model.booster.predict(matrix, pred_contribs=True)[0]
-        return 1.0 / (1.0 + np.exp(-(self.a * margin + self.b))), contributions[:-1]
+            for member in self.model.members:
+                margin = float(member.booster.predict(matrix, output_margin=True)[0])
+                probability += 1.0 / (1.0 + np.exp(-(member.platt[0] * margin + member.platt[1])))
+                contributions = contributions + member.booster.predict(matrix, pred_contribs=True)[0]
+        size = len(self.model.members)
+        return probability / size, contributions[:-1] / size
 
 
 class ModelCache:

@@ -1,7 +1,7 @@
 """Training the committed model, reproducibly, and writing its model card.
 
 ``train_from_frame`` fits the recipe of ``model.train_model`` on every row whose label is visible at
-``until`` (dated before ``until - delay``); ``write_artefact`` saves the booster, its metadata and
+``until`` (dated before ``until - delay``); ``write_artefact`` saves the boosters, their metadata and
 MODEL_CARD.md (data window, features, scores, reliability tables, limits) into one folder.
 ``moesaic apps fraud_detection train`` calls both (``commands.py``).
 
@@ -54,7 +54,7 @@ def model_card(model: FraudModel, evaluation: dict[str, Any] | None = None) -> s
     info = model.info
     parts = [
         "# Fraud detection model card\n",
-        f"Version `{model.version}` (content hash of booster and calibration; every score records it).\n",
+        f"Version `{model.version}` (content hash of every booster and calibration; every score records it).\n",
         "## Data window\n",
         f"Simulated card transactions (Fraud Detection Handbook simulator, shared/data/fraud_handbook_sim). "
         f"Booster fitted on {info['num_fit_rows']:,} transactions from {info['fit_from']} to before "
@@ -62,10 +62,14 @@ def model_card(model: FraudModel, evaluation: dict[str, Any] | None = None) -> s
         f"(to {info['window_end']}). Only labels visible at {info.get('labels_visible_at')} "
         f"(label delay {info.get('label_delay_days')} days) were used.\n",
         "## Model\n",
-        f"XGBoost {info.get('xgboost', '')} gradient boosting, {info['num_trees']} trees; stage 1 fits "
+        f"A bag of {len(model.members)} XGBoost {info.get('xgboost', '')} gradient-boosting models, one per booster seed "
+        f"({', '.join(str(s) for s in info['train_config']['seeds'])}), {info['num_trees']} trees in all "
+        f"({' + '.join(str(n) for n in info.get('member_trees', [info['num_trees']]))}). Each member is fitted and "
+        "calibrated on its own; a score is the mean of the members' calibrated probabilities and a reason's "
+        "contribution the mean of their TreeSHAP values. In each member stage 1 fits "
         f"{info['train_config']['amount_first_rounds']} trees on TX_AMOUNT alone so that the amount's own evidence "
-        "is credited to it in the reasons. Settings: `" + json.dumps(info["train_config"]) + "`. "
-        f"Calibration `p = sigmoid({model.platt[0]:.4f} * margin + {model.platt[1]:.4f})`. "
+        "is credited to it in the reasons. Settings: `" + json.dumps(info["train_config"]) + "`. Calibrations: "
+        + "; ".join(f"`p = sigmoid({m.platt[0]:.4f} * margin + {m.platt[1]:.4f})`" for m in model.members) + ". "
         f"Training took {info['train_seconds']} s on 2 CPU threads.\n",
         "## Features\n",
         "The Handbook's 15: " + ", ".join(f"`{f}`" for f in HANDBOOK_FEATURES) + ".\n\nOurs: "

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from apps.fraud_detection.features.definition import (
-    DAY, MISSING_TIME, VELOCITY_SECONDS, WINDOW_DAYS, FeatureConfig, derive,
+    DAY, HIGH_BASE_DAYS, HIGH_COUNT_DAYS, HIGH_RATIO, MISSING_TIME, VELOCITY_SECONDS, WINDOW_DAYS, FeatureConfig,
+    derive,
 )
 
 SPAN = 2**35  # seconds per entity in the packed key (about 1,000 years)
@@ -63,6 +64,8 @@ def _entity(prefix: str, t: np.ndarray, entity: np.ndarray, cents: np.ndarray, l
         if prefix == "customer" and w == 30:
             squares = np.concatenate([[0], np.cumsum(amounts * amounts)])
             out["customer_sumsq_30d"] = squares[position + 1] - squares[lower]
+    if prefix == "customer":
+        out.update(_high_counts(key, position, amounts, amount_sums))
     out[f"{prefix}_n_1h"] = position + 1 - np.searchsorted(key, key - VELOCITY_SECONDS, side="right")
     group_start = np.searchsorted(key, base, side="left")
     previous = np.where(position > group_start, np.roll(relative, 1), MISSING_TIME)
@@ -77,6 +80,17 @@ def _entity(prefix: str, t: np.ndarray, entity: np.ndarray, cents: np.ndarray, l
         back[order] = values
         restored[name] = back
     return restored
+
+
+def _high_counts(key: np.ndarray, position: np.ndarray, amounts: np.ndarray,
+                 amount_sums: np.ndarray) -> dict[str, np.ndarray]:
+    """Per row (in key order), the customer's earlier rows in (t - w, t) that were high against their own past."""
+    lower = np.searchsorted(key, key - HIGH_BASE_DAYS * DAY, side="right")
+    prior_n, prior_sum = position - lower, amount_sums[position] - amount_sums[lower]
+    high = (prior_n > 0) & (amounts * prior_n > HIGH_RATIO * prior_sum)
+    high_sums = np.concatenate([[0], np.cumsum(high)])
+    return {f"customer_high_n_{w}d": high_sums[position] - high_sums[np.searchsorted(key, key - w * DAY, side="right")]
+            for w in HIGH_COUNT_DAYS}
 
 
 def aggregate(history: pd.DataFrame, config: FeatureConfig) -> dict[str, np.ndarray]:

@@ -11,6 +11,10 @@ Windows, for a transaction at time t (seconds) whose label delay is d:
   by TRANSACTION_ID) and the transaction itself; amounts need no label.
 - known-label windows ``(t - d - w, t - d]``: transactions whose label is visible at t (a label is
   visible exactly d after its transaction). This is the Handbook's delayed terminal risk.
+- high-amount counts: the customer's earlier transactions in ``(t - w, t)`` (w in ``HIGH_COUNT_DAYS``)
+  whose amount was over ``HIGH_RATIO`` times the mean of the customer's transactions in the
+  ``HIGH_BASE_DAYS`` before them (at least one). Label-free: a card whose amounts were inflated
+  (compromised credentials) shows it before any of its frauds is labelled.
 
 Not here: reading data, models, the label of the transaction itself (never an input), TX_FRAUD_SCENARIO.
 """
@@ -27,6 +31,11 @@ HOUR = 3_600
 WINDOW_DAYS = (1, 7, 30)
 VELOCITY_SECONDS = HOUR
 DEFAULT_LABEL_DELAY_DAYS = 7
+# A customer's transaction is "high" when its amount is over HIGH_RATIO times the mean of the customer's
+# transactions in the HIGH_BASE_DAYS before it; features count the customer's earlier high transactions.
+HIGH_RATIO = 3
+HIGH_BASE_DAYS = 7
+HIGH_COUNT_DAYS = (7, 14)
 
 
 @dataclass(frozen=True)
@@ -46,7 +55,7 @@ class FeatureConfig:
     @property
     def horizon_seconds(self) -> int:
         """How far back any window reaches: the state online scoring must keep."""
-        return self.delay_seconds + max(WINDOW_DAYS) * DAY
+        return max(self.delay_seconds + max(WINDOW_DAYS) * DAY, (max(HIGH_COUNT_DAYS) + HIGH_BASE_DAYS) * DAY)
 
 
 def aggregate_names() -> list[str]:
@@ -58,6 +67,7 @@ def aggregate_names() -> list[str]:
             names += [f"{entity}_known_n_{w}d", f"{entity}_known_fraud_{w}d"]
         names += [f"{entity}_n_1h", f"{entity}_prev_t", f"{entity}_last_known_fraud_t"]
     names += ["customer_sumsq_30d"]
+    names += [f"customer_high_n_{w}d" for w in HIGH_COUNT_DAYS]
     return names
 
 
@@ -77,6 +87,7 @@ EXTRA_FEATURES = [
     "CUSTOMER_KNOWN_FRAUDS_30DAY_WINDOW", "CUSTOMER_DAYS_SINCE_KNOWN_FRAUD",
     "TERMINAL_ID_ACTIVITY_1DAY", "TERMINAL_ID_ACTIVITY_7DAY", "TERMINAL_NB_TX_1HOUR",
     "TERMINAL_KNOWN_FRAUDS_1DAY_WINDOW", "TERMINAL_KNOWN_FRAUDS_7DAY_WINDOW", "TERMINAL_DAYS_SINCE_KNOWN_FRAUD",
+    *[f"CUSTOMER_NB_HIGH_RATIO_TX_{w}DAY" for w in HIGH_COUNT_DAYS],
 ]
 FEATURE_NAMES = HANDBOOK_FEATURES + EXTRA_FEATURES
 
@@ -128,5 +139,7 @@ def derive(agg: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     out["TERMINAL_KNOWN_FRAUDS_1DAY_WINDOW"] = agg["terminal_known_fraud_1d"].astype("float64")
     out["TERMINAL_KNOWN_FRAUDS_7DAY_WINDOW"] = agg["terminal_known_fraud_7d"].astype("float64")
     out["TERMINAL_DAYS_SINCE_KNOWN_FRAUD"] = _since(t, agg["terminal_last_known_fraud_t"], DAY)
+    for w in HIGH_COUNT_DAYS:
+        out[f"CUSTOMER_NB_HIGH_RATIO_TX_{w}DAY"] = agg[f"customer_high_n_{w}d"].astype("float64")
     assert list(out) == FEATURE_NAMES, "derive() and FEATURE_NAMES disagree on the features or their order"
     return out

@@ -20,7 +20,8 @@ import pandas as pd
 
 from apps.fraud_detection.features.batch import to_seconds
 from apps.fraud_detection.features.definition import (
-    DAY, MISSING_TIME, VELOCITY_SECONDS, WINDOW_DAYS, FeatureConfig, derive,
+    DAY, HIGH_BASE_DAYS, HIGH_COUNT_DAYS, HIGH_RATIO, MISSING_TIME, VELOCITY_SECONDS, WINDOW_DAYS, FeatureConfig,
+    derive,
 )
 
 
@@ -62,11 +63,25 @@ class EntityHistory:
             out[f"{prefix}_known_fraud_{w}d"] = int((known & (labels == 1)).sum())
             if prefix == "customer" and w == 30:
                 out["customer_sumsq_30d"] = int((amounts[recent] ** 2).sum()) + cents * cents
+        if prefix == "customer":
+            out.update(_high_counts(times, amounts, t))
         out[f"{prefix}_n_1h"] = int((times > t - VELOCITY_SECONDS).sum()) + 1
         out[f"{prefix}_prev_t"] = self.keys[end - 1][0] if end else self.pruned_last_t
         frauds = times[(labels == 1) & (times > t - d - max(WINDOW_DAYS) * DAY) & (times <= t - d)]
         out[f"{prefix}_last_known_fraud_t"] = int(frauds.max()) if len(frauds) else MISSING_TIME
         return out
+
+
+def _high_counts(times: np.ndarray, amounts: np.ndarray, t: int) -> dict[str, int]:
+    """The customer's earlier transactions in (t - w, t) that were high against their own past (``times`` and
+    ``amounts`` hold every earlier transaction in time order; only the last ``max(HIGH_COUNT_DAYS)`` are judged)."""
+    start = int(np.searchsorted(times, t - max(HIGH_COUNT_DAYS) * DAY, side="right"))
+    judged = np.arange(start, len(times))
+    lower = np.searchsorted(times, times[judged] - HIGH_BASE_DAYS * DAY, side="right")
+    sums = np.concatenate([[0], np.cumsum(amounts)])
+    prior_n, prior_sum = judged - lower, sums[judged] - sums[lower]
+    high = (prior_n > 0) & (amounts[judged] * prior_n > HIGH_RATIO * prior_sum)
+    return {f"customer_high_n_{w}d": int((high & (times[judged] > t - w * DAY)).sum()) for w in HIGH_COUNT_DAYS}
 
 
 class FeatureState:

@@ -42,6 +42,26 @@ def test_batch_and_online_give_the_same_features_for_every_transaction(history: 
     assert checked == len(history) > 1000
     # the history exercises every window: known frauds reached terminals, velocity was above one
     assert batch["terminal_known_fraud_7d"].max() > 0 and batch["customer_n_1h"].max() > 1
+    assert batch["customer_high_n_14d"].max() > batch["customer_high_n_7d"].min()  # and high-amount counts
+
+
+def test_high_amount_counts_on_a_hand_made_history() -> None:
+    """A transaction is high when over 3x the customer's mean of the 7 days before it; later ones count it 7 / 14 days."""
+    t0 = pd.Timestamp("2018-04-02 12:00:00")
+    days = [0, 1, 2, 3, 4, 9, 16, 18]
+    amounts = [10.0, 20.0, 15.0, 46.0, 45.0, 20.0, 20.0, 20.0]  # tx 4: 46 > 3 x 15; tx 5: 45 < 3 x mean(20, 15, 46)
+    rows = pd.DataFrame({"TRANSACTION_ID": range(1, 9), "TX_DATETIME": [t0 + pd.Timedelta(days=d) for d in days],
+                         "CUSTOMER_ID": 5, "TERMINAL_ID": 9, "TX_AMOUNT": amounts, "TX_FRAUD": 0})
+    history = sort_history(validate_frame(rows))
+    features = compute_features(history)
+    assert features["CUSTOMER_NB_HIGH_RATIO_TX_7DAY"].tolist() == [0, 0, 0, 0, 1, 1, 0, 0]
+    assert features["CUSTOMER_NB_HIGH_RATIO_TX_14DAY"].tolist() == [0, 0, 0, 0, 1, 1, 1, 0]  # day 18 - 14 = day 4: left out
+    state = FeatureState()
+    for row in history.itertuples(index=False):
+        args = (int(row.TRANSACTION_ID), row.TX_DATETIME, 5, 9, float(row.TX_AMOUNT))
+        assert state.features(*args)["CUSTOMER_NB_HIGH_RATIO_TX_14DAY"] == features["CUSTOMER_NB_HIGH_RATIO_TX_14DAY"].iloc[
+            int(row.TRANSACTION_ID) - 1]
+        state.add(*args)
 
 
 def test_a_label_given_later_counts_once_it_is_visible_and_not_before(history: pd.DataFrame) -> None:

@@ -119,5 +119,41 @@ def test_the_artefact_round_trips_with_its_version(tmp_path: Path, data: tuple[p
     _, features = data
     model.save(tmp_path / "m")
     loaded = FraudModel.load(tmp_path / "m")
-    assert loaded.version == model.version and loaded.platt == model.platt
+    assert loaded.version == model.version and [m.platt for m in loaded.members] == [m.platt for m in model.members]
     assert np.array_equal(loaded.predict_proba(features[:500]), model.predict_proba(features[:500]))
+
+
+def test_the_bag_averages_members_fitted_with_their_own_seeds(data: tuple[pd.DataFrame, pd.DataFrame],
+                                                              model: FraudModel) -> None:
+    _, features = data
+    rows = features[:2000]
+    assert len(model.members) == 3 and list(model.info["train_config"]["seeds"]) == [0, 1, 2]
+    alone = [FraudModel([member], model.features).predict_proba(rows) for member in model.members]
+    assert not np.allclose(alone[0], alone[1])  # the seeds give different boosters
+    assert np.allclose(model.predict_proba(rows), np.mean(alone, axis=0), rtol=0, atol=1e-12)
+    contributions = [FraudModel([member], model.features).contributions(rows).to_numpy() for member in model.members]
+    assert np.allclose(model.contributions(rows).to_numpy(), np.mean(contributions, axis=0), atol=1e-6)
+    assert model.info["num_trees"] == sum(model.info["member_trees"])
+
+
+def test_a_single_booster_artefact_of_the_earlier_layout_still_loads(tmp_path: Path, data: tuple[pd.DataFrame, pd.DataFrame],
+                                                                     model: FraudModel) -> None:
+    """Registered versions saved before the bag (``booster.ubj``, one ``platt`` pair) stay loadable for rollback."""
+    import hashlib
+    import json
+
+    _, features = data
+    member = model.members[0]
+    folder = tmp_path / "old"
+    folder.mkdir()
+    member.booster.save_model(folder / "booster.ubj")
+    version = hashlib.sha256(bytes(member.booster.save_raw("ubj")) + json.dumps(member.platt).encode()).hexdigest()[:12]
+    meta = {"version": version, "features": model.features, "platt": list(member.platt), "info": {}}
+    (folder / "model.json").write_text(json.dumps(meta), encoding="utf-8")
+    loaded = FraudModel.load(folder)
+    assert len(loaded.members) == 1
+    assert np.array_equal(loaded.predict_proba(features[:200]), FraudModel([member], model.features).predict_proba(features[:200]))
+    meta["version"] = "0" * 12
+    (folder / "model.json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(AssertionError, match="does not match"):
+        FraudModel.load(folder)

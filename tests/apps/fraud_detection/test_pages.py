@@ -4,6 +4,7 @@ scores and cases): the dashboard's charts, the queue's filters and budget run, t
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 import apps.fraud_detection.pages as fraud_pages
 import ui.contributions as contributions
 from apps.fraud_detection.manifest import APP
+from apps.fraud_detection.scoring import ARTEFACT
 from moesaic.access import create_api_key
 from moesaic.config import Settings
 from moesaic.llm import FakeChatModel
@@ -91,7 +93,8 @@ def test_the_dashboard_draws_scores_alerts_and_drift(live_api: tuple[str, str, s
     charts = at.get("vega_lite_chart")
     assert len(charts) >= 3  # score distribution, alerts per day, drift
     drift_table = at.dataframe[0].value
-    assert len(drift_table) == 30 and set(drift_table["shift"]) <= {"stable", "moderate", "large"}
+    shipped_features = json.loads((ARTEFACT / "model.json").read_text(encoding="utf-8"))["features"]
+    assert len(drift_table) == len(shipped_features) and set(drift_table["shift"]) <= {"stable", "moderate", "large"}
 
 
 def test_the_queue_filters_and_remembers_a_case(live_api: tuple[str, str, str]) -> None:
