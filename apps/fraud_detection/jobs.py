@@ -110,7 +110,7 @@ def score_frame(ctx: Any, tenant_id: str, frame: pd.DataFrame) -> pd.DataFrame:
     marked = sort_history(marked.drop_duplicates("TRANSACTION_ID", keep="last"))
     features = compute_features(marked, config)[marked["_scored"].to_numpy()]
     scored = marked[marked["_scored"]]
-    scored_frame = score_with_reasons(model.model.with_threads(THREADS), features)  # TreeSHAP only for scores worth a look
+    scored_frame = score_with_reasons(model.batch_copy(THREADS), features)  # TreeSHAP only for scores worth a look
     observe_many(metrics_of(ctx).scores.labels("batch"), scored_frame["score"].to_numpy())
     return pd.DataFrame({"TRANSACTION_ID": scored["TRANSACTION_ID"].to_numpy(), "score": scored_frame["score"].to_numpy(),
                          "model_version": model.version, "reason_kind": scored_frame["reason_kind"].to_numpy(),

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from apps.fraud_detection.batch_scoring import THREADS
 from apps.fraud_detection.features.batch import compute_features, sort_history
 from apps.fraud_detection.features.definition import FeatureConfig
 from apps.fraud_detection.metrics import average_precision
@@ -73,7 +74,7 @@ def retrain(ctx: Any, tenant_id: str, payload: dict[str, Any], *, by: str) -> di
                            "feature_bins": feature_bins(features[fit_rows], candidate.features)})
     window_labels = labels[window_rows]
     ap_candidate = average_precision(window_labels, candidate.predict_proba(features[window_rows]))
-    ap_current = average_precision(window_labels, current.model.predict_proba(features[window_rows]))
+    ap_current = average_precision(window_labels, current.batch_copy(THREADS).predict_proba(features[window_rows]))
     folder = app_dir(Path(ctx.settings.home), tenant_id) / "models" / candidate.version
     candidate.save(folder)
     metrics = {"window_start": str(window_start.date()), "window_days": window_days,

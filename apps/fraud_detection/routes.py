@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from apps.fraud_detection import cases as case_ops
-from apps.fraud_detection.ingest import MAX_API_ROWS, store_frame, validate_records
+from apps.fraud_detection.ingest import store_frame, validate_records
 from apps.fraud_detection.jobs import IMPORT, RETRAIN, SCORE_BATCH, app_dir, save_upload, scores_path
 from apps.fraud_detection.monitoring import SCORE_BUCKETS, drift, metrics_of
 from apps.fraud_detection.schema import RowError, Transaction, field_of

@@ -64,6 +64,11 @@ class LoadedModel:
         size = len(self.model.members)
         return probability / size, contributions[:-1] / size
 
+    def batch_copy(self, threads: int) -> FraudModel:
+        """A copy for batch work on ``threads`` (taken under the lock: the online boosters may be scoring)."""
+        with self.lock:
+            return self.model.with_threads(threads)
+
 
 class ModelCache:
     """Loaded models by version; each tenant's active version, refreshed after ``ttl_s``."""
@@ -83,7 +88,11 @@ class ModelCache:
                 folder = Path(uri)
                 if not folder.is_dir() and (ARTEFACT / "model.json").is_file():
                     folder = ARTEFACT  # the shipped artefact, recorded where the app was installed before
-                self.models[version] = LoadedModel(FraudModel.load(folder))
+                loaded = LoadedModel(FraudModel.load(folder))
+                if loaded.version != version:
+                    raise Conflict(f"model version {version!r} is not installed here: {folder} holds version "
+                                   f"{loaded.version!r}; promote an installed version", field="version")
+                self.models[version] = loaded
             return self.models[version]
 
     def current(self, tenant_id: str) -> LoadedModel:

@@ -89,14 +89,27 @@ def test_admins_promote_and_roll_back_over_http_and_it_is_audited(settings, fake
 
 
 def test_a_new_release_replaces_the_shipped_version_it_overwrote_but_not_a_promoted_one(registry: ModelRegistry) -> None:
-    """The shipped artefact lies in the package: a release with a new version there has removed the old files."""
+    """The shipped artefact lies in the app's package: a release with a new version has removed the old files."""
     upgraded_only, own_model = (ensure_tenant(registry.db, f"t-{secrets.token_hex(3)}") for _ in range(2))
     assert registry.active(upgraded_only, "scorer", "scorer").version == "2026.11.0"
     registry.register(own_model, "scorer", "scorer", "retrained-1", "/models/r1")
     registry.promote(own_model, "scorer", "scorer", "retrained-1")
-    release = ModelRegistry(registry.db, {"scorer": [ShippedModel("scorer", "2026.12.0", SHIPPED.uri)]})
+    moved = "/opt/new-install/apps/scorer/model"  # the new release may also be installed elsewhere
+    release = ModelRegistry(registry.db, {"scorer": [ShippedModel("scorer", "2026.12.0", moved)]})
     assert release.active(upgraded_only, "scorer", "scorer").version == "2026.12.0"
     statuses = {v.version: v.status for v in release.versions(upgraded_only, "scorer", "scorer")}
     assert statuses == {"2026.11.0": "retired", "2026.12.0": "active"}
+    assert release.active(upgraded_only, "scorer", "scorer").uri == moved
+    with pytest.raises(Conflict, match="no longer installed"):
+        release.promote(upgraded_only, "scorer", "scorer", "2026.11.0")
+
     assert release.active(own_model, "scorer", "scorer").version == "retrained-1"
     assert {v.version: v.status for v in release.versions(own_model, "scorer", "scorer")}["2026.12.0"] == "retired"
+    with pytest.raises(Conflict, match="no longer installed"):  # its promotion replaced the old shipped version
+        release.rollback(own_model, "scorer", "scorer")
+    assert release.active(own_model, "scorer", "scorer").version == "retrained-1"
+
+    # going back to the earlier release makes its shipped version active again where a shipped one was
+    assert registry.active(upgraded_only, "scorer", "scorer").version == "2026.11.0"
+    assert registry.active(upgraded_only, "scorer", "scorer").uri == SHIPPED.uri
+    assert registry.active(own_model, "scorer", "scorer").version == "retrained-1"

@@ -31,8 +31,12 @@ def to_seconds(when: pd.Series | np.ndarray) -> np.ndarray:
 
 
 def sort_history(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows in the order online scoring sees them: by time, same-second ties by TRANSACTION_ID."""
-    return frame.sort_values(["TX_DATETIME", "TRANSACTION_ID"], kind="stable").reset_index(drop=True)
+    """Rows in the order online scoring sees them: by whole second (the unit of every window), same-second ties
+    by TRANSACTION_ID, even where the times carry fractions of a second."""
+    second = frame["TX_DATETIME"].dt.floor("s")
+    order = pd.DataFrame({"second": second.to_numpy(), "id": frame["TRANSACTION_ID"].to_numpy()})
+    rows = order.sort_values(["second", "id"], kind="stable").index.to_numpy()
+    return frame.iloc[rows].reset_index(drop=True)
 
 
 def _entity(prefix: str, t: np.ndarray, entity: np.ndarray, cents: np.ndarray, label: np.ndarray,

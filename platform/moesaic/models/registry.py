@@ -2,8 +2,9 @@
 
 An app declares the models it ships (``AppManifest.models``: name, version, path of the committed
 artefact); the shipped version is a tenant's active one until something else is promoted. A release that
-ships a new version in the same place replaces the old shipped one where that is still active (its files
-are gone); a tenant that promoted a model of its own keeps it, with the new shipped version retired. Retraining
+ships another version replaces the old shipped one where that is active (its files are gone with the old
+release) and it can no longer be promoted or rolled back to; a tenant that promoted a model of its own keeps
+it, with the new shipped version retired. Retraining
 registers a ``candidate``; ``promote`` makes a version active (the one before it becomes ``retired``
 and is remembered), ``rollback`` returns to the version the last promotion replaced. Every result an
 app stores records ``active(...).version``. This module keeps records; it never loads an artefact.
@@ -25,6 +26,12 @@ from moesaic.errors import Conflict, NotFound
 from moesaic.models.tables import ModelVersionRecord
 
 STATUSES = ("candidate", "active", "retired")
+SHIPPED_NOTE = "shipped with the app"
+
+
+def _is_shipped(row: ModelVersionRecord) -> bool:
+    """A version recorded from an app's manifest (its artefact lies in the app's package, replaced by each release)."""
+    return row.note.startswith(SHIPPED_NOTE)
 
 
 @dataclass(frozen=True)
@@ -78,21 +85,27 @@ class ModelRegistry:
             raise NotFound(f"app {app!r} has no model {name!r}; its models: {valid}", field="name") from None
 
     def _ensure_shipped(self, session: Session, tenant_id: str, app: str, name: str) -> None:
-        """The shipped version exists for the tenant (active when nothing else is)."""
+        """The shipped version exists for the tenant, at the shipped path, and is active when nothing else is or
+        when the active one is an earlier (or later) release's shipped version, whose files this release replaced."""
         shipped = self._shipped(app, name)
         rows = session.scalars(self._rows(tenant_id, app, name)).all()
-        if any(row.version == shipped.version for row in rows):
-            return
+        current = next((row for row in rows if row.version == shipped.version), None)
         active = next((row for row in rows if row.status == "active"), None)
-        replaced = active is not None and active.uri == shipped.uri  # an earlier release's artefact, overwritten by this one
-        status = "active" if active is None or replaced else "retired"
-        session.add(ModelVersionRecord(tenant_id=tenant_id, app=app, name=name, version=shipped.version, uri=shipped.uri,
-                                       status=status, metrics=dict(shipped.metrics or {}), note="shipped with the app",
-                                       promoted_at=utcnow() if status == "active" else None, promoted_by="shipped"))
-        if replaced:
-            assert active is not None
-            active.status = "retired"
-            active.note = (active.note + "; " if active.note else "") + f"artefact replaced by shipped version {shipped.version}"
+        take_over = active is None or (active is not current and _is_shipped(active))
+        if current is not None and current.uri == shipped.uri and not take_over:
+            return
+        if current is None:
+            current = ModelVersionRecord(tenant_id=tenant_id, app=app, name=name, version=shipped.version, uri=shipped.uri,
+                                         status="retired", metrics=dict(shipped.metrics or {}), note=SHIPPED_NOTE,
+                                         promoted_by="shipped")
+            session.add(current)
+        current.uri = shipped.uri  # the install may have moved
+        if take_over:
+            if active is not None:
+                active.status = "retired"
+                active.note = f"{SHIPPED_NOTE}; its artefact was replaced by shipped version {shipped.version}"
+            current.status, current.promoted_at, current.promoted_by = "active", utcnow(), "shipped"
+            current.previous_active = None  # an earlier shipped version's files are gone: nothing to roll back to
         session.flush()
 
     @staticmethod
@@ -145,6 +158,10 @@ class ModelRegistry:
                 raise NotFound(f"{app}/{name} has no version {version!r}; versions: {', '.join(rows)}", field="version")
             if target.status == "active":
                 raise Conflict(f"{app}/{name} version {version!r} is already active", field="version")
+            shipped = self._shipped(app, name)
+            if _is_shipped(target) and target.version != shipped.version:
+                raise Conflict(f"{app}/{name} version {version!r} was shipped with an earlier release of the app and its "
+                               f"artefact is no longer installed (the installed one is {shipped.version!r})", field="version")
             current = next(row for row in rows.values() if row.status == "active")
             current.status = "retired"
             target.status, target.promoted_at, target.promoted_by = "active", utcnow(), by

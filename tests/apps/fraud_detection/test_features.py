@@ -42,25 +42,48 @@ def test_batch_and_online_give_the_same_features_for_every_transaction(history: 
     assert checked == len(history) > 1000
     # the history exercises every window: known frauds reached terminals, velocity was above one
     assert batch["terminal_known_fraud_7d"].max() > 0 and batch["customer_n_1h"].max() > 1
-    assert batch["customer_high_n_14d"].max() > batch["customer_high_n_7d"].min()  # and high-amount counts
+    assert batch["customer_high_n_7d"].max() > 0 and (batch["customer_high_n_14d"] > batch["customer_high_n_7d"]).any()
 
 
-def test_high_amount_counts_on_a_hand_made_history() -> None:
-    """A transaction is high when over 3x the customer's mean of the 7 days before it; later ones count it 7 / 14 days."""
+def test_high_amount_counts_at_every_window_edge() -> None:
+    """A transaction is high when its amount is over 3x the customer's mean of the 7 days before it (open lower
+    edge, at least one); later transactions count the high ones in (t - 7 days, t) and (t - 14 days, t)."""
     t0 = pd.Timestamp("2018-04-02 12:00:00")
-    days = [0, 1, 2, 3, 4, 9, 16, 18]
-    amounts = [10.0, 20.0, 15.0, 46.0, 45.0, 20.0, 20.0, 20.0]  # tx 4: 46 > 3 x 15; tx 5: 45 < 3 x mean(20, 15, 46)
+    days = [0, 7, 8, 9, 15, 16, 22, 23]
+    # B (day 7, 31): A is exactly 7 days back, outside the base, so B has no base and is not high (31 > 3 x 10 if it were in).
+    # C (day 8, 93): exactly 3 x B's 31, not over it. D (day 9, 200): over 3 x mean(31, 93) = 186: the one high transaction.
+    amounts = [10.0, 31.0, 93.0, 200.0, 10.0, 10.0, 10.0, 10.0]
     rows = pd.DataFrame({"TRANSACTION_ID": range(1, 9), "TX_DATETIME": [t0 + pd.Timedelta(days=d) for d in days],
                          "CUSTOMER_ID": 5, "TERMINAL_ID": 9, "TX_AMOUNT": amounts, "TX_FRAUD": 0})
     history = sort_history(validate_frame(rows))
     features = compute_features(history)
-    assert features["CUSTOMER_NB_HIGH_RATIO_TX_7DAY"].tolist() == [0, 0, 0, 0, 1, 1, 0, 0]
-    assert features["CUSTOMER_NB_HIGH_RATIO_TX_14DAY"].tolist() == [0, 0, 0, 0, 1, 1, 1, 0]  # day 18 - 14 = day 4: left out
+    # D counts on day 15 (6 days later) in both windows; on day 16 (exactly 7 days) only in 14 days; on day 23 (exactly 14) in neither
+    expected = {"CUSTOMER_NB_HIGH_RATIO_TX_7DAY": [0, 0, 0, 0, 1, 0, 0, 0],
+                "CUSTOMER_NB_HIGH_RATIO_TX_14DAY": [0, 0, 0, 0, 1, 1, 1, 0]}
+    for name, values in expected.items():
+        assert features[name].tolist() == values, name
     state = FeatureState()
-    for row in history.itertuples(index=False):
+    for i, row in enumerate(history.itertuples(index=False)):
         args = (int(row.TRANSACTION_ID), row.TX_DATETIME, 5, 9, float(row.TX_AMOUNT))
-        assert state.features(*args)["CUSTOMER_NB_HIGH_RATIO_TX_14DAY"] == features["CUSTOMER_NB_HIGH_RATIO_TX_14DAY"].iloc[
-            int(row.TRANSACTION_ID) - 1]
+        online = state.features(*args)
+        assert [online[name] for name in expected] == [values[i] for values in expected.values()], f"row {i}"
+        state.add(*args)
+
+
+def test_fractions_of_a_second_order_as_online_scoring_does(history: pd.DataFrame) -> None:
+    """Windows count whole seconds; within a second, TRANSACTION_ID decides the order, whatever the fractions say."""
+    t0 = pd.Timestamp("2018-04-02 12:00:00")
+    rows = pd.DataFrame({"TRANSACTION_ID": [9, 4, 5], "TX_DATETIME": [t0 + pd.Timedelta(milliseconds=200),
+                                                                      t0 + pd.Timedelta(milliseconds=700), t0 - pd.Timedelta(days=1)],
+                         "CUSTOMER_ID": 5, "TERMINAL_ID": 9, "TX_AMOUNT": [10.0, 20.0, 5.0], "TX_FRAUD": 0})
+    ordered = sort_history(validate_frame(rows))
+    assert ordered["TRANSACTION_ID"].tolist() == [5, 4, 9]
+    batch = aggregate(ordered, FeatureConfig())
+    state = FeatureState()
+    for i, row in enumerate(ordered.itertuples(index=False)):
+        args = (int(row.TRANSACTION_ID), row.TX_DATETIME, 5, 9, float(row.TX_AMOUNT))
+        online = state.aggregates(*args)
+        assert all(online[n][0] == batch[n][i] for n in AGGREGATES), f"row {i}"
         state.add(*args)
 
 

@@ -157,3 +157,18 @@ def test_a_single_booster_artefact_of_the_earlier_layout_still_loads(tmp_path: P
     (folder / "model.json").write_text(json.dumps(meta), encoding="utf-8")
     with pytest.raises(AssertionError, match="does not match"):
         FraudModel.load(folder)
+
+
+def test_the_model_cache_refuses_a_folder_that_holds_another_version(tmp_path: Path, model: FraudModel) -> None:
+    """A registered version whose folder now holds other files is an error, never another model under its name."""
+    from apps.fraud_detection.scoring import ModelCache
+    from moesaic.errors import Conflict
+
+    model.save(tmp_path / "m")
+    cache = ModelCache(registry=None)
+    assert cache.load(model.version, str(tmp_path / "m")).version == model.version
+    with pytest.raises(Conflict, match="not installed here"):
+        cache.load("2190bc3a0c3e", str(tmp_path / "m"))
+    loaded = cache.load(model.version, str(tmp_path / "m"))
+    copy = loaded.batch_copy(2)
+    assert copy.members[0].booster is not loaded.model.members[0].booster and copy.info is not loaded.model.info
