@@ -29,7 +29,28 @@ def _days(w: str) -> str:
     return "1 day" if w == "1" else f"{w} days"
 
 
+def _missing(feature: str) -> str:
+    """The sentence for a feature whose value is missing (NaN: nothing in its window to compare with)."""
+    if feature.startswith("AMOUNT_TO_CUSTOMER_MEAN_"):
+        w = feature.removeprefix("AMOUNT_TO_CUSTOMER_MEAN_").removesuffix("DAY")
+        return f"no earlier transaction of this customer in {_days(w)} to compare the amount with"
+    if feature == "AMOUNT_CUSTOMER_ZSCORE_30DAY":
+        return "too few earlier transactions of this customer in 30 days to compare the amount with"
+    if feature == "CUSTOMER_SECONDS_SINCE_PREV_TX":
+        return "no earlier transaction of this customer on record"
+    if feature.endswith("_DAYS_SINCE_KNOWN_FRAUD"):
+        return f"no known fraud of this {feature.split('_')[0].lower()} on record"
+    return f"{feature} is unknown"
+
+
 def _wording(feature: str) -> tuple[str, Wording]:
+    """The kind and the sentence of one feature, with the sentence for a missing value where it is NaN."""
+    kind, word = _present_wording(feature)
+    missing = _missing(feature)
+    return kind, lambda r: missing if r[feature] != r[feature] else word(r)  # NaN is the one value unequal to itself
+
+
+def _present_wording(feature: str) -> tuple[str, Wording]:
     """The kind and the sentence of one feature (the row holds every feature of the transaction)."""
     if feature == "TX_AMOUNT":
         return "amount", lambda r: f"the amount, {r['TX_AMOUNT']:,.2f}, is high"

@@ -172,3 +172,18 @@ def test_the_model_cache_refuses_a_folder_that_holds_another_version(tmp_path: P
     loaded = cache.load(model.version, str(tmp_path / "m"))
     copy = loaded.batch_copy(2)
     assert copy.members[0].booster is not loaded.model.members[0].booster and copy.info is not loaded.model.info
+
+
+def test_a_missing_feature_value_is_worded_as_missing_not_as_nan(data: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    """A customer's first transaction has no mean to compare with: its reasons say so rather than "nan times"."""
+    _, features = data
+    values = features.iloc[0].to_dict()
+    for name in ("AMOUNT_TO_CUSTOMER_MEAN_30DAY", "AMOUNT_CUSTOMER_ZSCORE_30DAY", "CUSTOMER_SECONDS_SINCE_PREV_TX",
+                 "TERMINAL_DAYS_SINCE_KNOWN_FRAUD"):
+        values[name] = float("nan")
+        contributions = np.zeros(len(FEATURE_NAMES))
+        contributions[FEATURE_NAMES.index(name)] = 1.0
+        text = explain_row(values, FEATURE_NAMES, contributions)[0].text
+        batch_kinds, batch_texts = first_reasons(np.array([[values[f] for f in FEATURE_NAMES]]), FEATURE_NAMES, contributions[None, :])
+        assert "nan" not in text.lower() and batch_texts[0] == text, text
+    assert explain_row(values, FEATURE_NAMES, contributions)[0].text == "no known fraud of this terminal on record"
