@@ -7,6 +7,7 @@ benchmark itself.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -64,6 +65,13 @@ class ValidationSplit:
     when: pd.Series
     fit_rows: np.ndarray  # labels visible at ``test_from`` (FeatureConfig's label delay)
     test: np.ndarray  # test_from <= time < until
+
+
+def add_split_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--data``, ``--test-from`` and ``--until`` of the July studies (``validation_split(args.data, ...)``)."""
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--test-from", default="2018-07-01")
+    parser.add_argument("--until", default="2018-08-01")
 
 
 def validation_split(data: Path, test_from: str, until: str) -> ValidationSplit:

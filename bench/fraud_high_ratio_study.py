@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from fraud_common import BEFORE_HIGH_COUNTS, print_report, validation_split  # noqa: E402  (bench/ is the script's folder)
+from fraud_common import BEFORE_HIGH_COUNTS, add_split_arguments, print_report, validation_split  # noqa: E402  (bench/ is the script's folder)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -64,9 +64,7 @@ def high_ratio_counts(agg: dict[str, np.ndarray], customers: np.ndarray, k: Frac
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--test-from", default="2018-07-01")
-    parser.add_argument("--until", default="2018-08-01")
+    add_split_arguments(parser)
     parser.add_argument("--k", nargs="+", default=["3", "5/2"])
     parser.add_argument("--windows", type=int, nargs="+", default=[7, 14])
     parser.add_argument("--skip-baseline", action="store_true")

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xgboost as xgb
-from fraud_common import print_report, validation_split  # noqa: E402  (bench/ is the script's folder)
+from fraud_common import add_split_arguments, print_report, validation_split  # noqa: E402  (bench/ is the script's folder)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -166,9 +166,7 @@ def terminal_flag_count(history: pd.DataFrame, flagged: np.ndarray, days: int) -
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--test-from", default="2018-07-01")
-    parser.add_argument("--until", default="2018-08-01")
+    add_split_arguments(parser)
     parser.add_argument("--amount-rounds", type=int, nargs="+", default=[40])
     parser.add_argument("--amount-depth", type=int, default=2)
     parser.add_argument("--group-shapley", type=int, nargs="*", default=[], help="background sizes for group Shapley")

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xgboost as xgb
-from fraud_common import BEFORE_HIGH_COUNTS, print_report, validation_split  # noqa: E402  (bench/ is the script's folder)
+from fraud_common import BEFORE_HIGH_COUNTS, add_split_arguments, print_report, validation_split  # noqa: E402  (bench/ is the script's folder)
 from fraud_high_ratio_study import high_ratio_counts  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -45,9 +45,7 @@ def summary(values: list[float]) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--test-from", default="2018-07-01")
-    parser.add_argument("--until", default="2018-08-01")
+    add_split_arguments(parser)
     parser.add_argument("--variants", nargs="+", default=["baseline", "3"], help="'baseline' or k of the high-ratio counts")
     parser.add_argument("--single-seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--bags", nargs="+", default=["0,1,2", "3,4,5", "6,7,8"], help="disjoint seed triples")

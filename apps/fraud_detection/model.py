@@ -148,25 +148,19 @@ def fit_platt(margin: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     return float(result.x[0]), float(result.x[1])
 
 
-def _train_member(x: np.ndarray, labels: np.ndarray, early: np.ndarray, names: list[str], config: TrainConfig,
-                  seed: int) -> tuple[Member, int]:
-    fit = xgb.DMatrix(x[early], label=labels[early], feature_names=names)
-    later = xgb.DMatrix(x[~early], label=labels[~early], feature_names=names)
+def _train_member(fit: xgb.DMatrix, later: xgb.DMatrix, amount_only: xgb.DMatrix | None, config: TrainConfig,
+                  seed: int) -> Member:
+    """One booster of the bag: stage 1 on the amount alone (when given), stage 2 on every feature, early-stopped and
+    Platt-calibrated on ``later``."""
     stage_one = None
-    if config.amount_first_rounds and "TX_AMOUNT" in names:
-        # Stage 1 sees only the amount (every other column missing, so no tree can split on it): what the
-        # amount alone says is credited to the amount, and stage 2 explains only what is left. Without it
-        # TreeSHAP splits the evidence of a large amount between TX_AMOUNT and the customer-relative ratios.
-        amount_only = np.full_like(x[early], np.nan)
-        amount_only[:, names.index("TX_AMOUNT")] = x[early][:, names.index("TX_AMOUNT")]
+    if amount_only is not None:
         params = {**config.params(seed), "max_depth": config.amount_first_depth, "eta": config.amount_first_learning_rate}
-        stage_one = xgb.train(params, xgb.DMatrix(amount_only, label=labels[early], feature_names=names),
-                              num_boost_round=config.amount_first_rounds, verbose_eval=False)
+        stage_one = xgb.train(params, amount_only, num_boost_round=config.amount_first_rounds, verbose_eval=False)
     booster = xgb.train(config.params(seed), fit, num_boost_round=config.num_rounds, evals=[(later, "calibration")],
                         early_stopping_rounds=config.early_stopping_rounds, verbose_eval=False, xgb_model=stage_one)
     booster = booster[: booster.best_iteration + 1]
     margin = booster.predict(later, output_margin=True).astype("float64")
-    return Member(booster, fit_platt(margin, labels[~early])), int(booster.num_boosted_rounds())
+    return Member(booster, fit_platt(margin, later.get_label()))
 
 
 def train_model(features: pd.DataFrame, labels: np.ndarray, times: pd.Series,
@@ -181,12 +175,19 @@ def train_model(features: pd.DataFrame, labels: np.ndarray, times: pd.Series,
     early = (times < split).to_numpy()
     assert early.any() and (~early).any(), "training window shorter than the calibration slice"
     x = features[names].to_numpy(dtype="float32")
+    fit = xgb.DMatrix(x[early], label=labels[early], feature_names=names)
+    later = xgb.DMatrix(x[~early], label=labels[~early], feature_names=names)
+    amount_only = None
+    if config.amount_first_rounds and "TX_AMOUNT" in names:
+        # Stage 1 sees only the amount (every other column missing, so no tree can split on it): what the
+        # amount alone says is credited to the amount, and stage 2 explains only what is left. Without it
+        # TreeSHAP splits the evidence of a large amount between TX_AMOUNT and the customer-relative ratios.
+        only = np.full_like(x[early], np.nan)
+        only[:, names.index("TX_AMOUNT")] = x[early][:, names.index("TX_AMOUNT")]
+        amount_only = xgb.DMatrix(only, label=labels[early], feature_names=names)
     started = time.perf_counter()
-    members, trees = [], []
-    for seed in config.seeds:
-        member, num_trees = _train_member(x, labels, early, names, config, seed)
-        members.append(member)
-        trees.append(num_trees)
+    members = [_train_member(fit, later, amount_only, config, seed) for seed in config.seeds]
+    trees = [int(member.booster.num_boosted_rounds()) for member in members]
     info = {"train_config": asdict(config), "num_fit_rows": int(early.sum()), "num_calibration_rows": int((~early).sum()),
             "fit_from": str(times[early].min()), "calibration_from": str(split), "window_end": str(times.max()),
             "num_trees": sum(trees), "member_trees": trees,

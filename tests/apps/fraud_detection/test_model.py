@@ -169,9 +169,17 @@ def test_the_model_cache_refuses_a_folder_that_holds_another_version(tmp_path: P
     assert cache.load(model.version, str(tmp_path / "m")).version == model.version
     with pytest.raises(Conflict, match="not installed here"):
         cache.load("2190bc3a0c3e", str(tmp_path / "m"))
-    loaded = cache.load(model.version, str(tmp_path / "m"))
+
+
+def test_a_batch_copy_has_boosters_and_info_of_its_own(data: tuple[pd.DataFrame, pd.DataFrame], model: FraudModel) -> None:
+    from apps.fraud_detection.scoring import LoadedModel
+
+    _, features = data
+    loaded = LoadedModel(model)
     copy = loaded.batch_copy(2)
-    assert copy.members[0].booster is not loaded.model.members[0].booster and copy.info is not loaded.model.info
+    assert all(c.booster is not o.booster for c, o in zip(copy.members, loaded.model.members))
+    assert copy.info is not loaded.model.info
+    assert np.array_equal(copy.predict_proba(features[:300]), model.predict_proba(features[:300]))
 
 
 def test_a_missing_feature_value_is_worded_as_missing_not_as_nan(data: tuple[pd.DataFrame, pd.DataFrame]) -> None:
@@ -184,6 +192,6 @@ def test_a_missing_feature_value_is_worded_as_missing_not_as_nan(data: tuple[pd.
         contributions = np.zeros(len(FEATURE_NAMES))
         contributions[FEATURE_NAMES.index(name)] = 1.0
         text = explain_row(values, FEATURE_NAMES, contributions)[0].text
-        batch_kinds, batch_texts = first_reasons(np.array([[values[f] for f in FEATURE_NAMES]]), FEATURE_NAMES, contributions[None, :])
+        _, batch_texts = first_reasons(np.array([[values[f] for f in FEATURE_NAMES]]), FEATURE_NAMES, contributions[None, :])
         assert "nan" not in text.lower() and batch_texts[0] == text, text
     assert explain_row(values, FEATURE_NAMES, contributions)[0].text == "no known fraud of this terminal on record"
